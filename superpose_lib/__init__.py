@@ -1,0 +1,11 @@
+"""superpose_lib: the helper library of the superpose course.
+
+Modules follow the course: `geometry` (rotations, directions), `embeddings` (word vectors),
+`toy_models` (Elhage et al. 2022), `plotting`, and `checks` (the workbooks' exercise checks).
+"""
+
+__version__ = "0.1.0"
+
+from .environment import default_device, report_environment  # noqa: E402
+
+__all__ = ["__version__", "default_device", "report_environment"]

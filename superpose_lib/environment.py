@@ -1,0 +1,27 @@
+"""The environment report printed by the setup cell of every notebook."""
+
+from __future__ import annotations
+
+import platform
+
+import torch
+
+
+def default_device() -> torch.device:
+    """CUDA when torch sees a GPU, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def report_environment() -> None:
+    """Print the Python, torch and superpose_lib versions and the device the course will use."""
+    from . import __version__
+
+    device = default_device()
+    if device.type == "cuda":
+        where = f"cuda ({torch.cuda.get_device_name(0)})"
+    else:
+        where = f"cpu ({torch.get_num_threads()} threads)"
+    print(
+        f"Python {platform.python_version()} | torch {torch.__version__} | "
+        f"superpose_lib {__version__} | device: {where}"
+    )
