@@ -19,10 +19,6 @@ _REFERENCES: dict[str, object] = {}
 _PASSED: dict[str, object] = {}
 
 
-class _NotImplemented(NotImplementedError):
-    pass
-
-
 def _call(fn, name: str, *args, **kwargs):
     """Call the learner's function; an untouched blank becomes a clear "not implemented yet"."""
     if not callable(fn):
@@ -30,7 +26,7 @@ def _call(fn, name: str, *args, **kwargs):
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError:
-        raise _NotImplemented(
+        raise NotImplementedError(
             f"{name} is not implemented yet: replace the `raise NotImplementedError(...)` line "
             "with your code, then run this cell again."
         ) from None
@@ -318,7 +314,9 @@ def check_analogy(analogy) -> None:
         if any(word in got for word in ("man", "king", "woman")):
             raise AssertionError(f"{name} returned {got}: exclude the three query words from the answers.")
         scores = vectors @ (tiny["king"] - tiny["man"] + tiny["woman"])
-        by_dot = [words[i] for i in scores.argsort(descending=True).tolist() if words[i] not in ("man", "king", "woman")]
+        by_dot = [
+            words[i] for i in scores.argsort(descending=True).tolist() if words[i] not in ("man", "king", "woman")
+        ]
         if got == by_dot[:3]:
             raise AssertionError(f"{name} returned {got}: rank by cosine similarity, not by the raw dot product.")
         raise AssertionError(

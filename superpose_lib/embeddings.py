@@ -41,8 +41,7 @@ class WordVectors:
     def __post_init__(self):
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
             raise ValueError(
-                f"vectors must have shape (len(words), dim) = ({len(self.words)}, dim), "
-                f"got {tuple(self.vectors.shape)}"
+                f"vectors must have shape (len(words), dim) = ({len(self.words)}, dim), got {tuple(self.vectors.shape)}"
             )
         object.__setattr__(self, "_rows", {word: i for i, word in enumerate(self.words)})
 

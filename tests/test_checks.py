@@ -40,13 +40,16 @@ CASES = {
         [
             (lambda n, f, p, generator=None: torch.rand(n, f, generator=generator), "forget to set each feature"),
             (
-                lambda n, f, p, generator=None: torch.rand(n, f, generator=generator)
-                * (torch.rand(n, f, generator=generator) > p),
+                lambda n, f, p, generator=None: (
+                    torch.rand(n, f, generator=generator) * (torch.rand(n, f, generator=generator) > p)
+                ),
                 "1 − p instead of p",
             ),
             (
-                lambda n, f, p, generator=None: torch.randn(n, f, generator=generator).abs().clamp(max=1)
-                * (torch.rand(n, f, generator=generator) < p),
+                lambda n, f, p, generator=None: (
+                    torch.randn(n, f, generator=generator).abs().clamp(max=1)
+                    * (torch.rand(n, f, generator=generator) < p)
+                ),
                 "uniform on [0, 1]",
             ),
             (lambda n, f, p, generator=None: torch.randn(n, f, generator=generator), "torch.rand, not torch.randn"),

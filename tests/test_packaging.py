@@ -1,0 +1,80 @@
+"""Packaging and setup: dependencies are lower bounds, conda and pip agree, the workflows exist."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+CONDA_NAMES = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~; ]", requirement, maxsplit=1)[0].lower()
+
+
+def test_runtime_dependencies_are_lower_bounds_only():
+    # Colab's preinstalled torch, numpy and matplotlib must satisfy them: no pins, no upper bounds.
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        assert re.fullmatch(r"[\w-]+>=[\d.]+", requirement), requirement
+
+
+def test_environment_yml_names_every_dependency_of_pyproject():
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {_name(d) for d in environment["dependencies"] if isinstance(d, str)}
+    wanted = PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["dev"]
+    for requirement in wanted:
+        if "python_version" in requirement:
+            continue
+        name = _name(requirement)
+        assert CONDA_NAMES.get(name, name) in conda, f"{name} is in pyproject.toml but not in environment.yml"
+    assert "conda-forge" in environment["channels"]
+    assert any(isinstance(d, dict) and "-e ." in d.get("pip", []) for d in environment["dependencies"])
+
+
+def test_makefile_offers_every_workflow():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ["setup", "lab", "run", "test", "lint", "exercises", "check-exercises", "outputs", "bench"]:
+        assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.MULTILINE), f"make {target} is missing"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make lab" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_repository_setting_drives_badges_and_setup_cells():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "course_links.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_placeholder_repository_is_explained_in_the_readme():
+    repository = PYPROJECT["tool"]["superpose"]["repository"]
+    readme = (ROOT / "README.md").read_text()
+    if repository.startswith("YOUR-GITHUB-USER/"):
+        assert "[tool.superpose]" in readme and "make badges" in readme
+
+
+PRESENTATION = {"__init__", "__main__", "plotting", "widgets", "checks"}
+CORE = sorted(p.stem for p in (ROOT / "superpose_lib").glob("*.py") if p.stem not in PRESENTATION)
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_computational_core_does_not_import_plotting_widgets_or_checks(module):
+    source = (ROOT / "superpose_lib" / f"{module}.py").read_text()
+    for banned in ("matplotlib", "ipywidgets", "checks", "plotting", "widgets"):
+        assert not re.search(rf"^\s*(import|from)\s+\S*{banned}", source, flags=re.MULTILINE), (
+            f"{module}.py must stay headless: it imports {banned}"
+        )
