@@ -43,6 +43,15 @@ def _tensor(name: str, value, shape=None) -> torch.Tensor:
     return value
 
 
+def _require_reproducible(fn, name: str, args: tuple, random_call: str) -> None:
+    """Two generators with the same seed must give the same result."""
+    if not torch.equal(_call(fn, name, *args, generator=_seeded(7)), _call(fn, name, *args, generator=_seeded(7))):
+        raise AssertionError(
+            f"{name} ignores its generator (two generators with the same seed gave different results): "
+            f"pass generator=generator to every {random_call} call."
+        )
+
+
 def _passed(name: str, fn, message: str) -> None:
     _PASSED[name] = fn
     print(f"✓ {name}: {message}")
@@ -123,13 +132,7 @@ def check_generate_batch(generate_batch) -> None:
                 f"the non-zero values of {name} should be uniform on [0, 1] (mean 0.5), got mean "
                 f"{nonzero.mean():.2f}: draw the values with torch.rand and the on/off mask separately."
             )
-    first = _call(generate_batch, name, 100, 5, 0.5, generator=_seeded(1))
-    again = _call(generate_batch, name, 100, 5, 0.5, generator=_seeded(1))
-    if not torch.equal(first, again):
-        raise AssertionError(
-            f"{name} gave different batches for two generators with the same seed: "
-            "pass generator=generator to every torch.rand call so results are reproducible."
-        )
+    _require_reproducible(generate_batch, name, (100, 5, 0.5), "torch.rand")
     _passed(name, generate_batch, "the right sparsity, uniform values on [0, 1], reproducible from a seed.")
 
 
@@ -171,6 +174,9 @@ def check_importance_weighted_loss(importance_weighted_loss) -> None:
     got = got.reshape(()).item()
     want = _reference_importance_weighted_loss(x, x_hat, importance).item()
     if abs(got - want) <= 1e-5 * max(1.0, abs(want)):
+        edge = float(_call(importance_weighted_loss, name, x[:1], x[:1] + 1.0, torch.zeros(5)))
+        if edge != 0.0:
+            raise AssertionError(f"{name} should be 0 when every importance is 0, got {edge:.4f}.")
         _passed(name, importance_weighted_loss, "the importance-weighted mean squared error.")
         return
     squared = (x - x_hat) ** 2
@@ -247,9 +253,7 @@ def check_random_rotation(random_rotation) -> None:
             f"{name} sends a fixed vector to a biased direction (mean {image.mean(dim=0).tolist()}); "
             "a Haar-random rotation sends it anywhere on the sphere with equal chance."
         )
-    first = _call(random_rotation, name, 4, generator=_seeded(7))
-    if not torch.equal(first, _call(random_rotation, name, 4, generator=_seeded(7))):
-        raise AssertionError(f"{name} ignores its generator: pass generator=generator to torch.randn.")
+    _require_reproducible(random_rotation, name, (4,), "torch.randn")
     _passed(name, random_rotation, "orthogonal, uniformly random (no preferred signs), reproducible.")
 
 
@@ -265,6 +269,13 @@ def check_cosine_similarity(cosine_similarity) -> None:
     _tensor(name, got, (4, 3))
     want = geometry.cosine_similarity(A, B)
     if torch.allclose(got, want, atol=1e-5):
+        # edge cases: a single row, one dimension, parallel and opposite vectors
+        single = _tensor(name, _call(cosine_similarity, name, A[:1], B), (1, 3))
+        line = _tensor(
+            name, _call(cosine_similarity, name, torch.tensor([[2.0], [-3.0]]), torch.tensor([[5.0]])), (2, 1)
+        )
+        if not torch.allclose(single, want[:1], atol=1e-5) or not torch.allclose(line, torch.tensor([[1.0], [-1.0]])):
+            raise AssertionError(f"{name} fails for a single row or for 1-dimensional vectors: avoid .squeeze().")
         _passed(name, cosine_similarity, "the cosine between every row of A and every row of B.")
         return
     if torch.allclose(got, A @ B.T, atol=1e-4):

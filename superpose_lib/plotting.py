@@ -42,6 +42,10 @@ def feature_directions_2d(W, ax=None, title=None, labels=None):
 def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax=1.0, annotate=True):
     """A square heatmap (cosines, WᵀW, ...) with a diverging colour map centred on 0."""
     matrix = _numpy(matrix)
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-dimensional, got shape {matrix.shape}")
+    if labels is not None and len(labels) != matrix.shape[0]:
+        raise ValueError(f"labels must have one entry per row of matrix ({matrix.shape[0]}), got {len(labels)}")
     ax = _axes(ax, figsize=(4.5, 4))
     image = ax.imshow(matrix, cmap="RdBu_r", vmin=vmin, vmax=vmax)
     if labels is not None:

@@ -100,6 +100,7 @@ class ToyModel(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct a batch: x of shape (batch, n_instances, n_features) → x' of the same shape."""
+        self._check_batch("x", x)
         h = torch.einsum("bif,ihf->bih", x, self.W)  # (batch, instances, hidden)
         out = torch.einsum("bih,ihf->bif", h, self.W) + self.b  # (batch, instances, features)
         return torch.relu(out) if self.activation == "relu" else out
@@ -109,8 +110,18 @@ class ToyModel(torch.nn.Module):
 
         With ``per_instance=True``, return the (n_instances,) losses instead of their sum.
         """
+        self._check_batch("x", x)
+        self._check_batch("x_hat", x_hat)
         per = (self.importance * (x - x_hat) ** 2).mean(dim=(0, 2))  # (instances,)
         return per if per_instance else per.sum()
+
+    def _check_batch(self, name: str, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or tuple(x.shape[1:]) != (self.n_instances, self.n_features):
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(
+                f"{name} must be a tensor of shape (batch, n_instances, n_features) = "
+                f"(batch, {self.n_instances}, {self.n_features}), got {shape}; generate_batch makes one"
+            )
 
 
 def _broadcast(name: str, value, shape: tuple[int, int]) -> torch.Tensor:

@@ -136,3 +136,17 @@ def test_cosine_similarity_shapes_and_values():
 def test_bad_arguments_raise_value_errors_naming_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_without_a_gpu_says_what_to_pass():
+    with pytest.raises(ValueError, match='pass device="cpu"'):
+        random_rotation(3, device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_same_seed_gives_the_same_rotation_on_cuda_and_cpu():
+    on_gpu = random_rotation(16, seed=0, device="cuda")
+    assert on_gpu.device.type == "cuda"
+    assert torch.allclose(on_gpu.cpu(), random_rotation(16, seed=0), atol=1e-6)
+    assert random_unit_vectors(4, 8, seed=0, device="cuda").device.type == "cuda"

@@ -16,7 +16,7 @@ LECTURES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 WORKBOOKS = sorted((ROOT / "exercises").glob("[0-9][0-9]_*.ipynb"))
 ALL = LECTURES + SOLUTIONS + WORKBOOKS
-MACHINE_PATH = re.compile(r"(/work/|/tmp/|/root/|/home/\w+|/Users/\w+|[A-Z]:\\\\Users|site-packages)")
+MACHINE_PATH = re.compile(r"(/(work|tmp|root|farm)/|/home/\w+|/Users/\w+|[A-Z]:\\\\Users|site-packages)")
 
 
 def _id(path):

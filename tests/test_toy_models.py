@@ -92,3 +92,19 @@ def test_train_rejects_bad_arguments():
         train(model, lr=0)
     with pytest.raises(ValueError, match="steps must be an integer"):
         train(model, steps=0)
+
+
+def test_forward_names_the_expected_batch_shape():
+    model = ToyModel(5, 2, n_instances=3, seed=0)
+    with pytest.raises(ValueError, match=r"x must be a tensor of shape \(batch, n_instances, n_features\)"):
+        model(torch.rand(8, 5))
+    with pytest.raises(ValueError, match="x_hat must be a tensor"):
+        model.loss(torch.rand(8, 3, 5), torch.rand(8, 5))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_cuda_like_on_the_cpu():
+    model = ToyModel(5, 2, n_instances=2, feature_probability=0.03, seed=0, device="cuda")
+    assert model.W.device.type == "cuda" and model.feature_probability.device.type == "cuda"
+    history = train(model, steps=300, lr=1e-2, seed=0, progress=False)
+    assert history.shape == (300, 2) and history[-50:].mean() < history[:50].mean()

@@ -13,7 +13,9 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-pip=("$VENV/bin/python" -m pip install --quiet)
+pip_install() {  # quiet, minus the warnings a machine's pip config may print about missing index folders
+  "$VENV/bin/python" -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   torch_req=${TORCH:-}
@@ -31,10 +33,10 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   fi
   if [ -n "$torch_req" ]; then
     echo "setup: installing $torch_req"
-    "${pip[@]}" "$torch_req"
+    pip_install "$torch_req"
   fi
 fi
 
 echo "setup: installing superpose_lib (editable) with the dev tools"
-"${pip[@]}" -e ".[dev]"
+pip_install -e ".[dev]"
 "$VENV/bin/python" -c "import superpose_lib, torch; print(f'setup: ready (superpose_lib {superpose_lib.__version__}, torch {torch.__version__})')"
