@@ -9,7 +9,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 setup: $(VENV)/.installed                        ## a .venv with the library (editable) and the dev tools
 
 $(VENV)/.installed: pyproject.toml tools/setup_venv.sh
-	VENV=$(VENV) bash tools/setup_venv.sh && touch $@
+	VENV=$(VENV) TORCH="$(TORCH)" bash tools/setup_venv.sh && touch $@
 
 lab: setup                                       ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab $(ROOT_OK) --notebook-dir=. notebooks/00_start_here.ipynb
