@@ -110,7 +110,11 @@ def refresh_outputs(path: Path) -> Run:
 
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        kernel_name=KERNEL,
+        timeout=CELL_TIMEOUT_S,
+        record_timing=False,  # per-cell timestamps would change the file on every refresh
+        resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
     client.execute()
