@@ -109,6 +109,8 @@ def refresh_outputs(path: Path) -> Run:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
     client = NotebookClient(
         notebook,
         kernel_name=KERNEL,
