@@ -51,11 +51,14 @@ def test_same_seed_same_training():
     assert torch.equal(histories[0], histories[1])
 
 
-def test_sparse_features_form_a_pentagon():
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_features_form_a_pentagon(seed):
     # Elhage et al. 2022: 5 equally important features in 2 dimensions, when sparse, sit at the
-    # vertices of a regular pentagon (all represented, adjacent features 72° apart).
-    model = ToyModel(5, 2, feature_probability=0.03, seed=0)
-    train(model, steps=2_000, lr=1e-2, seed=0, progress=False)
+    # vertices of a regular pentagon (all represented, adjacent features 72° apart), and every bias is
+    # negative, filtering the positive interference between neighbours.
+    model = ToyModel(5, 2, feature_probability=0.03, seed=seed)
+    train(model, steps=2_000, lr=1e-2, seed=seed, progress=False)
+    assert (model.b < 0).all()
     W = model.W.detach()[0]
     assert (W.norm(dim=0) > 0.9).all()
     angles = torch.atan2(W[1], W[0]).sort().values
