@@ -14,15 +14,6 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def probability(name: str, value, allow_zero: bool = False) -> float:
-    """Check a scalar probability in (0, 1] (or [0, 1] with `allow_zero`)."""
-    low_ok = value >= 0 if allow_zero else value > 0
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (low_ok and value <= 1):
-        interval = "[0, 1]" if allow_zero else "(0, 1]"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return float(value)
-
-
 def tensor(name: str, value, ndim: int | tuple[int, ...] | None = None) -> torch.Tensor:
     """Convert `value` to a floating-point tensor and check its number of dimensions."""
     if not isinstance(value, torch.Tensor):

@@ -79,11 +79,10 @@ class ToyModel(torch.nn.Module):
         if (self.importance < 0).any():
             raise ValueError("importance must be non-negative")
         gen = _validate.generator(seed, generator)
-        # Xavier-normal initialisation of each instance, as in the paper's notebook: std = √(2 / (fan_in + fan_out)).
+        # Xavier-normal initialisation, as in the paper's notebook: std = √(2 / (fan_in + fan_out)).
         std = (2 / (self.n_features + self.d_hidden)) ** 0.5
-        W = std * torch.randn(
-            self.n_instances, self.d_hidden, self.n_features, generator=gen
-        )  # (instances, hidden, features)
+        shape_W = (self.n_instances, self.d_hidden, self.n_features)  # (instances, hidden, features)
+        W = std * torch.randn(shape_W, generator=gen)
         self.W = torch.nn.Parameter(W)
         self.b = torch.nn.Parameter(torch.zeros(shape))
         self.to(dev)
