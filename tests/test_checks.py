@@ -36,7 +36,7 @@ def _analogy_wrong_order(wv, a, b, c, k=5):
 
 CASES = {
     "generate_batch": (
-        checks._reference_generate_batch,
+        checks.ch00._reference_generate_batch,
         [
             (lambda n, f, p, generator=None: torch.rand(n, f, generator=generator), "forget to set each feature"),
             (
@@ -53,11 +53,11 @@ CASES = {
                 "uniform on [0, 1]",
             ),
             (lambda n, f, p, generator=None: torch.randn(n, f, generator=generator), "torch.rand, not torch.randn"),
-            (lambda n, f, p, generator=None: checks._reference_generate_batch(n, f, p), "generator=generator"),
+            (lambda n, f, p, generator=None: checks.ch00._reference_generate_batch(n, f, p), "generator=generator"),
         ],
     ),
     "toy_forward": (
-        checks._reference_toy_forward,
+        checks.ch00._reference_toy_forward,
         [
             (lambda W, b, x: (x @ W.T) @ W + b, "forget the ReLU"),
             (lambda W, b, x: torch.relu((x @ W.T) @ W), "forget to add the bias"),
@@ -66,7 +66,7 @@ CASES = {
         ],
     ),
     "importance_weighted_loss": (
-        checks._reference_importance_weighted_loss,
+        checks.ch00._reference_importance_weighted_loss,
         [
             (lambda x, y, i: ((x - y) ** 2).mean(), "multiply by the importance"),
             (lambda x, y, i: (i * (x - y) ** 2).sum(), "not the sum"),
@@ -76,7 +76,7 @@ CASES = {
         ],
     ),
     "feature_norms": (
-        checks._reference_feature_norms,
+        checks.ch00._reference_feature_norms,
         [
             (lambda W: W.norm(dim=1), "columns of W"),
             (lambda W: (W**2).sum(dim=0), "squared lengths"),
@@ -112,7 +112,7 @@ CASES = {
         ],
     ),
     "change_basis": (
-        checks._reference_change_basis,
+        checks.ch01._reference_change_basis,
         [
             (lambda W, x, M: (W @ M.T, M @ x), "Mᵀ in place of M⁻¹"),
             (lambda W, x, M: (torch.linalg.inv(M) @ W.T, M @ x), "M⁻¹ on the right"),

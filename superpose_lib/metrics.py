@@ -1,0 +1,170 @@
+"""Measurements of representations: how heavy-tailed, how superposed, how well recovered.
+
+Feature matrices follow the course's convention: ``W`` has shape ``(..., d_hidden, n_features)`` and its
+columns are the feature directions (``W[..., :, i]`` is feature ``i``). Leading dimensions (for example the
+instances of a toy model) are kept: every metric is computed per instance.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _validate
+
+
+def kurtosis(x, dim: int = 0) -> torch.Tensor:
+    """Pearson kurtosis ``E[(x − μ)⁴] / σ⁴`` along `dim` (not the excess kurtosis: a Gaussian gives 3).
+
+    Moments are the plain sample moments (divided by the number of samples). A heavy-tailed, sparse signal
+    (mostly near zero, occasionally large) has kurtosis well above 3; a constant has none, and gives NaN.
+
+    Parameters
+    ----------
+    x : tensor, e.g. of shape (n_samples, n_units)
+    dim : the dimension holding the samples (default 0).
+
+    Returns
+    -------
+    tensor with `dim` removed, e.g. of shape (n_units,).
+
+    Examples
+    --------
+    >>> round(kurtosis(torch.tensor([-1.0, 1.0, -1.0, 1.0])).item(), 6)  # two equal spikes: the minimum, 1
+    1.0
+    """
+    x = _validate.tensor("x", x)
+    if x.ndim == 0:
+        raise ValueError("x must have at least one dimension (the samples), got a scalar")
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"dim must be between {-x.ndim} and {x.ndim - 1} for x of shape {tuple(x.shape)}, got {dim}")
+    if x.shape[dim] < 2:
+        raise ValueError(f"x needs at least 2 samples along dim {dim}, got shape {tuple(x.shape)}")
+    centred = x - x.mean(dim=dim, keepdim=True)
+    variance = centred.pow(2).mean(dim=dim)
+    return centred.pow(4).mean(dim=dim) / variance.pow(2)
+
+
+def _feature_matrix(W) -> torch.Tensor:
+    W = _validate.tensor("W", W)
+    if W.ndim < 2:
+        raise ValueError(f"W must have shape (..., d_hidden, n_features), got shape {tuple(W.shape)}")
+    return W
+
+
+def _gram(W: torch.Tensor) -> torch.Tensor:
+    return W.transpose(-1, -2) @ W  # (..., n_features, n_features): Wᵢ·Wⱼ
+
+
+def feature_dimensionality(W) -> torch.Tensor:
+    """Each feature's share of a hidden dimension: ``Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²`` (Elhage et al. 2022).
+
+    1 for a feature with a dimension to itself, ½ for each of an antipodal pair, ⅖ for a pentagon's
+    features; 0 for a feature that is not represented (zero column).
+
+    Parameters
+    ----------
+    W : tensor of shape (..., d_hidden, n_features)
+
+    Returns
+    -------
+    tensor of shape (..., n_features)
+
+    Examples
+    --------
+    >>> feature_dimensionality(torch.tensor([[1.0, -1.0, 0.0]]))  # an antipodal pair and a dropped feature
+    tensor([0.5000, 0.5000, 0.0000])
+    """
+    G = _gram(_feature_matrix(W))
+    squared_norms = torch.diagonal(G, dim1=-2, dim2=-1)
+    # ‖Wᵢ‖² / Σⱼ (Wᵢ·Wⱼ / ‖Wᵢ‖)² = ‖Wᵢ‖⁴ / Σⱼ (Wᵢ·Wⱼ)²
+    denominator = G.pow(2).sum(dim=-1)
+    return torch.where(denominator > 0, squared_norms.pow(2) / denominator.clamp_min(1e-30), 0.0)
+
+
+def dimensions_per_feature(W) -> torch.Tensor:
+    """Hidden dimensions per represented feature: ``d_hidden / ‖W‖_F²``, of shape (...,).
+
+    ``‖W‖_F²`` counts features by their squared length, so a model that represents `k` unit-length features
+    in `d_hidden` dimensions gets ``d_hidden / k``: 1 without superposition, ½ for antipodal pairs.
+
+    Examples
+    --------
+    >>> dimensions_per_feature(torch.eye(2))
+    tensor(1.)
+    """
+    W = _feature_matrix(W)
+    return W.shape[-2] / W.pow(2).sum(dim=(-2, -1))
+
+
+def superposition(W) -> torch.Tensor:
+    """How much each feature shares its direction with the others: ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²``, of shape (..., n_features).
+
+    0 for a feature orthogonal to all others; 0 too for a feature that is not represented.
+
+    Examples
+    --------
+    >>> superposition(torch.tensor([[1.0, -1.0]]))  # an antipodal pair: each fully overlaps the other
+    tensor([1., 1.])
+    """
+    G = _gram(_feature_matrix(W))
+    squared_norms = torch.diagonal(G, dim1=-2, dim2=-1)
+    overlap = G.pow(2).sum(dim=-1) - squared_norms.pow(2)  # Σⱼ≠ᵢ (Wᵢ·Wⱼ)²
+    return torch.where(squared_norms > 0, overlap / squared_norms.clamp_min(1e-30), 0.0)
+
+
+def n_represented(W, threshold: float = 0.5) -> torch.Tensor:
+    """How many features the model represents: the columns of W longer than `threshold`, of shape (...,).
+
+    A trained toy model's features end up with length near 1 (represented) or near 0 (dropped).
+
+    Examples
+    --------
+    >>> n_represented(torch.tensor([[1.0, 0.05, -0.9]]))
+    tensor(2)
+    """
+    if not threshold > 0:
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    return (_feature_matrix(W).norm(dim=-2) > threshold).sum(dim=-1)
+
+
+def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
+    """Mean max cosine similarity: for each true feature, its best match among the learned ones, averaged.
+
+    ``MMCS = (1/n_true) Σ_g max_l cos(l, g)`` (Sharkey et al. 2022). 1 when every true feature is found,
+    whatever the order and length of the learned ones. With ``absolute=True`` the cosine's sign is ignored,
+    for methods whose codes may be negative (a sign-flipped atom then counts as found).
+
+    Parameters
+    ----------
+    learned : tensor of shape (..., d, n_learned), learned directions as columns
+    true : tensor of shape (d, n_true) or (..., d, n_true), the known feature directions as columns
+    absolute : compare |cos| instead of cos.
+
+    Returns
+    -------
+    tensor of shape (...,)
+
+    Examples
+    --------
+    >>> true = torch.eye(3)
+    >>> mmcs(2 * true[:, [2, 0, 1]], true)  # rescaled and permuted: all found
+    tensor(1.)
+    """
+    learned = _validate.tensor("learned", learned)
+    true = _validate.tensor("true", true)
+    if learned.ndim < 2 or true.ndim < 2:
+        raise ValueError(
+            f"learned and true must have shape (..., d, n) with directions as columns, "
+            f"got shapes {tuple(learned.shape)} and {tuple(true.shape)}"
+        )
+    if learned.shape[-2] != true.shape[-2]:
+        raise ValueError(
+            f"learned and true must live in the same dimension d (their second-to-last axis), "
+            f"got {learned.shape[-2]} and {true.shape[-2]}; pass directions as columns"
+        )
+    unit_learned = learned / learned.norm(dim=-2, keepdim=True).clamp_min(1e-12)
+    unit_true = true / true.norm(dim=-2, keepdim=True).clamp_min(1e-12)
+    cos = unit_true.transpose(-1, -2) @ unit_learned  # (..., n_true, n_learned)
+    if absolute:
+        cos = cos.abs()
+    return cos.max(dim=-1).values.mean(dim=-1)
