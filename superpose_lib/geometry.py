@@ -1,4 +1,5 @@
-"""Geometry of high-dimensional directions: rotations, random unit vectors, cosine similarity.
+"""Geometry of high-dimensional directions: rotations, random unit vectors, cosine similarity, and (chapter 04)
+almost-orthogonal directions: the dot-product density, coherence, the Welch bound, Johnson–Lindenstrauss.
 
 Conventions: vectors are the **rows** of a matrix unless a docstring says otherwise; every random
 function takes `seed` or a `torch.Generator` and returns CPU float32 tensors unless `device` says otherwise.
@@ -6,7 +7,11 @@ function takes `seed` or a `torch.Generator` and returns CPU float32 tensors unl
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
+from tqdm.auto import tqdm
 
 from . import _validate
 
@@ -101,3 +106,294 @@ def cosine_similarity(a, b) -> torch.Tensor:
     if b.ndim == 1:
         cos = cos[..., 0]
     return cos
+
+
+# Chapter 04: almost-orthogonal directions, coherence, the Welch bound and Johnson–Lindenstrauss.
+
+_EULER_GAMMA = 0.5772156649015329
+
+
+def dot_product_density(t, n: int) -> torch.Tensor:
+    """The exact density of the dot product of two independent uniform unit vectors in R^n.
+
+    .. math:: f_n(t) = \\frac{\\Gamma(n/2)}{\\sqrt{\\pi}\\,\\Gamma((n-1)/2)} (1 - t^2)^{(n-3)/2}, \\quad -1 < t < 1,
+
+    and 0 outside (-1, 1). By rotation invariance it is also the density of one coordinate of a uniform unit
+    vector; its mean is 0 and its variance is exactly 1/n. For n = 2 it has integrable peaks at ±1.
+
+    Parameters
+    ----------
+    t : float, array or tensor
+        Where to evaluate the density.
+    n : int
+        Dimension, at least 2.
+
+    Returns
+    -------
+    tensor of the same shape as `t` (float64 unless `t` is a floating-point tensor of another precision).
+
+    Examples
+    --------
+    >>> round(dot_product_density(0.0, 3).item(), 6)  # uniform on [-1, 1] in three dimensions
+    0.5
+    """
+    n = _validate.positive_int("n", n, minimum=2)
+    was_tensor = isinstance(t, torch.Tensor) and t.is_floating_point()
+    t = _validate.tensor("t", t) if was_tensor else _validate.tensor("t", torch.as_tensor(t, dtype=torch.float64))
+    t64 = t.double()
+    log_constant = math.lgamma(n / 2) - 0.5 * math.log(math.pi) - math.lgamma((n - 1) / 2)
+    inside = t64.abs() < 1
+    safe = torch.where(inside, t64, torch.zeros_like(t64))
+    density = torch.exp(log_constant + (n - 3) / 2 * torch.log1p(-(safe**2)))
+    density = torch.where(inside, density, torch.zeros_like(density))
+    return density.to(t.dtype) if was_tensor else density
+
+
+def dot_product_tail_bound(eps, n: int) -> float:
+    """The Gaussian-type tail bound P(|u·v| ≥ eps) ≤ 2 exp(−n eps² / 2) for random unit vectors u, v in R^n.
+
+    A standard concentration-of-measure bound (e.g. Vershynin, *High-Dimensional Probability*, 2018, ch. 3 and 5);
+    it is loose by a factor that grows slowly with n but has the right exponential rate.
+
+    Examples
+    --------
+    >>> round(dot_product_tail_bound(0.1, 1000), 4)
+    0.0135
+    """
+    n = _validate.positive_int("n", n)
+    eps = _validate_eps(eps, upper=None)
+    return 2 * math.exp(-n * eps**2 / 2)
+
+
+def coherence(V) -> torch.Tensor:
+    """The coherence of a set of vectors: the largest off-diagonal |cos| between the **rows** of `V`.
+
+    Parameters
+    ----------
+    V : tensor of shape (k, n), or a batch (..., k, n); k >= 2 non-zero rows.
+
+    Returns
+    -------
+    tensor of shape () (or the batch shape): max over i ≠ j of |cos(vᵢ, vⱼ)|, in [0, 1].
+
+    Examples
+    --------
+    >>> coherence(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
+    tensor(0.7071)
+    """
+    V = _validate.tensor("V", V)
+    if V.ndim < 2 or V.shape[-2] < 2:
+        raise ValueError(f"V must have shape (k, n) with k >= 2 vectors as its rows, got shape {tuple(V.shape)}")
+    norms = V.norm(dim=-1, keepdim=True)  # (..., k, 1)
+    if (norms == 0).any():
+        raise ValueError("coherence is undefined for a zero vector; remove all-zero rows from V")
+    unit = V / norms
+    cos = (unit @ unit.transpose(-1, -2)).abs()  # (..., k, k)
+    k = V.shape[-2]
+    off_diagonal = ~torch.eye(k, dtype=torch.bool, device=V.device)
+    return cos.masked_fill(~off_diagonal, 0.0).amax(dim=(-1, -2))
+
+
+def welch_bound(k: int, n: int) -> float:
+    """The Welch bound: no k unit vectors in R^n have coherence below √((k − n) / (n (k − 1))).
+
+    For k ≤ n the bound is 0 (orthonormal vectors exist). Frames that meet it are *equiangular tight frames*,
+    for example k = n + 1 vectors at the vertices of a regular simplex (Welch, 1974; Strohmer and Heath, 2003).
+
+    Examples
+    --------
+    >>> welch_bound(3, 2)  # three unit vectors in the plane: 120° apart, |cos| = 1/2
+    0.5
+    """
+    k = _validate.positive_int("k", k)
+    n = _validate.positive_int("n", n)
+    if k <= n:
+        return 0.0
+    return math.sqrt((k - n) / (n * (k - 1)))
+
+
+def regular_simplex(n: int) -> torch.Tensor:
+    """The n + 1 unit vertices of a regular simplex centred at the origin of R^n, as the rows of (n + 1, n).
+
+    Every pair has cosine exactly −1/n, which meets the Welch bound for k = n + 1.
+
+    Examples
+    --------
+    >>> S = regular_simplex(2)
+    >>> [round(v, 4) for v in (S @ S.T)[0].tolist()]
+    [1.0, -0.5, -0.5]
+    """
+    n = _validate.positive_int("n", n)
+    # Centre the n + 1 standard basis vectors of R^(n+1); they then span an n-dimensional subspace, whose
+    # orthonormal basis (from QR) gives coordinates in R^n.
+    points = torch.eye(n + 1, dtype=torch.float64) - 1 / (n + 1)  # (n+1, n+1), rows sum to zero
+    basis, _ = torch.linalg.qr(points[:, :n])  # (n+1, n): orthonormal columns spanning the centred plane
+    simplex = points @ basis  # (n+1, n)
+    return simplex / simplex.norm(dim=1, keepdim=True)
+
+
+def coherence_estimate(k: int, n: int, order: int = 2) -> float:
+    """The typical coherence of k independent uniform unit vectors in R^n.
+
+    ``order=1`` is the leading-order law √(4 ln k / n): each of the m = k(k−1)/2 cosines is roughly
+    N(0, 1/n), and the largest |·| of m such values is about √(2 ln m / n) ≈ √(4 ln k / n). It overshoots
+    for moderate k. ``order=2`` keeps the next terms of the extreme-value expansion of the maximum of m
+    Gaussian magnitudes (the ln ln correction and the Gumbel mean, Euler's γ),
+    X = 2 ln(2m) − ln(4π ln(2m)) + 2γ, and maps it through the sphere's lighter tail
+    P(|t| > x) ∝ (1 − x²)^((n−1)/2), giving √(1 − exp(−X / n)) (always below 1).
+
+    Examples
+    --------
+    >>> round(coherence_estimate(1000, 256, order=1), 3), round(coherence_estimate(1000, 256), 3)
+    (0.329, 0.297)
+    """
+    k = _validate.positive_int("k", k, minimum=2)
+    n = _validate.positive_int("n", n)
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 (leading term) or 2 (with the next corrections), got {order!r}")
+    if order == 1:
+        return math.sqrt(4 * math.log(k) / n)
+    pairs = k * (k - 1) / 2
+    log_2m = math.log(2 * pairs)
+    exponent = max(2 * log_2m - math.log(4 * math.pi * log_2m) + 2 * _EULER_GAMMA, 0.0)
+    return math.sqrt(1 - math.exp(-exponent / n))
+
+
+def jl_min_dim(n_points: int, eps: float) -> int:
+    """The Johnson–Lindenstrauss dimension: a Gaussian random projection of `n_points` points to this many
+    dimensions keeps every pairwise distance within a factor (1 ± eps) with good probability.
+
+    Uses the constant of Dasgupta and Gupta (2003): n ≥ 4 ln(n_points) / (eps²/2 − eps³/3), rounded down as
+    scikit-learn's ``johnson_lindenstrauss_min_dim`` does (the two agree exactly).
+
+    Examples
+    --------
+    >>> jl_min_dim(1_000, 0.1)
+    5920
+    """
+    n_points = _validate.positive_int("n_points", n_points)
+    eps = _validate_eps(eps, upper=1.0)
+    return int(4 * math.log(n_points) / (eps**2 / 2 - eps**3 / 3))
+
+
+def almost_orthogonal_count(n: int, eps: float) -> float:
+    """How many random unit vectors in R^n fit with every pairwise |cos| < eps, by the union bound: exp(n eps²/4).
+
+    With k vectors there are fewer than k²/2 pairs, each with P(|cos| ≥ eps) ≤ 2 exp(−n eps²/2), so the chance
+    that some pair fails is below k² exp(−n eps²/2) < 1 when k < exp(n eps²/4): exponentially many in n.
+
+    Examples
+    --------
+    >>> round(almost_orthogonal_count(1_000, 0.2))
+    22026
+    """
+    n = _validate.positive_int("n", n)
+    eps = _validate_eps(eps, upper=None)
+    return math.exp(n * eps**2 / 4)
+
+
+def random_projection(X, n_components: int, *, seed=None, generator=None) -> torch.Tensor:
+    """Project the rows of X (N, d) to `n_components` dimensions with a Gaussian matrix scaled by 1/√n_components.
+
+    Each squared distance is preserved in expectation; Johnson–Lindenstrauss says all of them stay within
+    (1 ± eps) once n_components ≥ jl_min_dim(N, eps). Returns a (N, n_components) tensor in X's dtype.
+
+    Examples
+    --------
+    >>> random_projection(torch.ones(5, 100), 20, seed=0).shape
+    torch.Size([5, 20])
+    """
+    X = _validate.tensor("X", X, ndim=2)
+    n_components = _validate.positive_int("n_components", n_components)
+    gen = _validate.generator(seed, generator)
+    R = torch.randn(X.shape[1], n_components, generator=gen, dtype=torch.float64)  # (d, n_components)
+    return ((X.double().cpu() @ R) / math.sqrt(n_components)).to(device=X.device, dtype=X.dtype)
+
+
+def pack_unit_vectors(
+    k: int,
+    n: int,
+    *,
+    steps: int = 1_000,
+    lr: float = 0.01,
+    power: float = 32.0,
+    seed=None,
+    generator=None,
+    device=None,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Optimise `k` unit vectors in R^n to have low coherence (largest pairwise |cos|), as the rows of (k, n).
+
+    Start from random unit vectors and run Adam on the soft maximum ``(mean over pairs |cos|^q)^(1/q)``,
+    with q rising from 2 to `power` (early steps spread all the pairs, late steps push on the worst ones),
+    renormalising the rows after each step. Returns the least coherent set seen. The Welch bound
+    (`welch_bound`) is a floor no set can beat; small cases that meet it (3 vectors in R², the regular
+    simplex) are found to about 1e-4.
+
+    Parameters
+    ----------
+    k, n : int
+        Number of vectors and dimension.
+    steps, lr : int, float
+        Number of Adam steps and its learning rate.
+    power : float
+        Final exponent q of the soft maximum (>= 2); larger values target the single worst pair.
+    seed, generator : optional
+        Source of randomness for the starting vectors.
+    device : optional
+        CPU by default.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Examples
+    --------
+    >>> V = pack_unit_vectors(3, 2, steps=300, seed=0, progress=False)
+    >>> round(coherence(V).item(), 3)
+    0.5
+    """
+    k = _validate.positive_int("k", k, minimum=2)
+    n = _validate.positive_int("n", n)
+    steps = _validate.positive_int("steps", steps)
+    if not lr > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if not power >= 2:
+        raise ValueError(f"power must be a number >= 2, got {power!r}")
+    dev = _validate.device(device)
+    start = random_unit_vectors(k, n, seed=seed, generator=generator)
+    V = start.double().to(dev).requires_grad_(True)  # (k, n)
+    optimizer = torch.optim.Adam([V], lr=lr)
+    rows, cols = torch.triu_indices(k, k, offset=1, device=dev)
+    threads = torch.get_num_threads()
+    if dev.type == "cpu" and k * k * n < 10**7:
+        torch.set_num_threads(1)  # for small matrices, waking extra threads costs more than it saves
+    try:
+        return _pack(V, optimizer, rows, cols, steps, power, progress).to(torch.float32)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _pack(V, optimizer, rows, cols, steps, power, progress) -> torch.Tensor:
+    best, best_coherence = V.detach().clone(), math.inf
+    for step in tqdm(range(steps + 1), desc="packing", disable=not progress):
+        unit = V / V.norm(dim=1, keepdim=True)  # normalising inside the graph keeps the gradient tangent
+        cos = (unit @ unit.T)[rows, cols]  # (k(k-1)/2,)
+        current = cos.detach().abs().max().item()
+        if current < best_coherence:
+            best, best_coherence = unit.detach().clone(), current
+        if step == steps:  # the last pass only scores the final vectors
+            break
+        q = 2 + (power - 2) * step / max(steps - 1, 1)
+        soft_max = (cos.abs() ** q).mean() ** (1 / q)
+        optimizer.zero_grad(set_to_none=True)
+        soft_max.backward()
+        optimizer.step()
+        with torch.no_grad():
+            V /= V.norm(dim=1, keepdim=True)
+    return best
+
+
+def _validate_eps(eps, upper: float | None) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0 or (upper and not eps < upper):
+        wanted = f"a number in (0, {upper:g})" if upper else "a positive number"
+        raise ValueError(f"eps must be {wanted}, got {eps!r}")
+    return float(eps)

@@ -1,6 +1,8 @@
 """Every exercise check: the reference passes, plausible mistakes fail with the intended message, and the
 untouched blank reports "not implemented yet"."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -127,9 +129,23 @@ def _check(name):
     return getattr(checks, f"check_{name}")
 
 
-def test_every_check_is_covered_here():
-    declared = {name[len("check_") :] for name in dir(checks) if name.startswith("check_")}
+def test_every_chapter_00_and_01_check_is_covered_here():
+    declared = {
+        name[len("check_") :] for m in (checks.ch00, checks.ch01) for name in dir(m) if name.startswith("check_")
+    }
     assert declared == set(CASES), "add the new check's reference and wrong answers to CASES"
+
+
+def test_every_chapter_of_checks_has_a_test_file():
+    # Each superpose_lib/checks/chNN.py is covered by a tests/test_checks*.py that names its checks.
+    tests_text = "".join(p.read_text() for p in Path(__file__).parent.glob("test_checks*.py"))
+    for module in sorted(Path(checks.__file__).parent.glob("ch[0-9][0-9].py")):
+        chapter = getattr(checks, module.stem)
+        for name in dir(chapter):
+            if name.startswith("check_"):
+                assert name[len("check_") :] in tests_text, (
+                    f"{module.name}: {name} has no test in tests/test_checks*.py"
+                )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

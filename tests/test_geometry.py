@@ -150,3 +150,193 @@ def test_same_seed_gives_the_same_rotation_on_cuda_and_cpu():
     assert on_gpu.device.type == "cuda"
     assert torch.allclose(on_gpu.cpu(), random_rotation(16, seed=0), atol=1e-6)
     assert random_unit_vectors(4, 8, seed=0, device="cuda").device.type == "cuda"
+
+
+# Chapter 04: the dot-product density, coherence, the Welch bound, Johnson–Lindenstrauss, packing.
+
+from sklearn.random_projection import johnson_lindenstrauss_min_dim  # noqa: E402
+
+from superpose_lib.geometry import (  # noqa: E402
+    almost_orthogonal_count,
+    coherence,
+    coherence_estimate,
+    dot_product_density,
+    dot_product_tail_bound,
+    jl_min_dim,
+    pack_unit_vectors,
+    random_projection,
+    regular_simplex,
+    welch_bound,
+)
+
+
+def _moments_of_density(n, points=20_001):
+    # t = sin θ removes the endpoint singularity of n = 2: ∫ f(t) dt = ∫ f(sin θ) cos θ dθ.
+    # Midpoint rule on the open interval (the density is 0 at t = ±1 by definition).
+    step = math.pi / points
+    theta = -math.pi / 2 + step * (torch.arange(points, dtype=torch.float64) + 0.5)
+    t = torch.sin(theta)
+    weight = dot_product_density(t, n) * torch.cos(theta)
+    return [(weight * t**power).sum().item() * step for power in (0, 1, 2)]
+
+
+@given(n=st.integers(2, 400))
+@settings(max_examples=40, deadline=None)
+def test_dot_product_density_integrates_to_one_with_mean_zero_and_variance_one_over_n(n):
+    total, mean, second = _moments_of_density(n)
+    assert total == pytest.approx(1, abs=1e-6)
+    assert mean == pytest.approx(0, abs=1e-9)
+    assert second == pytest.approx(1 / n, rel=1e-5)
+
+
+def test_dot_product_density_known_cases_and_support():
+    assert dot_product_density(0.3, 3).item() == pytest.approx(0.5)  # uniform in R^3 (Archimedes)
+    assert dot_product_density(0.5, 2).item() == pytest.approx(1 / (math.pi * math.sqrt(0.75)))  # arcsine law
+    assert dot_product_density(torch.tensor([-1.5, 1.0, 2.0]), 5).tolist() == [0.0, 0.0, 0.0]
+    half = torch.tensor([0.1, 0.2], dtype=torch.float32)
+    assert dot_product_density(half, 10).dtype == torch.float32
+
+
+def test_dot_product_density_matches_the_beta_law_and_samples():
+    n = 12
+    t = torch.linspace(-0.9, 0.9, 7, dtype=torch.float64)
+    beta = stats.beta((n - 1) / 2, (n - 1) / 2)  # (1 + t) / 2 ~ Beta((n-1)/2, (n-1)/2)
+    assert torch.allclose(dot_product_density(t, n), torch.tensor(beta.pdf((1 + t.numpy()) / 2) / 2), rtol=1e-10)
+    V = random_unit_vectors(20_000, n, seed=0).double()
+    dots = (V[:10_000] * V[10_000:]).sum(dim=1).numpy()
+    assert stats.kstest((1 + dots) / 2, beta.cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("n", [10, 50, 200])
+def test_tail_bound_lies_above_the_empirical_tail(n):
+    V = random_unit_vectors(40_000, n, seed=n).double()
+    dots = (V[:20_000] * V[20_000:]).sum(dim=1).abs()
+    for eps in (0.05, 0.1, 0.2, 0.3):
+        assert (dots >= eps).double().mean().item() <= dot_product_tail_bound(eps, n)
+
+
+def test_coherence_of_known_sets():
+    assert coherence(torch.eye(4)).item() == 0.0
+    assert coherence(torch.tensor([[1.0, 0.0], [-3.0, 0.0]])).item() == pytest.approx(1.0)
+    V = random_unit_vectors(30, 8, seed=0)
+    cos = cosine_similarity(V, V).abs() - torch.eye(30)
+    assert coherence(V).item() == pytest.approx(cos.max().item(), abs=1e-6)
+    assert coherence(V * torch.arange(1, 31).unsqueeze(1)).item() == pytest.approx(coherence(V).item(), abs=1e-5)
+    batch = torch.stack([V, random_unit_vectors(30, 8, seed=1)])
+    assert torch.allclose(coherence(batch), torch.stack([coherence(V), coherence(batch[1])]))
+
+
+@given(k=st.integers(2, 40), n=st.integers(1, 12), seed=seeds)
+@settings(max_examples=60, deadline=None)
+def test_any_random_set_has_coherence_at_or_above_the_welch_bound(k, n, seed):
+    assert coherence(random_unit_vectors(k, n, seed=seed).double()).item() >= welch_bound(k, n) - 1e-9
+
+
+@given(k=st.integers(2, 12), n=st.integers(1, 6), seed=st.integers(0, 1000))
+@settings(max_examples=15, deadline=None)
+def test_any_packed_set_has_coherence_at_or_above_the_welch_bound(k, n, seed):
+    V = pack_unit_vectors(k, n, steps=60, seed=seed, progress=False)
+    assert coherence(V.double()).item() >= welch_bound(k, n) - 1e-6
+
+
+@given(n=st.integers(1, 30))
+@settings(max_examples=30, deadline=None)
+def test_regular_simplex_meets_the_welch_bound(n):
+    S = regular_simplex(n)
+    assert S.shape == (n + 1, n)
+    assert torch.allclose(S.norm(dim=1), torch.ones(n + 1, dtype=torch.float64), atol=1e-12)
+    gram = S @ S.T
+    assert torch.allclose(
+        gram - torch.eye(n + 1, dtype=torch.float64), -(1 - torch.eye(n + 1, dtype=torch.float64)) / n, atol=1e-9
+    )
+    assert abs(coherence(S).item() - welch_bound(n + 1, n)) < 1e-9
+
+
+def test_three_vectors_at_120_degrees_meet_the_welch_bound():
+    angles = torch.tensor([0.0, 2 * math.pi / 3, 4 * math.pi / 3], dtype=torch.float64)
+    frame = torch.stack([angles.cos(), angles.sin()], dim=1)
+    assert welch_bound(3, 2) == 0.5
+    assert abs(coherence(frame).item() - 0.5) < 1e-12
+
+
+def test_welch_bound_is_zero_when_orthonormal_vectors_fit_and_approaches_one_over_root_n():
+    assert welch_bound(5, 5) == 0.0 and welch_bound(2, 7) == 0.0
+    assert welch_bound(10**9, 100) == pytest.approx(0.1, rel=1e-6)
+
+
+@pytest.mark.parametrize(("k", "n"), [(20, 64), (200, 64), (1000, 256), (300, 1024)])
+def test_coherence_estimates_bracket_the_measured_coherence(k, n):
+    measured = torch.stack([coherence(random_unit_vectors(k, n, seed=s).double()) for s in range(8)]).mean().item()
+    leading, sharper = coherence_estimate(k, n, order=1), coherence_estimate(k, n, order=2)
+    assert measured < leading  # the leading term overshoots
+    assert abs(sharper - measured) < abs(leading - measured)
+    assert sharper == pytest.approx(measured, rel=0.12)
+
+
+@given(n_points=st.integers(1, 10**7), eps=st.floats(0.01, 0.99))
+@settings(max_examples=80, deadline=None)
+def test_jl_min_dim_matches_scikit_learn(n_points, eps):
+    assert jl_min_dim(n_points, eps) == int(johnson_lindenstrauss_min_dim(n_points, eps=eps))
+
+
+def test_projection_to_the_jl_dimension_keeps_every_pairwise_distance():
+    n_points, eps = 60, 0.5
+    X = torch.randn(n_points, 2_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    Y = random_projection(X, jl_min_dim(n_points, eps), seed=0)
+    rows, cols = torch.triu_indices(n_points, n_points, offset=1)
+    ratio = (torch.cdist(Y, Y)[rows, cols] / torch.cdist(X, X)[rows, cols]) ** 2
+    assert (ratio > 1 - eps).all() and (ratio < 1 + eps).all()
+    assert random_projection(X.float(), 5, seed=0).dtype == torch.float32
+
+
+def test_almost_orthogonal_count_is_exponential_in_n():
+    assert almost_orthogonal_count(100, 0.2) == pytest.approx(math.e)
+    assert almost_orthogonal_count(200, 0.2) == pytest.approx(math.e**2)
+
+
+def test_packing_lowers_coherence_well_below_random_and_is_reproducible():
+    random_set = random_unit_vectors(40, 10, seed=0)
+    packed = pack_unit_vectors(40, 10, steps=400, seed=0, progress=False)
+    assert packed.shape == (40, 10) and packed.dtype == torch.float32
+    assert torch.allclose(packed.norm(dim=1), torch.ones(40), atol=1e-5)
+    assert coherence(packed) < 0.5 * coherence(random_set)
+    assert coherence(packed) < 1.35 * welch_bound(40, 10)
+    assert torch.equal(packed, pack_unit_vectors(40, 10, steps=400, seed=0, progress=False))
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_packing_finds_the_frames_that_meet_the_welch_bound(n):
+    V = pack_unit_vectors(n + 1, n, steps=500, seed=1, progress=False)
+    assert coherence(V.double()).item() == pytest.approx(welch_bound(n + 1, n), abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: dot_product_density(0.1, 1), "n must be an integer >= 2"),
+        (lambda: coherence(torch.ones(1, 3)), "k >= 2 vectors as its rows"),
+        (lambda: coherence(torch.zeros(2, 3)), "zero vector"),
+        (lambda: welch_bound(0, 3), "k must be an integer >= 1"),
+        (lambda: jl_min_dim(100, 1.5), r"eps must be a number in \(0, 1\)"),
+        (lambda: jl_min_dim(0, 0.1), "n_points must be an integer >= 1"),
+        (lambda: coherence_estimate(10, 5, order=3), "order must be 1"),
+        (lambda: dot_product_tail_bound(-0.1, 5), "eps must be a positive number"),
+        (lambda: pack_unit_vectors(1, 3), "k must be an integer >= 2"),
+        (lambda: pack_unit_vectors(4, 3, power=1), "power must be a number >= 2"),
+        (lambda: random_projection(torch.ones(3), 2), "X must have 2 dimensions"),
+    ],
+)
+def test_chapter_04_bad_arguments_raise_value_errors_naming_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_chapter_04_functions_run_on_cuda():
+    V = pack_unit_vectors(12, 4, steps=50, seed=0, device="cuda", progress=False)
+    assert V.device.type == "cuda" and coherence(V).device.type == "cuda"
+    assert coherence(V.cpu().double()).item() >= welch_bound(12, 4) - 1e-6
+    t = torch.linspace(-0.5, 0.5, 5, device="cuda")
+    assert torch.allclose(dot_product_density(t, 7).cpu(), dot_product_density(t.cpu(), 7), atol=1e-6)
+    X = torch.randn(10, 50, device="cuda")
+    assert random_projection(X, 8, seed=0).device.type == "cuda"
