@@ -59,3 +59,225 @@ def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax
     if title:
         ax.set_title(title)
     return ax
+
+
+# Chapter 02
+
+
+def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(8, 8), cmap="gray_r", symmetric=False):
+    """Tile small images (e.g. 8 × 8 digits or a neuron's input weights) into one grid on `ax`.
+
+    Parameters
+    ----------
+    images : array of shape (n_images, h * w) or (n_images, h, w)
+    ncols : images per row.
+    labels : optional sequence of n_images short strings, written above each image.
+    image_shape : (h, w) used when the images are flattened.
+    cmap, symmetric : colour map; with ``symmetric=True`` the colour scale is centred on 0 (for weights).
+    """
+    images = _numpy(images).astype(float)
+    if images.ndim == 2:
+        h, w = image_shape
+        if images.shape[1] != h * w:
+            raise ValueError(f"images of {images.shape[1]} pixels cannot be shown as {h} × {w}: pass image_shape")
+        images = images.reshape(-1, h, w)
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images must have shape (n_images, h * w) or (n_images, h, w), got {images.shape}")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"labels must have one entry per image ({len(images)}), got {len(labels)}")
+    n, h, w = images.shape
+    ncols = max(1, min(int(ncols), n))
+    nrows = -(-n // ncols)
+    pad = 1
+    top = 3 if labels is not None else pad  # room above each image for its label
+    canvas = np.full((nrows * (h + top) + pad, ncols * (w + pad) + pad), np.nan)
+    for index, image in enumerate(images):
+        r, c = divmod(index, ncols)
+        canvas[top + r * (h + top) : top + r * (h + top) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = image
+    ax = _axes(ax, figsize=(0.6 * ncols + 0.4, 0.6 * nrows * (h + top) / (h + pad) + 0.6))
+    if symmetric:
+        limit = float(np.nanmax(np.abs(canvas))) or 1.0
+        ax.imshow(canvas, cmap="RdBu_r" if cmap == "gray_r" else cmap, vmin=-limit, vmax=limit)
+    else:
+        ax.imshow(canvas, cmap=cmap)
+    if labels is not None:
+        for index, label in enumerate(labels):
+            r, c = divmod(index, ncols)
+            ax.text(
+                pad + c * (w + pad) + w / 2 - 0.5,
+                r * (h + top) + top - 0.8,
+                str(label),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# Chapter 04
+
+
+def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None):
+    """Histogram (as a density) of sampled dot products `dots` of unit vectors in R^n, with the exact density
+    `geometry.dot_product_density` drawn over it and, when `eps` is given, the band |t| < eps shaded."""
+    from .geometry import dot_product_density
+
+    dots = _numpy(dots).ravel()
+    if dots.size == 0:
+        raise ValueError("dots must contain at least one sampled dot product")
+    ax = _axes(ax, figsize=(5, 3.5))
+    ax.hist(dots, bins=bins, range=(-1, 1) if n <= 6 else None, density=True, color="tab:blue", alpha=0.5)
+    half_width = min(1.0, 6 / np.sqrt(n)) if n > 6 else 1.0
+    t = np.linspace(-half_width, half_width, 401)[1:-1]
+    ax.plot(t, dot_product_density(torch.tensor(t), n).numpy(), color="black", lw=1.5, label="exact density")
+    if eps is not None:
+        ax.axvspan(-eps, eps, color="tab:green", alpha=0.1, label=f"|t| < ε = {eps:g}")
+    ax.set(xlabel="dot product t = u·v", ylabel="density", xlim=(-half_width, half_width))
+    ax.set_title(title or f"n = {n}")
+    ax.legend(fontsize=8, loc="upper right")
+    return ax
+
+
+def coherence_versus_k(n, ks, measured=None, ax=None, title=None):
+    """The coherence of k random unit vectors in R^n against k: the leading-order law √(4 ln k / n), the
+    second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots."""
+    from .geometry import coherence_estimate, welch_bound
+
+    ks = np.asarray(ks)
+    if ks.ndim != 1 or ks.size == 0 or (ks < 2).any():
+        raise ValueError(f"ks must be a non-empty 1-D list of numbers of vectors >= 2, got {ks!r}")
+    ax = _axes(ax, figsize=(5, 3.5))
+    dense = np.unique(np.geomspace(ks.min(), ks.max(), 200).astype(int))
+    leading = [coherence_estimate(int(k), n, order=1) for k in dense]
+    ax.plot(dense, leading, "--", color="tab:orange", label="√(4 ln k / n)")
+    ax.plot(dense, [coherence_estimate(int(k), n, order=2) for k in dense], color="tab:red", label="second order")
+    ax.plot(dense, [welch_bound(int(k), n) for k in dense], color="tab:green", label="Welch bound (floor)")
+    if measured is not None:
+        measured = _numpy(measured)
+        if measured.shape != ks.shape:
+            raise ValueError(f"measured must have one value per k ({ks.size}), got shape {measured.shape}")
+        ax.plot(ks, measured, "o", color="tab:blue", label="measured")
+    ax.set(xscale="log", xlabel="number of vectors k", ylabel="coherence  max |cos|", ylim=(0, None))
+    ax.set_title(title or f"coherence of k random unit vectors in R^{n}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+# Chapter 06
+
+
+def feature_norm_bars(W, ax=None, title=None):
+    """Elhage et al.'s per-feature bars: length ‖Wᵢ‖, colour how superposed the feature is (0 black → 1 yellow).
+
+    W has shape (d_hidden, n_features); feature 0 is drawn at the top. The colour is
+    ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²`` from `superpose_lib.metrics.superposition`, clipped to [0, 1].
+    """
+    from .metrics import superposition
+
+    W = torch.as_tensor(_numpy(W))
+    if W.ndim != 2:
+        raise ValueError(f"W must have shape (d_hidden, n_features), got {tuple(W.shape)}")
+    norms = W.norm(dim=0).numpy()
+    overlap = superposition(W).clamp(0, 1).numpy()
+    ax = _axes(ax, figsize=(3, 0.25 * W.shape[1] + 1))
+    ax.barh(np.arange(W.shape[1]), norms, color=plt.cm.plasma(overlap), edgecolor="0.3", linewidth=0.5)
+    ax.set(ylim=(W.shape[1] - 0.5, -0.5), xlabel="‖Wᵢ‖", ylabel="feature (by importance)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# Chapter 07
+
+
+def phase_map(phases, relative_importance, density, ax=None, title=None, names=None):
+    """Colour a (len(relative_importance), len(density)) grid of phase labels 0, 1, 2 on log-log axes."""
+    from matplotlib.colors import ListedColormap
+
+    phases = _numpy(phases)
+    r, p = _numpy(relative_importance), _numpy(density)
+    if phases.shape != (len(r), len(p)):
+        raise ValueError(f"phases must have shape (len(relative_importance), len(density)) = {(len(r), len(p))}")
+    names = names or ["extra feature dropped", "extra feature gets the dimension", "antipodal pair"]
+    colors = ["#d9d9d9", "#6baed6", "#fd8d3c"]
+    ax = _axes(ax, figsize=(5, 4))
+    ax.pcolormesh(p, r, phases, cmap=ListedColormap(colors), vmin=-0.5, vmax=2.5, shading="nearest")
+    ax.set(xscale="log", yscale="log", xlabel="feature density 1 − S")
+    ax.set_ylabel("relative importance of the extra feature")
+    for color, name in zip(colors, names):
+        ax.scatter([], [], marker="s", color=color, label=name)
+    ax.legend(loc="upper left", fontsize=7, framealpha=0.9)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# Chapter 08
+
+
+def l1_ball_meets_line(a, b, ax=None, title=None):
+    """The solutions of a₁z₁ + a₂z₂ = b (a line), the smallest L1 ball (a diamond) and L2 ball (a circle)
+    that touch it: the diamond touches at a corner, on an axis (a sparse solution); the circle does not."""
+    a = _numpy(a).astype(float).ravel()
+    if a.shape != (2,) or not np.all(a != 0):
+        raise ValueError(f"a must be two nonzero coefficients (a₁, a₂), got {a!r}")
+    ax = _axes(ax)
+    r1 = abs(b) / np.abs(a).max()  # the L1 radius where the diamond first touches the line
+    r2 = abs(b) / np.linalg.norm(a)  # the L2 radius where the circle first touches it
+    span = 1.4 * max(abs(b) / np.abs(a).min(), r1)
+    t = np.linspace(-span, span, 200)
+    ax.plot(t, (b - a[0] * t) / a[1], color="black", lw=1.5, label="solutions of a·z = b")
+    diamond = r1 * np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [1, 0]])
+    ax.plot(diamond[:, 0], diamond[:, 1], color="tab:red", lw=2, label=f"L1 ball, radius {r1:.2f}")
+    angle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(r2 * np.cos(angle), r2 * np.sin(angle), color="tab:blue", lw=2, ls="--", label=f"L2 ball, radius {r2:.2f}")
+    corner = np.zeros(2)
+    corner[np.argmax(np.abs(a))] = b / a[np.argmax(np.abs(a))]
+    ax.scatter(*corner, color="tab:red", zorder=3, s=40)
+    ax.scatter(*(b * a / (a @ a)), color="tab:blue", zorder=3, s=40)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    limit = 1.2 * max(r1, r2, abs(b) / np.abs(a).max())
+    ax.set(xlim=(-limit, limit), ylim=(-limit, limit), xlabel="z₁", ylabel="z₂", aspect="equal")
+    ax.legend(loc="lower left", fontsize=7)
+    ax.set_title(title or "The L1 ball touches the line at a corner")
+    return ax
+
+
+def convergence_against_bounds(gaps, bounds, labels, ax=None, title=None):
+    """Objective gaps F(z_t) − F* (one curve per method) on log–log axes, each with its bound dashed."""
+    ax = _axes(ax, figsize=(5, 3.5))
+    colors = ["tab:orange", "tab:green", "tab:purple", "tab:brown"]
+    for gap, bound, label, color in zip(gaps, bounds, labels, colors):
+        gap, bound = _numpy(gap), _numpy(bound)
+        t = np.arange(1, len(gap) + 1)
+        ax.loglog(t, np.maximum(gap, 1e-16), color=color, label=f"{label}: measured gap")
+        ax.loglog(t, bound, color=color, ls="--", label=f"{label}: bound")
+    ax.set(xlabel="iteration t", ylabel="F(z_t) − F*")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Measured objective gaps under their bounds")
+    return ax
+
+
+def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
+    """Success rates on a (ρ, δ) grid as a heatmap (δ = n/N across, ρ = s/n up), with a curve over it.
+
+    `success` has shape (len(rhos), len(deltas)); `theory` is an optional pair (δ values, ρ values)."""
+    success, deltas, rhos = _numpy(success), _numpy(deltas), _numpy(rhos)
+    if success.shape != (len(rhos), len(deltas)):
+        raise ValueError(f"success must have shape (len(rhos), len(deltas)) = {(len(rhos), len(deltas))}")
+    ax = _axes(ax, figsize=(4.5, 4))
+    dd, dr = np.diff(deltas).mean() / 2, np.diff(rhos).mean() / 2
+    extent = (deltas[0] - dd, deltas[-1] + dd, rhos[0] - dr, rhos[-1] + dr)
+    image = ax.imshow(success, origin="lower", extent=extent, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    plt.colorbar(image, ax=ax, label="fraction recovered")
+    if theory is not None:
+        ax.plot(_numpy(theory[0]), _numpy(theory[1]), color="white", lw=2, label="theory ρ(δ)")
+        ax.legend(loc="upper left", fontsize=7)
+    ax.set(xlabel="δ = n / N (measurements per unknown)", ylabel="ρ = s / n (nonzeros per measurement)")
+    ax.set_title(title or "Phase transition")
+    return ax

@@ -78,3 +78,10 @@ def test_computational_core_does_not_import_plotting_widgets_or_checks(module):
         assert not re.search(rf"^\s*(import|from)\s+\S*{banned}", source, flags=re.MULTILINE), (
             f"{module}.py must stay headless: it imports {banned}"
         )
+
+
+def test_every_subpackage_ships_in_the_wheel():
+    # Colab installs the library from git (not editable): a subpackage missing here would vanish there.
+    listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "superpose_lib").rglob("__init__.py")}
+    assert found == listed, f"list every package in [tool.setuptools] packages: found {sorted(found)}"

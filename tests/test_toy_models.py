@@ -111,3 +111,167 @@ def test_trains_on_cuda_like_on_the_cpu():
     assert model.W.device.type == "cuda" and model.feature_probability.device.type == "cuda"
     history = train(model, steps=300, lr=1e-2, seed=0, progress=False)
     assert history.shape == (300, 2) and history[-50:].mean() < history[:50].mean()
+
+
+# ---- the fast engine: hand-derived gradients, schedules, best of seeds, the paper's other models ----------
+
+from superpose_lib.metrics import n_represented  # noqa: E402
+from superpose_lib.toy_models import (  # noqa: E402
+    AbsoluteValueModel,
+    PrivilegedBasisModel,
+    evaluate,
+    phase_losses_2in1,
+    train_best_of_seeds,
+)
+
+VARIANTS = [
+    (ToyModel, {}),
+    (ToyModel, {"activation": "linear"}),
+    (PrivilegedBasisModel, {}),
+    (AbsoluteValueModel, {}),
+]
+
+
+def _perturbed(cls, kwargs, device="cpu"):
+    probability = torch.tensor([[1.0], [0.5], [0.1], [0.9]])
+    model = cls(7, 3, 4, probability, 0.8 ** torch.arange(7.0), seed=0, device=device, **kwargs)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.1 * torch.randn(param.shape, generator=torch.Generator().manual_seed(3)).to(device))
+    return model
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), VARIANTS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_hand_derived_gradients_match_autograd(cls, kwargs):
+    model = _perturbed(cls, kwargs)
+    X = model._sample(64, torch.Generator().manual_seed(1))  # (instances, batch, features)
+    x = X.transpose(0, 1)
+    per_instance = model.loss(x, model(x), per_instance=True)
+    per_instance.sum().backward()
+    loss, grads = model._loss_and_grads(X.clone())
+    assert torch.allclose(loss, per_instance.detach(), atol=1e-6)
+    for grad, param in zip(grads, model.parameters()):
+        assert torch.allclose(grad, param.grad, atol=1e-6)
+
+
+def test_train_is_adam_on_the_loss():
+    # The hand-written loop takes exactly the steps torch.optim.Adam takes on autograd's gradients.
+    model = _perturbed(ToyModel, {})
+    twin = _perturbed(ToyModel, {})
+    train(model, steps=5, batch_size=32, lr=1e-2, seed=4, progress=False)
+    optimizer = torch.optim.Adam(twin.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(4)
+    for _ in range(5):
+        x = twin._sample(32, gen).transpose(0, 1)
+        optimizer.zero_grad()
+        twin.loss(x, twin(x)).backward()
+        optimizer.step()
+    assert torch.allclose(model.W, twin.W, atol=1e-5) and torch.allclose(model.b, twin.b, atol=1e-5)
+
+
+def test_absolute_value_batches_are_symmetric_and_sparse():
+    model = AbsoluteValueModel(40, 6, 2, feature_probability=torch.tensor([[1.0], [0.2]]), seed=0)
+    x = model.generate_batch(5_000, generator=torch.Generator().manual_seed(0))
+    assert x.min() >= -1 and x.max() <= 1
+    assert (x != 0).float().mean(dim=(0, 2)).tolist() == pytest.approx([1.0, 0.2], abs=0.01)
+    present = x[:, 0][x[:, 0] != 0]
+    assert present.mean().item() == pytest.approx(0.0, abs=0.02)
+    assert present.abs().mean().item() == pytest.approx(0.5, abs=0.01)
+    assert torch.equal(model.target(x), x.abs())
+
+
+def test_cosine_schedule_and_arguments():
+    model = ToyModel(5, 2, seed=0)
+    history = train(model, steps=50, lr=1e-2, schedule="cosine", warmup=5, seed=0, progress=False)
+    assert history.shape == (50, 1) and torch.isfinite(history).all()
+    with pytest.raises(ValueError, match='schedule must be "constant" or "cosine"'):
+        train(model, steps=5, schedule="linear")
+    with pytest.raises(ValueError, match="model must be a ToyModel"):
+        train(torch.nn.Linear(2, 2), steps=5)
+
+
+def test_best_of_seeds_keeps_the_lowest_loss_copy():
+    model = ToyModel(5, 2, n_instances=2, feature_probability=torch.tensor([[0.05], [0.5]]), seed=0)
+    history = train_best_of_seeds(model, n_seeds=4, steps=300, lr=1e-2, seed=0, progress=False)
+    assert history.shape == (300, 2)
+    # the winner is no worse than a single run with the same budget, on the same held-out samples
+    single = ToyModel(5, 2, n_instances=2, feature_probability=torch.tensor([[0.05], [0.5]]), seed=0)
+    train(single, steps=300, lr=1e-2, seed=0, progress=False)
+    best, plain = evaluate(model, 50_000, seed=9), evaluate(single, 50_000, seed=9)
+    assert (best <= plain * 1.02).all()
+
+
+def test_evaluate_is_the_mean_loss_on_fresh_samples():
+    model = ToyModel(5, 2, n_instances=3, seed=0)
+    losses = evaluate(model, 10_000, batch_size=3_000, seed=0)
+    assert losses.shape == (3,)
+    x = model.generate_batch(20_000, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(losses, model.loss(x, model(x), per_instance=True).detach(), rtol=0.05)
+
+
+def test_phase_losses_match_monte_carlo():
+    # each candidate's closed-form loss against a direct estimate on samples
+    r, p = 0.6, 0.3
+    model = ToyModel(2, 1, n_instances=3, feature_probability=p, importance=torch.tensor([1.0, r]), seed=0)
+    with torch.no_grad():
+        model.W.copy_(torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]], [[1.0, -1.0]]]))
+        mean = p / 2
+        model.b.copy_(torch.tensor([[0.0, mean], [mean, 0.0], [0.0, 0.0]]))
+    x = model.generate_batch(400_000, generator=torch.Generator().manual_seed(0))
+    measured = 2 * model.loss(x, model(x), per_instance=True).detach()  # summed over the 2 features
+    assert torch.allclose(measured, phase_losses_2in1(r, p), rtol=0.03)
+    with pytest.raises(ValueError, match="density must lie in"):
+        phase_losses_2in1(1.0, 0.0)
+
+
+def test_five_features_in_two_dims_go_from_two_to_five_as_density_falls():
+    # Elhage et al. 2022, importance 0.9^i: dense → the top two features, orthogonal; sparse → all five.
+    density = torch.tensor([[1.0], [0.03]])
+    model = ToyModel(5, 2, 2, feature_probability=density, importance=0.9 ** torch.arange(5.0), seed=0)
+    train_best_of_seeds(model, n_seeds=3, steps=2_000, lr=1e-2, schedule="cosine", seed=0, progress=False)
+    W = model.W.detach()
+    assert n_represented(W).tolist() == [2, 5]
+    dense = W[0][:, :2]
+    assert abs((dense[:, 0] @ dense[:, 1]).item()) < 0.05
+
+
+def test_linear_model_represents_exactly_the_top_features():
+    importance = 0.7 ** torch.arange(20.0)
+    density = torch.tensor([[1.0], [0.01]])
+    model = ToyModel(20, 5, 2, feature_probability=density, importance=importance, activation="linear", seed=0)
+    train(model, steps=2_000, lr=1e-2, schedule="cosine", seed=0, progress=False)
+    norms = model.W.detach().norm(dim=1)  # (instances, features)
+    assert (norms[:, :5] > 0.9).all() and (norms[:, 5:] < 0.1).all()
+
+
+def test_privileged_basis_neurons_are_monosemantic_when_dense_and_polysemantic_when_sparse():
+    density = torch.tensor([[1.0], [0.01]])
+    model = PrivilegedBasisModel(10, 5, 2, density, 0.75 ** torch.arange(10.0), seed=0)
+    train(model, steps=4_000, batch_size=512, lr=2e-2, schedule="cosine", seed=0, progress=False)
+    features_per_neuron = (model.W.detach().abs() > 0.3).sum(dim=2)  # (instances, neurons)
+    assert features_per_neuron[0].float().mean() <= 1.5
+    assert features_per_neuron[1].float().mean() >= 3
+
+
+def test_absolute_value_model_uses_one_neuron_per_sign_per_feature():
+    model = AbsoluteValueModel(3, 6, feature_probability=1.0, seed=0)
+    train(model, steps=2_000, batch_size=512, lr=1e-2, schedule="cosine", seed=0, progress=False)
+    W1 = model.W1.detach()[0]  # (neurons, features)
+    owner = W1.abs().argmax(dim=1)
+    signs = torch.sign(W1[torch.arange(6), owner])
+    assert sorted(zip(owner.tolist(), signs.tolist())) == [(f, s) for f in range(3) for s in (-1.0, 1.0)]
+    assert evaluate(model, 10_000, seed=0).item() < 1e-3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(("cls", "kwargs"), VARIANTS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_hand_derived_gradients_match_autograd_on_cuda(cls, kwargs):
+    model = _perturbed(cls, kwargs, device="cuda")
+    X = model._sample(64, torch.Generator(device="cuda").manual_seed(1))
+    x = X.transpose(0, 1)
+    model.loss(x, model(x)).backward()
+    _, grads = model._loss_and_grads(X.clone())
+    for grad, param in zip(grads, model.parameters()):
+        assert torch.allclose(grad, param.grad, atol=1e-5)
+    history = train_best_of_seeds(model, n_seeds=2, steps=50, lr=1e-2, seed=0, progress=False)
+    assert history.shape == (50, 4) and model.W.device.type == "cuda"

@@ -1,0 +1,49 @@
+"""The figures and the explorer of chapters 06 and 07: they draw what they are given, and reject bad shapes."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from superpose_lib.plotting import feature_norm_bars, phase_map  # noqa: E402
+from superpose_lib.widgets import toy_model_explorer, trained_toy_geometry  # noqa: E402
+
+
+def test_feature_norm_bars_draws_one_bar_per_feature_with_its_norm():
+    W = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 0.5]])
+    ax = feature_norm_bars(W, title="bars")
+    widths = [patch.get_width() for patch in ax.patches]
+    assert widths == pytest.approx([1.0, 1.0, 0.5])
+    # the antipodal pair is fully superposed (yellow end of the map), the lone feature not at all
+    colors = [patch.get_facecolor() for patch in ax.patches]
+    assert colors[0] == pytest.approx(plt.cm.plasma(1.0)) and colors[2] == pytest.approx(plt.cm.plasma(0.0))
+    plt.close("all")
+    with pytest.raises(ValueError, match="W must have shape"):
+        feature_norm_bars(torch.ones(3))
+
+
+def test_phase_map_checks_the_grid_shape():
+    r, p = np.logspace(-1, 1, 3), np.logspace(0, -2, 4)
+    ax = phase_map(np.zeros((3, 4)), r, p, title="phases")
+    assert ax.get_xscale() == "log" and ax.get_title() == "phases"
+    plt.close("all")
+    with pytest.raises(ValueError, match="phases must have shape"):
+        phase_map(np.zeros((4, 3)), r, p)
+
+
+def test_explorer_callback_trains_the_five_feature_model_and_caches_it():
+    W, b = trained_toy_geometry(0.03, 1.0, steps=1_500)
+    assert W.shape == (2, 5) and b.shape == (5,)
+    assert (W.norm(dim=0) > 0.9).all() and (b < 0).all()  # sparse, equal importance: a pentagon
+    again = trained_toy_geometry(0.03, 1.0, steps=1_500)
+    assert again[0] is W  # cached: moving a slider back is instant
+    dense, _ = trained_toy_geometry(1.0, 0.7, steps=1_500)
+    assert (dense.norm(dim=0) > 0.5).sum() == 2
+    with pytest.raises(ValueError, match="density must lie in"):
+        trained_toy_geometry(0.0, 0.9)
+    assert toy_model_explorer() is not None
+    plt.close("all")

@@ -1,0 +1,250 @@
+"""Sparse recovery solvers, with scikit-learn as the oracle; the L1 phase transition against published values."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.decomposition import sparse_encode
+from sklearn.linear_model import Lasso, orthogonal_mp_gram
+
+from superpose_lib.sparse import fista, ista, l1_phase_transition, lasso, lasso_objective, omp, soft_threshold
+
+
+def problem(n=20, k=50, batch=6, s=3, seed=0, noise=0.01):
+    gen = torch.Generator().manual_seed(seed)
+    D = torch.randn(n, k, generator=gen, dtype=torch.float64)
+    D = D / D.norm(dim=0, keepdim=True)
+    Z = torch.zeros(batch, k, dtype=torch.float64)
+    for b in range(batch):
+        Z[b, torch.randperm(k, generator=gen)[:s]] = torch.randn(s, generator=gen, dtype=torch.float64)
+    X = Z @ D.T + noise * torch.randn(batch, n, generator=gen, dtype=torch.float64)
+    return D, X, Z
+
+
+def sklearn_lasso(D, X, lam, positive=False):
+    """The reference minimiser, via Lasso(alpha = λ / n) on each signal."""
+    n = D.shape[0]
+    out = []
+    for x in X.numpy():
+        model = Lasso(alpha=lam / n, fit_intercept=False, tol=1e-12, max_iter=100000, positive=positive)
+        out.append(model.fit(D.numpy(), x).coef_)
+    return torch.tensor(np.array(out))
+
+
+# --- soft thresholding and the objective ----------------------------------------------------------------------
+
+
+def test_soft_threshold_values_and_nonnegative_variant():
+    v = torch.tensor([-3.0, -1.0, 0.5, 2.0])
+    assert torch.equal(soft_threshold(v, 1.0), torch.tensor([-2.0, 0.0, 0.0, 1.0]))
+    assert torch.equal(soft_threshold(v, 1.0, nonnegative=True), torch.tensor([0.0, 0.0, 0.0, 1.0]))
+
+
+@given(v=st.floats(-10, 10), t=st.floats(0, 5))
+@settings(max_examples=60, deadline=None)
+def test_soft_threshold_is_the_proximal_operator(v, t):
+    # prox minimises ½(u − v)² + t|u|: compare with a fine grid search
+    u = torch.linspace(-12, 12, 240001, dtype=torch.float64)
+    best = u[torch.argmin(0.5 * (u - v) ** 2 + t * u.abs())].item()
+    assert soft_threshold(torch.tensor([v], dtype=torch.float64), t).item() == pytest.approx(best, abs=2e-4)
+
+
+def test_lasso_objective_matches_the_formula():
+    D, X, Z = problem()
+    value = lasso_objective(D, X, Z, 0.1)
+    want = 0.5 * ((X - Z @ D.T) ** 2).sum(dim=1) + 0.1 * Z.abs().sum(dim=1)
+    assert torch.allclose(value, want)
+
+
+# --- Lasso solvers against scikit-learn ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lam", [0.02, 0.1, 0.5])
+def test_fista_reaches_sklearn_lasso_objective(lam):
+    D, X, _ = problem()
+    want = lasso_objective(D, X, sklearn_lasso(D, X, lam), lam)
+    got = lasso_objective(D, X, fista(D, X, lam, max_iter=20000, tol=1e-13), lam)
+    assert torch.all((got - want) / want <= 1e-6)
+
+
+@pytest.mark.parametrize("nonnegative", [False, True])
+def test_homotopy_lasso_is_exact(nonnegative):
+    D, X, _ = problem(n=30, k=90, batch=40, s=5, seed=1)
+    want = sklearn_lasso(D, X, 0.05, positive=nonnegative)
+    got = lasso(D, X, 0.05, nonnegative=nonnegative)
+    assert torch.allclose(got, want, atol=1e-6)
+    f_got, f_want = lasso_objective(D, X, got, 0.05), lasso_objective(D, X, want, 0.05)
+    assert torch.all((f_got - f_want) / f_want <= 1e-9)
+    if nonnegative:
+        assert (got >= 0).all()
+
+
+def test_lambda_is_sparse_encodes_alpha():
+    D, X, _ = problem(batch=5)
+    ours = lasso(D, X, 0.1)
+    for algorithm in ("lasso_cd", "lasso_lars"):
+        theirs = torch.tensor(sparse_encode(X.numpy(), D.T.numpy(), algorithm=algorithm, alpha=0.1))
+        assert torch.allclose(ours, theirs, atol=1e-5), algorithm
+
+
+@given(seed=st.integers(0, 10_000), lam=st.floats(0.01, 1.0))
+@settings(max_examples=15, deadline=None)
+def test_homotopy_meets_the_optimality_conditions(seed, lam):
+    D, X, _ = problem(n=15, k=40, batch=8, s=4, seed=seed)
+    Z = lasso(D, X, lam)
+    corr = (X - Z @ D.T) @ D  # (batch, k)
+    assert (corr.abs() <= lam * (1 + 1e-7) + 1e-9).all()
+    on = Z != 0
+    assert torch.allclose(corr[on], lam * torch.sign(Z[on]), atol=1e-8)
+
+
+def test_ista_and_fista_gaps_stay_under_their_bounds():
+    D, X, _ = problem(n=20, k=60, batch=4, seed=2)
+    lam = 0.05
+    z_star = lasso(D, X, lam)
+    f_star = lasso_objective(D, X, z_star, lam)
+    L = torch.linalg.matrix_norm(D, ord=2).item() ** 2
+    distance = (z_star**2).sum(dim=1)  # ‖z₀ − z*‖² with z₀ = 0
+    t = torch.arange(1, 301, dtype=torch.float64).unsqueeze(1)
+    _, f_ista = ista(D, X, lam, max_iter=300, tol=0, return_objective=True)
+    _, f_fista = fista(D, X, lam, max_iter=300, tol=0, return_objective=True)
+    assert f_ista.shape == (301, 4)
+    assert torch.all(f_ista[1:] - f_star <= L * distance / (2 * t) + 1e-12)
+    assert torch.all(f_fista[1:] - f_star <= 2 * L * distance / (t + 1) ** 2 + 1e-12)
+    assert torch.all(f_ista[1:] <= f_ista[:-1] + 1e-12)  # ISTA is monotone
+    assert (f_fista[-1] - f_star).max() < (f_ista[-1] - f_star).max()  # and FISTA is ahead at the end
+
+
+def test_tolerance_stops_early_and_max_iter_caps():
+    D, X, _ = problem()
+    _, loose = fista(D, X, 0.1, tol=1e-3, max_iter=5000, return_objective=True)
+    _, tight = fista(D, X, 0.1, tol=1e-10, max_iter=5000, return_objective=True)
+    assert loose.shape[0] < tight.shape[0] <= 5001
+    _, capped = ista(D, X, 0.1, tol=0, max_iter=7, return_objective=True)
+    assert capped.shape[0] == 8
+
+
+def test_nonnegative_fista_matches_positive_lasso():
+    D, X, _ = problem(seed=3)
+    want = lasso_objective(D, X, sklearn_lasso(D, X, 0.05, positive=True), 0.05)
+    Z = fista(D, X, 0.05, nonnegative=True, max_iter=20000, tol=1e-13)
+    assert (Z >= 0).all()
+    assert torch.all((lasso_objective(D, X, Z, 0.05) - want) / want <= 1e-6)
+
+
+def test_single_signal_and_float32():
+    D, X, _ = problem()
+    z = fista(D, X[0], 0.1)
+    assert z.shape == (50,)
+    z32 = lasso(D.float(), X[0].float(), 0.1)
+    assert z32.dtype == torch.float32 and torch.allclose(z32.double(), lasso(D, X[0], 0.1), atol=1e-4)
+
+
+# --- OMP against orthogonal_mp_gram --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_nonzero", [1, 3, 8])
+def test_omp_matches_sklearn_supports_and_coefficients(n_nonzero):
+    D, X, _ = problem(n=40, k=120, batch=30, s=5, seed=4)
+    G, Xy = (D.T @ D).numpy(), (X @ D).numpy().T
+    theirs = torch.tensor(orthogonal_mp_gram(G, Xy, n_nonzero_coefs=n_nonzero).T)
+    ours = omp(D, X, n_nonzero)
+    assert torch.equal(ours != 0, theirs != 0)
+    assert torch.allclose(ours, theirs, atol=1e-10)
+
+
+def test_omp_with_tolerance_matches_sklearn():
+    D, X, _ = problem(n=40, k=120, batch=30, s=5, seed=5)
+    G, Xy = (D.T @ D).numpy(), (X @ D).numpy().T
+    norms = (X**2).sum(dim=1).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        theirs = torch.tensor(orthogonal_mp_gram(G, Xy, tol=0.05, norms_squared=norms).T)
+    ours = omp(D, X, tol=0.05)
+    assert torch.equal(ours != 0, theirs != 0)
+    assert torch.allclose(ours, theirs, atol=1e-10)
+    assert ((X - ours @ D.T) ** 2).sum(dim=1).max() <= 0.05
+
+
+def test_omp_recovers_exact_sparse_codes_and_stops_at_zero_residual():
+    D, X, Z = problem(n=40, k=120, batch=20, s=4, seed=6, noise=0.0)
+    got = omp(D, X, 10)  # asks for more atoms than needed: stops once the residual vanishes
+    assert torch.allclose(got, Z, atol=1e-10)
+
+
+# --- argument checks ------------------------------------------------------------------------------------------
+
+
+def test_unnormalised_dictionary_is_refused_with_the_fix():
+    D, X, _ = problem()
+    with pytest.raises(ValueError, match="unit norm.*D.norm"):
+        fista(2 * D, X, 0.1)
+
+
+def test_atoms_as_rows_is_refused_with_a_transpose_hint():
+    D = torch.eye(4, 6, dtype=torch.float64)[:, :4]  # square with unit columns AND rows is fine; build rows-only
+    gen = torch.Generator().manual_seed(0)
+    rows = torch.randn(8, 5, generator=gen, dtype=torch.float64)
+    rows = rows / rows.norm(dim=1, keepdim=True)  # (8, 5): unit rows, as scikit-learn stores atoms
+    with pytest.raises(ValueError, match="pass D.T"):
+        omp(rows, torch.zeros(3, 8, dtype=torch.float64), 1)
+    assert omp(D, torch.ones(2, 4, dtype=torch.float64), 1).shape == (2, 4)
+
+
+def test_misshaped_signals_are_refused_with_a_hint():
+    D, X, _ = problem()
+    with pytest.raises(ValueError, match=r"\(batch, n\).*X.T"):
+        lasso(D, X.T, 0.1)
+    with pytest.raises(ValueError, match="codes instead of signals"):
+        ista(D, torch.zeros(3, 50, dtype=torch.float64), 0.1)
+    with pytest.raises(ValueError, match="2 dimensions"):
+        fista(D[0], X, 0.1)
+
+
+@pytest.mark.parametrize("lam", [-1.0, float("nan"), "0.1", True])
+def test_bad_lambda_is_refused(lam):
+    D, X, _ = problem()
+    with pytest.raises(ValueError, match="lam"):
+        fista(D, X, lam)
+
+
+def test_bad_sparsity_is_refused():
+    D, X, _ = problem()
+    with pytest.raises(ValueError, match="n_nonzero"):
+        omp(D, X, 0)
+    with pytest.raises(ValueError, match="at most"):
+        omp(D, X, 21)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    D, X, _ = problem()
+    assert torch.allclose(lasso(D, X, 0.1, device="cuda").cpu(), lasso(D, X, 0.1), atol=1e-8)
+    assert torch.allclose(omp(D, X, 3, device="cuda").cpu(), omp(D, X, 3), atol=1e-8)
+    assert torch.allclose(fista(D, X, 0.1, device="cuda").cpu(), fista(D, X, 0.1), atol=1e-6)
+
+
+# --- the phase transition ---------------------------------------------------------------------------------------
+
+
+def test_phase_transition_matches_published_values():
+    # Donoho, Maleki and Montanari (2009): ρ(0.5) ≈ 0.3856 (signed); Donoho and Tanner: ρ⁺(0.5) ≈ 0.558
+    assert l1_phase_transition(0.5) == pytest.approx(0.3856, abs=5e-4)
+    assert l1_phase_transition(0.5, signed=False) == pytest.approx(0.558, abs=1e-3)
+    assert l1_phase_transition(1.0) == 1.0
+
+
+def test_phase_transition_is_increasing_and_nonnegative_is_easier():
+    delta = np.linspace(0.05, 0.95, 19)
+    signed, positive = l1_phase_transition(delta), l1_phase_transition(delta, signed=False)
+    assert signed.shape == (19,) and np.all(np.diff(signed) > 0)
+    assert np.all(positive > signed) and np.all((signed > 0) & (signed < 1))
+
+
+@pytest.mark.parametrize("delta", [0.0, -0.1, 1.5, float("nan")])
+def test_phase_transition_refuses_bad_delta(delta):
+    with pytest.raises(ValueError, match="delta"):
+        l1_phase_transition(delta)
