@@ -5,13 +5,18 @@ dimensions, one instance per feature density (log-spaced from 1 down to MIN_DENS
 
 - **Reference** (as in the paper's notebook): dense batches from two random tensors, an einsum forward pass,
   autograd, ``torch.optim.Adam`` at a constant lr of 1e-3, batch 1024, REF_STEPS steps.
-- **Library**: ``superpose_lib.toy_models.train`` (one random draw per entry, hand-derived gradients, in-place
-  Adam) with its fast recipe: a larger lr with a cosine schedule and a smaller batch.
+- **Library**: ``superpose_lib.toy_models.train_best_of_seeds`` (one random draw per entry, hand-derived
+  gradients, in-place Adam), with its fast recipe: LIB_SEEDS initialisations of every instance trained side
+  by side as extra instances, a larger lr with a cosine schedule, a smaller batch, and the best seed of each
+  instance kept (as the paper does). A single seed with a short schedule stalls about 1–2% above the
+  reference's final loss (it settles into worse arrangements at some densities); the seeds close that gap.
 
 Equal quality: both models are scored on the same held-out samples (EVAL_SAMPLES per instance, fixed seed),
-summed over instances. The target is the reference's final held-out loss; each side's time is the training
-time (evaluation excluded) until its held-out loss is first within 1% of that target, checked every
-``CHECK_EVERY`` fraction of its run. The script asserts the library reaches it.
+summed over instances. The target is the reference's final held-out loss; the reference's time is its
+training time (evaluation excluded) until its held-out loss is first within 1% of that target, checked every
+``CHECK_EVERY`` fraction of its run. The library's time is its whole run, seed selection included (the best
+seeds are only known at the end), so its side of the ratio is an upper bound. The script fails if the library
+does not reach the target.
 
 Both sides run with the same number of CPU threads (by default the one `train` picks for this workload; set it
 with ``--threads``), so the ratio measures the algorithms, not the threading.
@@ -28,11 +33,11 @@ import time
 
 import torch
 
-from superpose_lib.toy_models import ToyModel, train
+from superpose_lib.toy_models import ToyModel, train_best_of_seeds
 
 N_FEATURES, D_HIDDEN, N_DENSITIES, MIN_DENSITY = 100, 10, 12, 0.003
 REF_STEPS, REF_LR, REF_BATCH = 10_000, 1e-3, 1_024
-LIB_STEPS, LIB_LR, LIB_BATCH = 2_000, 3e-2, 256
+LIB_STEPS, LIB_LR, LIB_BATCH, LIB_SEEDS = 2_000, 3e-2, 256, 4
 EVAL_SAMPLES, CHECK_EVERY = 32_768, 0.05
 
 
@@ -117,18 +122,12 @@ def main() -> None:
     )  # fmt: skip
 
     def library_run(model, steps, checkpoints, on_checkpoint):
-        def on_step(step, _model):
-            if step + 1 in checkpoints:
-                on_checkpoint(step + 1)
-
-        train(model, steps, LIB_BATCH, LIB_LR, schedule="cosine", seed=1, on_step=on_step, progress=False,
-              threads=threads)  # fmt: skip
+        train_best_of_seeds(model, LIB_SEEDS, steps, LIB_BATCH, LIB_LR, schedule="cosine", seed=1, progress=False)
+        on_checkpoint(steps)  # the winners are known only at the end: one timing, the whole run
 
     library = make_model(device)
-    lib_trace = timed_run(
-        f"library (hand gradients, cosine lr {LIB_LR}, batch {LIB_BATCH})", library_run, LIB_STEPS, library,
-        batches, device,
-    )  # fmt: skip
+    lib_name = f"library (best of {LIB_SEEDS} seeds, hand gradients, cosine lr {LIB_LR}, batch {LIB_BATCH})"
+    lib_trace = timed_run(lib_name, library_run, LIB_STEPS, library, batches, device)
 
     target = ref_trace[-1][2]
     ref_hit, lib_hit = first_within(ref_trace, target), first_within(lib_trace, target)
