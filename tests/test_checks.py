@@ -3,14 +3,11 @@ untouched blank reports "not implemented yet"."""
 
 from pathlib import Path
 
+import check_contract
 import pytest
 import torch
 
 from superpose_lib import checks, embeddings, geometry
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("the workbook's blank")
 
 
 # check name -> (reference, [(wrong answer, words the message must contain), ...])
@@ -125,8 +122,12 @@ CASES = {
 }
 
 
-def _check(name):
-    return getattr(checks, f"check_{name}")
+(
+    test_reference_passes,
+    test_plausible_mistake_fails_with_its_hint,
+    test_untouched_stub_reports_not_implemented,
+    test_missing_return_is_named,
+) = check_contract.contract_tests(CASES)
 
 
 def test_every_chapter_00_and_01_check_is_covered_here():
@@ -146,35 +147,6 @@ def test_every_chapter_of_checks_has_a_test_file():
                 assert name[len("check_") :] in tests_text, (
                     f"{module.name}: {name} has no test in tests/test_checks*.py"
                 )
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_reference_passes(name, capsys):
-    reference, _ = CASES[name]
-    _check(name)(reference)
-    assert f"✓ {name}" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("name", "wrong", "message"),
-    [(name, wrong, message) for name, (_, cases) in sorted(CASES.items()) for wrong, message in cases],
-)
-def test_plausible_mistake_fails_with_its_hint(name, wrong, message):
-    with pytest.raises(AssertionError) as info:
-        _check(name)(wrong)
-    assert message in str(info.value)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_untouched_stub_reports_not_implemented(name):
-    with pytest.raises(NotImplementedError, match="not implemented yet"):
-        _check(name)(stub)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_missing_return_is_named(name):
-    with pytest.raises(AssertionError, match="forget the `return`"):
-        _check(name)(lambda *args, **kwargs: None)
 
 
 def test_yours_or_reference_uses_yours_only_after_its_check_passes(capsys):

@@ -1,14 +1,10 @@
 """Checks of chapters 06 and 07: the reference passes, plausible mistakes fail with the intended message, and the
 untouched blank reports "not implemented yet"."""
 
-import pytest
+import check_contract
 import torch
 
 from superpose_lib import checks
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("the workbook's blank")
 
 
 def _superposition_with_self(W):
@@ -134,28 +130,12 @@ CASES = {
 }
 
 
-def _check(name):
-    return getattr(checks, f"check_{name}")
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_reference_passes(name, capsys):
-    _check(name)(CASES[name][0])
-    assert "✓" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("name", "wrong", "words"), [(name, wrong, words) for name, (_, cases) in CASES.items() for wrong, words in cases]
-)
-def test_plausible_mistakes_fail_with_a_message_naming_them(name, wrong, words):
-    with pytest.raises(AssertionError, match=words.replace("(", r"\(")):
-        _check(name)(wrong)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_untouched_stub_reports_not_implemented(name):
-    with pytest.raises(NotImplementedError, match="not implemented yet"):
-        _check(name)(stub)
+(
+    test_reference_passes,
+    test_plausible_mistake_fails_with_its_hint,
+    test_untouched_stub_reports_not_implemented,
+    test_missing_return_is_named,
+) = check_contract.contract_tests(CASES)
 
 
 def test_exercise_names_are_registered_for_yours_or_reference():

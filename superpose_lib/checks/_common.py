@@ -59,3 +59,14 @@ def yours_or_reference(fn):
 
 def _seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def _number(name: str, value) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise AssertionError(f"{name} should return a single number, got a tensor of shape {tuple(value.shape)}")
+        return value.item()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{name} should return a number, got {type(value).__name__}") from None

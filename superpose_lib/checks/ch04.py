@@ -7,7 +7,7 @@ import math
 import torch
 
 from .. import geometry
-from ._common import _REFERENCES, _call, _passed, _seeded, _tensor
+from ._common import _REFERENCES, _call, _number, _passed, _seeded, _tensor
 
 _REFERENCES.update(
     dot_product_density=geometry.dot_product_density,
@@ -15,17 +15,6 @@ _REFERENCES.update(
     welch_bound=geometry.welch_bound,
     jl_min_dim=geometry.jl_min_dim,
 )
-
-
-def _number(name: str, value) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise AssertionError(f"{name} should return a single number, got a tensor of shape {tuple(value.shape)}")
-        return value.item()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{name} should return a number, got {type(value).__name__}") from None
 
 
 def check_dot_product_density(dot_product_density) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import interference
-from ._common import _REFERENCES, _call, _passed, _seeded, _tensor
+from ._common import _REFERENCES, _call, _number, _passed, _seeded, _tensor
 
 _REFERENCES.update(
     interference_terms=interference.interference,
@@ -13,17 +13,6 @@ _REFERENCES.update(
     bias_tradeoff=interference.bias_tradeoff,
     antipodal_loss=interference.antipodal_loss,
 )
-
-
-def _number(name: str, value) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise AssertionError(f"{name} should return a single number, got a tensor of shape {tuple(value.shape)}")
-        return value.item()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{name} should return a number, got {type(value).__name__}") from None
 
 
 def _skewed_features(n: int, k: int, seed: int) -> torch.Tensor:
