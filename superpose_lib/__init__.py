@@ -1,7 +1,9 @@
 """superpose_lib: the helper library of the superpose course.
 
-Modules follow the course: `geometry` (rotations, directions), `embeddings` (word vectors),
-`toy_models` (Elhage et al. 2022), `plotting`, and `checks` (the workbooks' exercise checks).
+Modules follow the course: `geometry` (rotations, directions), `embeddings` (word vectors), `digits`
+(a small image classifier), `interference`, `toy_models` (Elhage et al. 2022), `metrics`, `sparse` (sparse
+recovery and dictionary learning), `sae` (sparse autoencoders), `detection` (statistical tests for
+superposition), `plotting`, `widgets`, and `checks` (the workbooks' exercise checks).
 """
 
 __version__ = "0.1.0"

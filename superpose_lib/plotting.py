@@ -281,3 +281,42 @@ def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
     ax.set(xlabel="δ = n / N (measurements per unknown)", ylabel="ρ = s / n (nonzeros per measurement)")
     ax.set_title(title or "Phase transition")
     return ax
+
+
+# Chapter 10
+
+
+def null_distribution_histogram(null, observed, floor=None, ax=None, title=None, xlabel="statistic"):
+    """A statistic's random null distribution as a histogram, the observed value as a red line, and an optional
+    floor (the least value any arrangement can reach) as a dashed black line."""
+    null = _numpy(null).ravel()
+    if null.size < 2:
+        raise ValueError(f"null must hold at least 2 draws of the statistic, got {null.size}")
+    ax = _axes(ax, figsize=(4.5, 3.2))
+    ax.hist(null, bins=40, color="0.7", label=f"random directions ({null.size} draws)")
+    ax.axvline(float(observed), color="tab:red", lw=2, label="trained model")
+    if floor is not None:
+        ax.axvline(float(floor), color="black", ls="--", lw=1, label="floor k/d − 1")
+    ax.set(xlabel=xlabel, ylabel="count")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Observed statistic against its random null")
+    return ax
+
+
+def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None, ax=None, title=None,
+                                     ylabel="fraction of represented features in superposition"):  # fmt: skip
+    """One curve per setting (e.g. density) of a fraction against the hidden size; `reference` is an optional
+    (d values, fraction values, label) triple drawn dashed."""
+    d_hidden = _numpy(d_hidden)
+    fractions = [_numpy(f) for f in fractions]
+    if len(fractions) != len(labels) or any(f.shape != d_hidden.shape for f in fractions):
+        raise ValueError("fractions must hold one curve per label, each with one value per hidden size")
+    ax = _axes(ax, figsize=(5, 3.5))
+    for fraction, label in zip(fractions, labels):
+        ax.plot(d_hidden, fraction, "o-", ms=4, label=label)
+    if reference is not None:
+        ax.plot(_numpy(reference[0]), _numpy(reference[1]), color="black", ls="--", lw=1, label=reference[2])
+    ax.set(xlabel="hidden size d", ylabel=ylabel, ylim=(-0.03, 1.03))
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Superposition against hidden size")
+    return ax

@@ -126,7 +126,7 @@ def lasso_objective(D, X, Z, lam) -> torch.Tensor:
     return value[0] if single else value
 
 
-def _rows_times_gram(idx, values, G) -> torch.Tensor:
+def _rows_times_gram(idx, values, G, minus_from=None, inplace=False) -> torch.Tensor:
     """(b, k) = Σ_s values[:, s] · G[idx[:, s], :], as a sparse (CSR) times dense product.
 
     Much faster than gathering the (b, s, k) rows of G, because it reads each row of G from cache; free
@@ -137,7 +137,20 @@ def _rows_times_gram(idx, values, G) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta state"
         sparse = torch.sparse_csr_tensor(crow, idx.reshape(-1), values.reshape(-1), size=(b, G.shape[0]))
-        return sparse @ G
+        if minus_from is None:  # addmm with beta = 0 takes a much faster path than `sparse @ G`
+            return torch.addmm(G.new_empty(b, G.shape[1]), sparse, G, beta=0)
+        if inplace:
+            return minus_from.addmm_(sparse, G, alpha=-1)
+        return torch.addmm(minus_from, sparse, G, alpha=-1)
+
+
+def _sparse_rows_times_gram(Z, G, minus_from) -> torch.Tensor:
+    """minus_from − Z @ G for a mostly-zero Z (batch, k), through its nonzeros only."""
+    if Z.device.type != "cpu":
+        return minus_from - Z @ G
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta state"
+        return torch.addmm(minus_from, Z.to_sparse_csr(), G, alpha=-1)
 
 
 def _lipschitz(D) -> float:
@@ -279,11 +292,14 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     The solution is piecewise linear in λ (Osborne, Presnell and Turlach, 2000; Efron et al., 2004). Starting
     from z = 0 at λ₀ = max_j |d_jᵀ x|, the path keeps the active atoms' correlations at ±λ and moves to the
     next event (an atom enters, or a coefficient hits zero and leaves) until it reaches `lam`. Every signal
-    walks its own path, all of them in one batch: each step costs one small Cholesky solve per signal and one
-    product with rows of the precomputed Gram matrix DᵀD, and a code with s nonzeros needs about s steps, so
-    sparse codes cost far less than hundreds of ISTA/FISTA iterations. The result is exact up to rounding;
-    the optimality (KKT) conditions are checked at the end and any signal that fails them (degenerate
-    dictionaries) is finished by FISTA.
+    walks its own path, all of them in one batch: each step costs a rank-one update of the inverse of the
+    active atoms' Gram block and one product with rows of the precomputed Gram matrix DᵀD, and a code with s
+    nonzeros needs about s steps, so sparse codes cost far less than hundreds of ISTA/FISTA iterations; rows
+    leave the batch as their paths end. For float64 on the CPU the next event is looked for in float32 (half
+    the memory traffic) while the codes are computed in float64, exactly on the final support. The result is
+    exact up to rounding: the optimality (KKT) conditions are checked in float64 at the end, a signal that
+    fails them walks its path again in float64, and one that still fails (degenerate dictionaries) is
+    finished by FISTA.
 
     Parameters
     ----------
@@ -315,140 +331,215 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     if lam == 0:
         raise ValueError("lasso needs lam > 0 (for lam = 0 use least squares, or omp for a sparse fit)")
     n, k = D.shape
-    batch = X2.shape[0]
     max_steps = 2 * min(n, k) + 10 if max_steps is None else _validate.positive_int("max_steps", max_steps)
-    dtype, dev = D.dtype, D.device
     G = D.T @ D  # (k, k)
     C0 = X2 @ D  # (batch, k): correlations of each atom with each signal
-    Z = torch.zeros(batch, k, dtype=dtype, device=dev)
-    limit = max(1, min(n, k))  # an active set never needs more than n atoms
-    slots = min(limit, 16)  # grown on demand
-    idx = torch.zeros(batch, slots, dtype=torch.long, device=dev)  # active atoms, by slot (holes allowed)
-    valid = torch.zeros(batch, slots, dtype=torch.bool, device=dev)
-    sign = torch.zeros(batch, slots, dtype=dtype, device=dev)
-    # inverse of the active Gram block, identity on free slots; updated by rank-one steps, never refactored
-    Minv = torch.eye(slots, dtype=dtype, device=dev).repeat(batch, 1, 1)
-    active = torch.zeros(batch, k, dtype=torch.bool, device=dev)
-
-    start = C0.clamp_min(0) if nonnegative else C0.abs()
-    level, first = start.max(dim=1)  # λ₀ and the first atom of each path
-    rows = torch.arange(batch, device=dev)
-    begins = level > lam
-    live = rows[begins]
-    idx[:, 0], valid[:, 0] = first, begins
-    sign[:, 0] = torch.sign(C0[rows, first]) * begins
-    active[rows[begins], first[begins]] = True
-    failed = torch.zeros(batch, dtype=torch.bool, device=dev)
-    eps = 1e-12 if dtype == torch.float64 else 1e-6
-    last_exit = torch.full((batch,), -1, dtype=torch.long, device=dev)  # may not re-enter at once
-
-    for _ in range(max_steps):
-        if live.numel() == 0:
-            break
-        V_live = valid[live]
-        used = int(V_live.nonzero()[:, 1].max()) + 1
-        I, V, S = idx[live, :used], V_live[:, :used], sign[live, :used]  # (b, m)
-        lev = level[live]  # (b,)
-        rhs = torch.stack([torch.gather(C0[live], 1, I) - lev.unsqueeze(1) * S, S], dim=2) * V.unsqueeze(2)
-        sol = torch.bmm(Minv[live, :used, :used], rhs)  # (b, m, 2): codes on the support at λ, and -dz/dλ
-        zs, ds = sol[..., 0], sol[..., 1]
-        b = live.numel()
-        both = _rows_times_gram(I.repeat(2, 1), torch.cat([zs, ds]), G)  # (2b, k): G z and G d
-        corr, a = C0[live] - both[:b], both[b:]  # residual correlations and their rate of change
-        lv = lev.unsqueeze(1)
-        # step γ at which an inactive atom's correlation c − γa reaches +(λ − γ) or −(λ − γ)
-        block = torch.where(V, math.inf, 0.0).to(dtype)  # active atoms cannot enter again
-        den = 1 - a
-        g_up = (lv - corr).clamp_min_(0).div_(den).masked_fill_(den <= eps, math.inf).scatter_add_(1, I, block)
-        g_best = g_up
-        if not nonnegative:
-            den = 1 + a
-            g_down = (lv + corr).clamp_min_(0).div_(den).masked_fill_(den <= eps, math.inf).scatter_add_(1, I, block)
-            g_best = torch.minimum(g_up, g_down)
-        just_left = last_exit[live]
-        has_left = just_left >= 0
-        if bool(has_left.any()):  # an atom that has just left sits at |c| = λ: it may not re-enter at once
-            col = just_left.clamp_min(0).unsqueeze(1)
-            at_edge = has_left & (torch.gather(corr, 1, col).squeeze(1).abs() >= lev * (1 - 1e-9))
-            g_best.scatter_(1, col, torch.where(at_edge.unsqueeze(1), math.inf, torch.gather(g_best, 1, col)))
-        g_entry, j_entry = g_best.min(dim=1)
-        entry_sign = torch.where(torch.gather(g_up, 1, j_entry.unsqueeze(1)).squeeze(1) <= g_entry, 1.0, -1.0).to(dtype)
-        ratio = -zs / torch.where(ds != 0, ds, torch.ones_like(ds))
-        crossing = V & (zs * ds < 0) & (ratio > eps)
-        g_exit, slot_exit = torch.where(crossing, ratio, torch.full_like(ratio, math.inf)).min(dim=1)
-        g_target = lev - lam
-        gamma = torch.minimum(torch.minimum(g_entry, g_exit), g_target)  # (b,)
-        level[live] = lev - gamma
-        done = gamma >= g_target
-        if bool(done.any()):
-            # scatter_add: free slots hold stale atom indices with value 0, and must not overwrite real entries
-            final = (zs[done] + gamma[done].unsqueeze(1) * ds[done]) * V[done]
-            Z[live[done]] = torch.zeros(int(done.sum()), k, dtype=dtype, device=dev).scatter_add_(1, I[done], final)
-        do_exit = ~done & (g_exit < g_entry)
-        do_entry = ~done & ~do_exit
-        if do_exit.any():  # drop the atom: a rank-one downdate of the inverse, then free its slot
-            r, i = live[do_exit], slot_exit[do_exit]
-            M = Minv[r, :used, :used]
-            col = M[torch.arange(r.numel(), device=dev), :, i]  # (e, m)
-            piv = col[torch.arange(r.numel(), device=dev), i]
-            M = M - col.unsqueeze(2) * col.unsqueeze(1) / piv[:, None, None]
-            M[torch.arange(r.numel(), device=dev), i, :] = 0
-            M[torch.arange(r.numel(), device=dev), :, i] = 0
-            M[torch.arange(r.numel(), device=dev), i, i] = 1
-            Minv[r, :used, :used] = M
-            active[r, idx[r, i]] = False
-            last_exit[r] = idx[r, i]
-            valid[r, i] = False
-            sign[r, i] = 0
-        if do_entry.any():  # add the atom: a rank-one update of the inverse (Schur complement)
-            r, j, sg = live[do_entry], j_entry[do_entry], entry_sign[do_entry]
-            last_exit[r] = -1
-            full = valid[r].all(dim=1)
-            if bool(full.any()):
-                if slots >= limit:
-                    failed[r[full]] = True
-                    r, j, sg = r[~full], j[~full], sg[~full]
-                else:  # grow every slot array
-                    extra = min(slots, limit - slots)
-                    idx = torch.cat([idx, idx.new_zeros(batch, extra)], dim=1)
-                    valid = torch.cat([valid, valid.new_zeros(batch, extra)], dim=1)
-                    sign = torch.cat([sign, sign.new_zeros(batch, extra)], dim=1)
-                    grown = torch.eye(slots + extra, dtype=dtype, device=dev).repeat(batch, 1, 1)
-                    grown[:, :slots, :slots] = Minv
-                    Minv, slots = grown, slots + extra
-            f = (~valid[r]).to(torch.int8).argmax(dim=1)  # first free slot
-            w = max(used, int(f.max()) + 1) if r.numel() else used
-            e = torch.arange(r.numel(), device=dev)
-            bvec = G[idx[r, :w], j.unsqueeze(1)] * valid[r, :w]  # (e, w): Gram entries with the active atoms
-            M = Minv[r, :w, :w]
-            u = torch.bmm(M, bvec.unsqueeze(2)).squeeze(2)  # (e, w)
-            schur = 1 - (bvec * u).sum(dim=1)
-            ok = schur > eps
-            failed[r[~ok]] = True
-            schur = torch.where(ok, schur, torch.ones_like(schur))
-            M = M + u.unsqueeze(2) * u.unsqueeze(1) / schur[:, None, None]
-            M[e, f, :] = -u / schur[:, None]
-            M[e, :, f] = -u / schur[:, None]
-            M[e, f, f] = 1 / schur
-            keep = ok
-            r, f, j, sg, M = r[keep], f[keep], j[keep], sg[keep], M[keep]
-            Minv[r, :w, :w] = M
-            idx[r, f], valid[r, f], sign[r, f] = j, True, sg
-            active[r, j] = True
-        live = live[~done & ~failed[live]]
-    failed[live] = True  # ran out of steps
-
-    # Check optimality (KKT): |d_jᵀ(x − D z)| ≤ λ everywhere, = λ·sign(z_j) on the support.
-    corr = C0 - Z @ G
-    slack = lam * (1 + 1e-6) + 1e-6 * C0.abs().amax(dim=1, keepdim=True)
-    viol = (corr > slack) if nonnegative else (corr.abs() > slack)
-    on = Z != 0
-    wrong_sign = on & ((corr - lam * torch.sign(Z)).abs() > slack - lam)
-    bad_rows = failed | viol.any(dim=1) | wrong_sign.any(dim=1) | (nonnegative & (Z < 0).any(dim=1))
+    # The events are found in float32 when the codes are float64 on the CPU (half the memory traffic; the
+    # codes themselves stay float64). Rows whose float64 optimality check then fails walk again in float64.
+    scan = torch.float32 if (G.dtype == torch.float64 and G.device.type == "cpu") else G.dtype
+    Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan)
+    bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative)
+    if scan != G.dtype and bool(bad_rows.any()):
+        Z[bad_rows], failed[bad_rows] = _homotopy(G, C0[bad_rows], lam, nonnegative, max_steps, G.dtype)
+        bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative)
     if bad_rows.any():
         fixed = fista(D, X2[bad_rows], lam, max_iter=1000, tol=1e-12, nonnegative=nonnegative, z0=Z[bad_rows])
         Z[bad_rows] = fixed
     return _out(Z, single)
+
+
+def _kkt_holds(G, C0, Z, lam, nonnegative):
+    """Per row: do the codes meet the Lasso's optimality conditions (c = Dᵀ(x − D z)): |c_j| ≤ λ everywhere,
+    and c_j = λ·sign(z_j) on the support, up to rounding?"""
+    corr = _sparse_rows_times_gram(Z, G, minus_from=C0)  # C0 − Z G
+    slack = lam * 1e-6 + 1e-6 * C0.abs().amax(dim=1)  # (batch,)
+    over = (corr if nonnegative else corr.abs()).amax(dim=1) - lam  # how far the largest |c| exceeds λ
+    on = Z != 0
+    off = torch.where(on, corr - lam * torch.sign(Z), 0.0).abs().amax(dim=1)
+    ok = (over <= slack) & (off <= slack)
+    if nonnegative:
+        ok &= ~(Z < 0).any(dim=1)
+    return ok
+
+
+def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
+    """Walk every row's Lasso path from λ₀ = max|c| down to `lam`; return the codes and a per-row failure flag.
+
+    State per row (rows are compacted as their paths end): the current level λ; the active atoms in `slots`
+    (holes allowed), their signs and codes; the inverse of their Gram block (identity on free slots, updated by
+    rank-one steps); and, for every atom, its distances to the two edges of the box |c| ≤ λ that its
+    residual correlation c = (C0 − G z)_j must stay in: P = λ − c and Q = λ + c (inf for active atoms).
+    P and Q, which only decide which event comes next, are kept in the `scan` dtype; the codes are computed
+    in G's dtype, and exactly (z_A = G_AA⁻¹(c_A − λ s)) when a path ends.
+    """
+    batch, k = C0.shape
+    dtype, dev = G.dtype, G.device
+    eps = 1e-12 if dtype == torch.float64 else 1e-6
+    Z = torch.zeros(batch, k, dtype=dtype, device=dev)
+    failed = torch.zeros(batch, dtype=torch.bool, device=dev)
+    start = C0.clamp_min(0) if nonnegative else C0.abs()
+    level, first = start.max(dim=1)  # λ₀ and the first atom of each path
+    rows = (level > lam).nonzero().squeeze(1)  # global ids of the rows still walking (others: z = 0)
+    b = rows.numel()
+    if b == 0:
+        return Z, failed
+    limit = max(1, min(G.shape[0], k))
+    m = min(limit, 16)  # slots, grown on demand
+    first = first[rows]
+    ar = torch.arange(b, device=dev)
+    lev = level[rows]  # (b,)
+    C0 = C0[rows]  # (b, k)
+    Gs, Cs = G.to(scan), C0.to(scan)
+    P = lev.unsqueeze(1).to(scan) - Cs  # (b, k)
+    P[ar, first] = math.inf
+    Q = None
+    if not nonnegative:
+        Q = lev.unsqueeze(1).to(scan) + Cs
+        Q[ar, first] = math.inf
+    idx = torch.zeros(b, m, dtype=torch.long, device=dev)
+    idx[:, 0] = first
+    valid = torch.zeros(b, m, dtype=torch.bool, device=dev)
+    valid[:, 0] = True
+    sign = torch.zeros(b, m, dtype=dtype, device=dev)
+    sign[:, 0] = torch.sign(C0[ar, first])
+    zs = torch.zeros(b, m, dtype=dtype, device=dev)  # codes on the slots at the current level
+    Minv = torch.eye(m, dtype=dtype, device=dev).repeat(b, 1, 1)
+    just_left = torch.full((b,), -1, dtype=torch.long, device=dev)  # may not re-enter at once
+    alive = torch.ones(b, dtype=torch.bool, device=dev)
+    n_alive = b
+    inf = torch.tensor(math.inf, dtype=dtype, device=dev)
+    one = torch.ones(1, 1, dtype=scan, device=dev)
+
+    for _ in range(max_steps):
+        if n_alive == 0:
+            break
+        if n_alive < 0.8 * b:  # compact: drop the rows whose paths have ended
+            keep = alive.nonzero().squeeze(1)
+            rows, C0, P, lev, idx, valid, sign, zs, Minv, just_left = (
+                t[keep] for t in (rows, C0, P, lev, idx, valid, sign, zs, Minv, just_left)
+            )
+            Q = None if Q is None else Q[keep]
+            b = n_alive
+            ar = torch.arange(b, device=dev)
+            alive = torch.ones(b, dtype=torch.bool, device=dev)
+        used = min(m, int(valid.any(dim=0).nonzero().max()) + 2)  # slots in use, and one free slot beyond
+        ds = torch.zeros(b, m, dtype=dtype, device=dev)
+        ds[:, :used] = torch.bmm(Minv[:, :used, :used], sign[:, :used].unsqueeze(2)).squeeze(2)  # dz/d(−λ)
+        # As λ falls by γ, c falls by γ·a (a = G d) and the edges by γ: P shrinks at the rate 1 − a, Q at 1 + a.
+        # An inactive atom enters when P or Q reaches 0: after γ = P / (1 − a) or Q / (1 + a), if that rate
+        # is positive (else never: a division by 0 gives inf).
+        rate_p = _rows_times_gram(idx[:, :used], ds[:, :used].to(scan), Gs, minus_from=one.expand(b, k))  # 1 − a
+        # the soonest entry is the largest rate / distance (a negative one never comes; inf distances, the
+        # active atoms, give 0)
+        h_up = rate_p / P
+        if nonnegative:
+            h_best = h_up
+        else:
+            rate_q = 2 - rate_p  # 1 + a
+            h_best = torch.maximum(h_up, rate_q / Q)
+        has_left = just_left >= 0
+        if bool(has_left.any()):  # an atom that has just left sits on an edge: it may not re-enter at once
+            r = has_left.nonzero().squeeze(1)
+            h_best[r, just_left[r]] = -math.inf
+        h_entry, j_entry = h_best.max(dim=1)
+        broken = alive & torch.isnan(h_entry)  # 0/0: only in degenerate cases; FISTA finishes these rows
+        if bool(broken.any()):
+            failed[rows[broken]] = True
+            alive &= ~broken
+        h_entry = h_entry.to(dtype)
+        g_entry = torch.where(h_entry > 0, 1 / h_entry, inf)
+        if nonnegative:
+            entry_sign = torch.ones(b, dtype=dtype, device=dev)
+        else:
+            jcol = j_entry.unsqueeze(1)
+            entry_sign = torch.where(h_up.gather(1, jcol) >= h_best.gather(1, jcol), 1.0, -1.0).squeeze(1).to(dtype)
+        ratio = -zs / torch.where(ds != 0, ds, torch.ones_like(ds))
+        crossing = valid & (zs * ds < 0) & (ratio > eps)
+        g_exit, slot_exit = torch.where(crossing, ratio, inf).min(dim=1)
+        g_target = lev - lam
+        gamma = torch.minimum(torch.minimum(g_entry, g_exit), g_target)
+        gamma = torch.where(alive, gamma, torch.zeros_like(gamma)).unsqueeze(1)  # (b, 1)
+        zs.addcmul_(gamma, ds)
+        gamma_s = gamma.to(scan)
+        P.addcmul_(gamma_s, rate_p, value=-1)
+        if Q is not None:
+            Q.addcmul_(gamma_s, rate_q, value=-1)
+        lev = lev - gamma.squeeze(1)
+        done = alive & (gamma.squeeze(1) >= g_target)
+        if bool(done.any()):
+            r = done.nonzero().squeeze(1)
+            # free slots hold stale atom indices with the code 0: scatter_add adds nothing there
+            # the exact codes on the final support: z_A = G_AA⁻¹ (c_A − λ s), from the kept inverse
+            rhs = (torch.gather(C0[r], 1, idx[r, :used]) - lam * sign[r, :used]) * valid[r, :used]
+            z = torch.bmm(Minv[r, :used, :used], rhs.unsqueeze(2)).squeeze(2) * valid[r, :used]
+            Z[rows[r]] = torch.zeros(r.numel(), k, dtype=dtype, device=dev).scatter_add_(1, idx[r, :used], z)
+            alive &= ~done
+        do_exit = alive & (g_exit < g_entry)
+        do_entry = alive & ~do_exit
+        full = do_entry & valid.all(dim=1)
+        if bool(full.any()):
+            if m >= limit:
+                failed[rows[full]] = True
+                alive &= ~full
+                do_entry &= ~full
+            else:  # grow every slot array
+                extra = min(m, limit - m)
+                idx = torch.cat([idx, idx.new_zeros(b, extra)], dim=1)
+                valid = torch.cat([valid, valid.new_zeros(b, extra)], dim=1)
+                sign = torch.cat([sign, sign.new_zeros(b, extra)], dim=1)
+                zs = torch.cat([zs, zs.new_zeros(b, extra)], dim=1)
+                grown = torch.eye(m + extra, dtype=dtype, device=dev).repeat(b, 1, 1)
+                grown[:, :m, :m] = Minv
+                Minv, m = grown, m + extra
+                used = min(m, used + 1)
+        # One rank-one change of the inverse per row: M ← M + σ w wᵀ + ε e eᵀ.
+        #   entry at free slot f (Schur complement s):  w = u − e_f, σ = 1/s,     e = f, ε = −1
+        #   exit at slot i:                             w = M[:, i], σ = −1/M_ii, e = i, ε = +1
+        free = (~valid).to(torch.int8).argmax(dim=1)  # first free slot
+        j = j_entry
+        bvec = G.take(idx[:, :used] * k + j.unsqueeze(1)) * valid[:, :used]  # (b, used): Gram entries G[S, j]
+        u = torch.bmm(Minv[:, :used, :used], bvec.unsqueeze(2)).squeeze(2)  # (b, used)
+        schur = 1 - (bvec * u).sum(dim=1)
+        bad = do_entry & ~(schur > eps)
+        if bool(bad.any()):
+            failed[rows[bad]] = True
+            alive &= ~bad
+            do_entry &= ~bad
+        schur = torch.where(do_entry, schur, torch.ones_like(schur))
+        col = Minv[:, :used, :used].gather(2, slot_exit.view(b, 1, 1).expand(b, used, 1)).squeeze(2)  # (b, used)
+        piv = torch.where(do_exit, col.gather(1, slot_exit.unsqueeze(1)).squeeze(1), torch.ones_like(schur))
+        u.scatter_(1, free.unsqueeze(1), -1.0)  # u − e_f (u_f = 0 because the free slot is decoupled)
+        w = torch.where(do_entry.unsqueeze(1), u, col)
+        sigma = torch.where(do_entry, 1 / schur, torch.where(do_exit, -1 / piv, torch.zeros_like(piv)))
+        Minv[:, :used, :used].addcmul_(w.unsqueeze(2), (w * sigma.unsqueeze(1)).unsqueeze(1))
+        e = torch.where(do_entry, free, slot_exit)
+        diag = torch.where(do_entry, -1.0, torch.where(do_exit, 1.0, 0.0)).to(dtype)
+        Minv.view(b, m * m).scatter_add_(1, (e * (m + 1)).unsqueeze(1), diag.unsqueeze(1))
+        # slot bookkeeping
+        if bool(do_exit.any()):
+            r, i = do_exit.nonzero().squeeze(1), slot_exit[do_exit]
+            atom, s_i, lv = idx[r, i], sign[r, i], lev[r]
+            P[r, atom] = (lv * (1 - s_i)).to(scan)  # it leaves from the edge c = s·λ
+            if Q is not None:
+                Q[r, atom] = (lv * (1 + s_i)).to(scan)
+            just_left[r] = atom
+            valid[r, i] = False
+            sign[r, i] = 0
+            zs[r, i] = 0
+            Minv[r, i, :] = 0  # exact zeros (the downdate leaves rounding there)
+            Minv[r, :, i] = 0
+            Minv[r, i, i] = 1
+        if bool(do_entry.any()):
+            r, f, jj = do_entry.nonzero().squeeze(1), free[do_entry], j[do_entry]
+            just_left[r] = -1
+            idx[r, f], valid[r, f], sign[r, f], zs[r, f] = jj, True, entry_sign[do_entry], 0
+            P[r, jj] = math.inf
+            if Q is not None:
+                Q[r, jj] = math.inf
+        n_alive = int(alive.sum())
+    if n_alive:
+        failed[rows[alive]] = True  # ran out of steps
+    return Z, failed
 
 
 # --- OMP ----------------------------------------------------------------------------------------------------
@@ -463,8 +554,9 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     `alpha` for ``sparse_encode(..., algorithm="omp")`` is the squared-residual tolerance, our `tol`.
 
     All signals of the batch advance together ("Batch-OMP", Rubinstein, Zibulevsky and Elad, 2008): the
-    correlations are updated through the precomputed Gram matrix DᵀD and the least-squares fit through a
-    Cholesky factor that grows by one row per step, so no step touches the signals again. It returns the
+    correlations are updated through the precomputed Gram matrix DᵀD and the least-squares fit through the
+    inverse of a Cholesky factor that grows by one row per step (so every solve is a small batched product),
+    and no step touches the signals again. It returns the
     same supports and coefficients as ``sklearn.linear_model.orthogonal_mp_gram(D.T @ D, D.T @ x,
     n_nonzero_coefs=n_nonzero, tol=tol)``.
 
@@ -509,42 +601,50 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     G = D.T @ D  # (k, k)
     alpha0 = X2 @ D  # (batch, k)
     energy0 = (X2 * X2).sum(dim=1)  # (batch,) ‖x‖²
-    alpha = alpha0  # correlations of the atoms with the current residual
+    alpha = alpha0.clone()  # correlations of the atoms with the current residual, updated in place
+    magnitude = torch.empty_like(alpha)  # |α|, one buffer for every step
     idx = torch.zeros(batch, n_nonzero, dtype=torch.long, device=dev)
-    L = torch.zeros(batch, n_nonzero, n_nonzero, dtype=dtype, device=dev)  # Cholesky factor of G_SS
+    # The inverse of the Cholesky factor of G_SS (lower triangular), grown by one row per step, and
+    # y = Linv · (D_Sᵀ x): then the least-squares codes are γ = Linvᵀ y, and ‖x − D_S γ‖² = ‖x‖² − ‖y‖².
+    Linv = torch.zeros(batch, n_nonzero, n_nonzero, dtype=dtype, device=dev)
+    y = torch.zeros(batch, n_nonzero, dtype=dtype, device=dev)
     codes = torch.zeros(batch, n_nonzero, dtype=dtype, device=dev)  # each signal's coefficients, by step
     # All signals step together; a signal that has stopped keeps its codes (`alive` False) while the others go on.
     alive = torch.ones(batch, dtype=torch.bool, device=dev)
     if tol is not None:
         alive &= energy0 > tol
     tiny = torch.finfo(dtype).eps
+    rows = torch.arange(batch, device=dev)
     for t in range(n_nonzero):
         if not bool(alive.any()):
             break
-        best, j = alpha.abs().max(dim=1)  # (batch,): the atom most correlated with the residual
+        best, j = torch.abs(alpha, out=magnitude).max(dim=1)  # (batch,): the atom most correlated with the residual
         # as scikit-learn: stop once no atom is correlated with the residual, or a chosen atom comes back
         alive &= best * best >= tiny
+        c_j = alpha0[rows, j]
         if t == 0:
-            L[:, 0, 0] = 1.0
+            Linv[:, 0, 0] = 1.0
+            y[:, 0] = c_j
         else:
             alive &= ~(idx[:, :t] == j.unsqueeze(1)).any(dim=1)
             g = G[idx[:, :t], j.unsqueeze(1)]  # (batch, t): G_{S, j}
-            w = torch.linalg.solve_triangular(L[:, :t, :t], g.unsqueeze(2), upper=False).squeeze(2)
+            w = torch.bmm(Linv[:, :t, :t], g.unsqueeze(2)).squeeze(2)  # L⁻¹ g
             diag2 = 1.0 - (w * w).sum(dim=1)
             alive &= diag2 > tiny  # the new atom is (numerically) in the span of the chosen ones: stop
-            L[:, t, :t] = w
-            L[:, t, t] = torch.where(alive, diag2, torch.ones_like(diag2)).sqrt()
+            d = torch.where(alive, diag2, torch.ones_like(diag2)).sqrt()
+            Linv[:, t, :t] = -torch.bmm(w.unsqueeze(1), Linv[:, :t, :t]).squeeze(1) / d.unsqueeze(1)
+            Linv[:, t, t] = 1 / d
+            y[:, t] = (c_j - (w * y[:, :t]).sum(dim=1)) / d
         if not bool(alive.any()):
             break
         idx[:, t] = j
         S = idx[:, : t + 1]  # (batch, t+1)
-        rhs = torch.gather(alpha0, 1, S)
-        gamma = torch.cholesky_solve(rhs.unsqueeze(2), L[:, : t + 1, : t + 1]).squeeze(2)  # least squares on S
-        codes[:, : t + 1] = torch.where(alive.unsqueeze(1), gamma, codes[:, : t + 1])
-        alpha = alpha0 - _rows_times_gram(S, gamma, G)  # (batch, k): α₀ − G_{:, S} γ
+        gamma = torch.bmm(y[:, None, : t + 1], Linv[:, : t + 1, : t + 1]).squeeze(1)  # least squares on S
+        step = torch.where(alive.unsqueeze(1), gamma - codes[:, : t + 1], 0.0)  # the change of the codes
+        codes[:, : t + 1] += step
+        alpha = _rows_times_gram(S, step, G, minus_from=alpha, inplace=True)  # α ← α − G_{:, S} Δγ
         if tol is not None:
-            # ‖x − D_S γ‖² = ‖x‖² − γᵀ D_Sᵀ x, since γ solves the normal equations
-            alive &= energy0 - (gamma * rhs).sum(dim=1) > tol
+            alive &= energy0 - (y[:, : t + 1] ** 2).sum(dim=1) > tol
     # unused steps hold the code 0 (their slot index is stale), so adding them in changes nothing
     Z = torch.zeros(batch, k, dtype=dtype, device=dev).scatter_add_(1, idx, codes)
     return _out(Z, single)
@@ -619,3 +719,283 @@ def l1_phase_transition(delta, signed: bool = True):
     rho = np.array([_rho_of(float(d), kappa) for d in values.ravel()]).reshape(values.shape)
     rho = np.clip(rho, 0.0, 1.0)
     return float(rho) if np.ndim(delta) == 0 else rho
+
+
+# Chapter 09: dictionary learning ------------------------------------------------------------------------------
+
+from typing import NamedTuple  # noqa: E402
+
+from tqdm.auto import tqdm  # noqa: E402
+
+__all__ += ["dictionary_learning", "DictionaryLearningResult"]
+
+_DL_METHODS = ("lasso", "fista", "omp")
+
+
+class DictionaryLearningResult(NamedTuple):
+    """What `dictionary_learning` returns.
+
+    Attributes
+    ----------
+    dictionary : tensor (d, n_atoms)
+        The learned atoms as unit-norm columns.
+    codes : tensor (N, n_atoms)
+        The sparse codes of the samples for the final dictionary, ``H ≈ codes @ dictionary.T``.
+    objective : tensor (iterations + 1,)
+        The mean over samples of ``½‖h − D z‖² + λ‖z‖₁``: entry 0 for the initial dictionary and its codes,
+        then one entry after each iteration (a dictionary update followed by a code update).
+    n_resampled : tensor (iterations,) of int
+        How many unused atoms each iteration re-initialised.
+    """
+
+    dictionary: torch.Tensor
+    codes: torch.Tensor
+    objective: torch.Tensor
+    n_resampled: torch.Tensor
+
+
+def _dl_encode(D, H, lam, method, nonnegative, n_nonzero, fista_iter, z0):
+    """Codes (N, n_atoms) of the rows of H for the fixed dictionary D, by the chosen chapter 08 solver."""
+    if method == "lasso":
+        return lasso(D, H, lam, nonnegative=nonnegative)
+    if method == "fista":
+        return fista(D, H, lam, max_iter=fista_iter, tol=1e-7, nonnegative=nonnegative, z0=z0)
+    return omp(D, H, n_nonzero=n_nonzero)
+
+
+def _dl_objective(D, H, Z, lam) -> float:
+    """Mean over samples of ½‖h − D z‖² + λ‖z‖₁."""
+    residual = H - Z @ D.T  # (N, d)
+    return float((0.5 * (residual * residual).sum(dim=1) + lam * Z.abs().sum(dim=1)).mean())
+
+
+def _dl_update_dictionary(D, H, Z):
+    """One sweep of block coordinate descent over the atoms, each kept on the unit sphere.
+
+    For fixed codes Z, atom j's part of ½‖H − Z Dᵀ‖² is minimised over unit vectors by the normalised
+    ``R_jᵀ z_j``, where ``R_j = H − Z Dᵀ + z_j d_jᵀ`` is the residual without atom j. With A = ZᵀZ and
+    B = HᵀZ this is ``d_j ← normalise(A_jj d_j + B_j − D A_j)`` (Mairal et al. 2010, algorithm 2, with the
+    sphere instead of the ball). Unused atoms (A_jj = 0) are left for `_dl_resample`; returns the new D
+    and the boolean mask of unused atoms.
+    """
+    A = Z.T @ Z  # (k, k)
+    B = H.T @ Z  # (d, k)
+    D = D.clone()
+    unused = torch.diagonal(A) <= 0
+    for j in range(D.shape[1]):
+        if unused[j]:
+            continue
+        target = A[j, j] * D[:, j] + B[:, j] - D @ A[:, j]  # (d,) = R_jᵀ z_j
+        norm = target.norm()
+        if norm > 0:
+            D[:, j] = target / norm
+    return D, unused
+
+
+def _dl_resample(D, H, Z, unused):
+    """Point every unused atom at one of the worst-reconstructed samples' residuals (distinct samples).
+
+    An unused atom has zero codes, so moving it leaves the objective unchanged; the next code update can
+    then use it where the current dictionary does worst.
+    """
+    n_dead = int(unused.sum())
+    if n_dead == 0:
+        return D, 0
+    residual = H - Z @ D.T  # (N, d)
+    error = (residual * residual).sum(dim=1)  # (N,)
+    order = torch.argsort(error, descending=True)[:n_dead]
+    D = D.clone()
+    dead = unused.nonzero().flatten()
+    done = 0
+    for j, i in zip(dead.tolist(), order.tolist()):
+        norm = residual[i].norm()
+        if norm > 0:
+            D[:, j] = residual[i] / norm
+            done += 1
+    return D, done
+
+
+def dictionary_learning(
+    H,
+    n_atoms,
+    lam,
+    *,
+    n_iter=30,
+    method="lasso",
+    n_nonzero=None,
+    nonnegative=False,
+    init="data",
+    tol=1e-6,
+    resample_unused=True,
+    fista_iter=200,
+    seed=None,
+    generator=None,
+    device=None,
+    progress=True,
+    threads=None,
+) -> DictionaryLearningResult:
+    """Learn a dictionary and sparse codes together, by alternating two steps (the "two-step method").
+
+    Minimises the mean over the samples h (the rows of `H`) of
+
+    .. math:: \\tfrac12 \\lVert h - D z \\rVert_2^2 + \\lambda \\lVert z \\rVert_1,
+              \\qquad \\text{every atom (column of } D) \\text{ of unit norm},
+
+    over both the dictionary D (d × n_atoms) and the codes z. Neither step alone is hard:
+
+    1. **codes** for the fixed dictionary: a Lasso per sample, solved by the chapter 08 solvers of this
+       module (`lasso`, the exact batched homotopy, by default; `fista`, warm-started from the previous codes;
+       or `omp` with `n_nonzero` atoms per sample, which ignores λ when choosing codes);
+    2. **dictionary** for the fixed codes: one sweep of block coordinate descent over the atoms, each atom
+       set to the unit vector that best fits what the other atoms leave unexplained (Mairal et al. 2010,
+       "Online learning for matrix factorization and sparse coding", with the unit sphere as constraint).
+
+    Each step can only lower the objective (up to the solver's accuracy; OMP solves a different problem), so
+    the history decreases. An atom that no sample uses after a code step has fallen out of use: it is
+    re-initialised to the normalised residual of one of the worst-reconstructed samples (a different sample
+    for each such atom), which leaves the objective unchanged and gives the atom work to do.
+
+    Parameters
+    ----------
+    H : tensor (N, d)
+        The samples (e.g. a model's hidden activations), one per row.
+    n_atoms : int
+        Number of atoms to learn.
+    lam : float
+        λ ≥ 0, the weight of the L1 penalty (as in `lasso`: ``alpha`` of scikit-learn's
+        ``DictionaryLearning``). Methods "lasso" and "fista" need λ > 0; with "omp" it only enters the
+        reported objective.
+    n_iter : int
+        Maximum number of iterations (dictionary update, then code update).
+    method : "lasso", "fista" or "omp"
+        Solver for the codes.
+    n_nonzero : int, optional
+        Atoms per sample for "omp" (default: its default, 10% of d).
+    nonnegative : bool
+        Constrain the codes to z ≥ 0 ("lasso" and "fista").
+    init : "data", "random" or tensor (d, n_atoms)
+        Initial dictionary: randomly chosen samples (distinct when N ≥ n_atoms), random unit vectors, or your
+        own (normalised here).
+    tol : float
+        Stop once an iteration lowers the objective by less than ``tol`` times its value (0: run `n_iter`).
+    resample_unused : bool
+        Re-initialise atoms that fall out of use (described above).
+    fista_iter : int
+        Iteration cap of each "fista" code step.
+    seed, generator : optional
+        Source of randomness for the initial dictionary.
+    device : str or torch.device, optional
+        Where to compute (default: where H is).
+    progress : bool
+        Show a tqdm progress bar.
+    threads : int, optional
+        CPU threads while learning (restored afterwards). By default one thread unless the samples are large
+        (N · d · n_atoms of at least about 16 million): the many small products of each step gain little from
+        a second thread, and on a busy machine they lose a lot.
+
+    Returns
+    -------
+    DictionaryLearningResult
+        ``(dictionary (d, n_atoms), codes (N, n_atoms), objective (iterations + 1,), n_resampled
+        (iterations,))``.
+
+    Examples
+    --------
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> D_true = torch.nn.functional.normalize(torch.randn(8, 12, generator=gen, dtype=torch.float64), dim=0)
+    >>> Z_true = torch.rand(400, 12, generator=gen, dtype=torch.float64) * (torch.rand(400, 12, generator=gen) < 0.15)
+    >>> result = dictionary_learning(Z_true @ D_true.T, 12, 0.01, n_iter=20, nonnegative=True, seed=0, progress=False)
+    >>> result.dictionary.shape, result.codes.shape, bool(result.objective[-1] < result.objective[0])
+    (torch.Size([8, 12]), torch.Size([400, 12]), True)
+    """
+    H = _validate.tensor("H", H, ndim=2)
+    N, d = H.shape
+    if N == 0 or d == 0:
+        raise ValueError(f"H must have shape (N, d) with N, d >= 1 (samples as rows), got {tuple(H.shape)}")
+    n_atoms = _validate.positive_int("n_atoms", n_atoms)
+    lam = _lam(lam)
+    n_iter = _validate.positive_int("n_iter", n_iter, minimum=0)
+    tol = _tol(tol)
+    fista_iter = _validate.positive_int("fista_iter", fista_iter)
+    if method not in _DL_METHODS:
+        raise ValueError(f'method must be "lasso", "fista" or "omp" (the solver for the codes), got {method!r}')
+    if method in ("lasso", "fista") and lam == 0:
+        raise ValueError(f'method "{method}" needs lam > 0 (for lam = 0 use method="omp" with n_nonzero)')
+    if method == "omp":
+        if nonnegative:
+            raise ValueError('nonnegative=True needs method "lasso" or "fista" (omp has no non-negative option)')
+        if n_nonzero is not None:
+            n_nonzero = _validate.positive_int("n_nonzero", n_nonzero)
+            if n_nonzero > min(d, n_atoms):
+                raise ValueError(f"n_nonzero must be at most min(d, n_atoms) = {min(d, n_atoms)}, got {n_nonzero}")
+    elif n_nonzero is not None:
+        raise ValueError(f'n_nonzero is for method="omp" only; method "{method}" sets the sparsity through lam')
+    dev = _validate.device(device) if device is not None else H.device
+    dtype = H.dtype if H.dtype in (torch.float32, torch.float64) else torch.float32
+    H = H.to(device=dev, dtype=dtype)
+    if not torch.isfinite(H).all():
+        raise ValueError("H must be finite (no NaN or inf entries)")
+    gen = _validate.generator(seed, generator)
+
+    # the initial dictionary (drawn on the CPU, so a seed gives the same start on every device)
+    if isinstance(init, str):
+        if init == "data":
+            if N >= n_atoms:
+                rows = torch.randperm(N, generator=gen)[:n_atoms]
+            else:
+                rows = torch.randint(0, N, (n_atoms,), generator=gen)
+            D = H[rows.to(dev)].T.clone()  # (d, n_atoms)
+            noise = torch.randn(d, n_atoms, generator=gen, dtype=dtype).to(dev)
+            zero = D.norm(dim=0) == 0  # an all-zero sample gives no direction: use a random one
+            D[:, zero] = noise[:, zero]
+        elif init == "random":
+            D = torch.randn(d, n_atoms, generator=gen, dtype=dtype).to(dev)
+        else:
+            raise ValueError(f'init must be "data", "random" or a tensor of shape (d, n_atoms), got {init!r}')
+    else:
+        D = _validate.tensor("init", init, ndim=2).to(device=dev, dtype=dtype).clone()
+        if D.shape != (d, n_atoms):
+            raise ValueError(
+                f"init must have shape (d, n_atoms) = {(d, n_atoms)} (atoms as columns), got {tuple(D.shape)}"
+            )
+        if not torch.isfinite(D).all() or (D.norm(dim=0) == 0).any():
+            raise ValueError("init must be finite with no all-zero column (every atom needs a direction)")
+    D = D / D.norm(dim=0, keepdim=True)
+    if threads is None:
+        threads = 1 if N * d * n_atoms < 2**24 else torch.get_num_threads()
+    threads = _validate.positive_int("threads", threads)
+    saved_threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        return _dl_alternate(
+            D, H, lam, method, nonnegative, n_nonzero, fista_iter, n_iter, tol, resample_unused, progress
+        )
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def _dl_alternate(D, H, lam, method, nonnegative, n_nonzero, fista_iter, n_iter, tol, resample_unused, progress):
+    """The loop of `dictionary_learning`, on validated arguments."""
+    Z = _dl_encode(D, H, lam, method, nonnegative, n_nonzero, fista_iter, None)  # (N, n_atoms)
+    history = [_dl_objective(D, H, Z, lam)]
+    resampled = []
+    bar = tqdm(range(n_iter), desc="dictionary learning", disable=not progress)
+    for _ in bar:
+        D, unused = _dl_update_dictionary(D, H, Z)
+        n_new = 0
+        if resample_unused:
+            D, n_new = _dl_resample(D, H, Z, unused)
+        resampled.append(n_new)
+        Z = _dl_encode(D, H, lam, method, nonnegative, n_nonzero, fista_iter, Z)
+        history.append(_dl_objective(D, H, Z, lam))
+        bar.set_postfix(objective=f"{history[-1]:.4g}", resampled=n_new)
+        if tol > 0 and n_new == 0 and abs(history[-2] - history[-1]) < tol * abs(history[-2]):
+            break
+    bar.close()
+    return DictionaryLearningResult(
+        dictionary=D,
+        codes=Z,
+        objective=torch.tensor(history, dtype=torch.float64),
+        n_resampled=torch.tensor(resampled, dtype=torch.long),
+    )

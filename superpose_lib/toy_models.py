@@ -66,6 +66,10 @@ class ToyModel(torch.nn.Module):
         Source of randomness for the initial weights.
     device : optional
         CPU by default.
+    hidden_l1 : float or tensor broadcastable to (n_instances,)
+        Weight λ of an L1 penalty on the hidden layer: training minimises the loss plus ``λ · mean ‖h‖₁``
+        (mean over the batch). 0 by default (no penalty); `train`'s history includes the penalty,
+        `evaluate` and `loss` do not. Fixed at construction.
 
     Attributes
     ----------
@@ -94,6 +98,7 @@ class ToyModel(torch.nn.Module):
         seed=None,
         generator=None,
         device=None,
+        hidden_l1=0.0,
     ):
         super().__init__()
         self.n_features = _validate.positive_int("n_features", n_features)
@@ -110,6 +115,11 @@ class ToyModel(torch.nn.Module):
             raise ValueError("feature_probability must lie in (0, 1] for every instance and feature")
         if (self.importance < 0).any():
             raise ValueError("importance must be non-negative")
+        l1 = torch.as_tensor(hidden_l1, dtype=torch.float32)
+        if l1.ndim > 1 or l1.numel() not in (1, self.n_instances) or not torch.isfinite(l1).all() or (l1 < 0).any():
+            raise ValueError(f"hidden_l1 must be a finite number >= 0 or one per instance, got {hidden_l1!r}")
+        self.register_buffer("hidden_l1", torch.broadcast_to(l1, (self.n_instances,)).clone())
+        self._hidden_l1_on = bool((self.hidden_l1 > 0).any())
         self._create_parameters()
         self.reset_parameters(generator=_validate.generator(seed, generator))
         self.to(dev)
@@ -198,6 +208,10 @@ class ToyModel(torch.nn.Module):
         db = d.sum(dim=1)  # (I, F)
         dW = torch.bmm(h.transpose(1, 2), d)  # (I, H, F): the decoder's share
         e = torch.bmm(d, W.transpose(1, 2))  # (I, B, H): ∂loss/∂h
+        if self._hidden_l1_on:  # λ · mean_batch ‖h‖₁: ∂/∂h = (λ / B) sign(h)
+            lam = self.hidden_l1.view(-1, 1, 1) / n_batch
+            loss = loss + (lam * h.abs()).sum(dim=(1, 2))
+            e.addcmul_(lam, torch.sign(h))
         if self.hidden_relu:
             e.masked_fill_(pre <= 0, 0.0)
         dW.baddbmm_(e.transpose(1, 2), X)  # the encoder's share

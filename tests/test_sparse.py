@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sklearn.decomposition import sparse_encode
 from sklearn.linear_model import Lasso, orthogonal_mp_gram
 
+from superpose_lib import sparse
 from superpose_lib.sparse import fista, ista, l1_phase_transition, lasso, lasso_objective, omp, soft_threshold
 
 
@@ -99,6 +100,44 @@ def test_homotopy_meets_the_optimality_conditions(seed, lam):
     assert (corr.abs() <= lam * (1 + 1e-7) + 1e-9).all()
     on = Z != 0
     assert torch.allclose(corr[on], lam * torch.sign(Z[on]), atol=1e-8)
+
+
+def test_float32_event_scan_gives_the_float64_path_exactly():
+    # lasso finds the path's events in float32 and computes the codes in float64; the result must be the
+    # float64 walk's, to rounding, on a problem large enough for many entries and exits
+    D, X, _ = problem(n=32, k=128, batch=300, s=8, seed=3, noise=0.0)
+    G, C0 = D.T @ D, X @ D
+    want, failed = sparse._homotopy(G, C0, 0.02, False, 200, torch.float64)
+    assert not failed.any()
+    assert torch.allclose(lasso(D, X, 0.02), want, rtol=0, atol=1e-12)
+
+
+def test_rows_failing_the_fast_scan_walk_again_in_float64(monkeypatch):
+    D, X, _ = problem(n=20, k=60, batch=12, s=4, seed=4)
+    want = lasso(D, X, 0.05)
+    real, calls = sparse._kkt_holds, []
+
+    def first_check_rejects_rows_0_and_5(G, C0, Z, lam, nonnegative):
+        ok = real(G, C0, Z, lam, nonnegative)
+        if not calls:
+            Z[[0, 5]] = 0  # as if the float32 scan had found wrong supports there
+            ok[[0, 5]] = False
+        calls.append(ok.clone())
+        return ok
+
+    monkeypatch.setattr(sparse, "_kkt_holds", first_check_rejects_rows_0_and_5)
+    got = lasso(D, X, 0.05)
+    assert len(calls) == 2 and calls[1].all()  # the redone rows pass the second check
+    assert torch.allclose(got, want, atol=1e-12)
+
+
+def test_degenerate_dictionary_still_reaches_the_optimum():
+    # two identical atoms: the active Gram block is singular, the homotopy stops, FISTA finishes the rows
+    D, X, _ = problem(n=15, k=30, batch=10, s=3, seed=5)
+    D[:, 1] = D[:, 0]
+    Z = lasso(D, X, 0.05)
+    want = lasso_objective(D, X, sklearn_lasso(D, X, 0.05), 0.05)
+    assert torch.all((lasso_objective(D, X, Z, 0.05) - want) / want <= 1e-7)
 
 
 def test_ista_and_fista_gaps_stay_under_their_bounds():

@@ -1,0 +1,388 @@
+"""Detecting superposition: statistics of a model's feature geometry, their random baseline, and counts.
+
+Two kinds of evidence, used in chapter 10:
+
+- **Geometry** (when the feature directions ``W`` are known, as in a toy model). A model that represents `k`
+  features in `d` dimensions with ``k > d`` cannot keep them orthogonal: for unit directions the summed squared
+  cosines obey ``Σ_{i,j} cos²(wᵢ, wⱼ) ≥ k² / d`` (the frame bound; equality for tight frames), so each feature's
+  interference ``Σ_{j≠i} cos²`` averages at least ``k/d − 1``. Random directions average ``(k − 1)/d``. Where
+  a trained model sits relative to the random *null distribution* of a statistic is a Monte-Carlo test
+  (`superposition_test`): `null_distribution` draws it, `p_value` and `z_score` read it.
+- **Counting** (when only activations are known). A sparse autoencoder's decoder gives candidate directions;
+  `count_distinct_latents` counts those that fire and are not duplicates of one another. More of them than the
+  hidden size, with the activations still well reconstructed, is evidence of superposition.
+
+`fraction_in_superposition` summarises a trained toy model: the share of its represented features that share
+their direction with others (``superposition(W)ᵢ`` above a tolerance), for the scaling sweep of chapter 10.
+
+Feature matrices follow the course's convention: shape ``(..., d_hidden, n_features)``, features as columns.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import torch
+
+from . import _validate, geometry, metrics
+
+__all__ = [
+    "STATISTICS",
+    "interference_statistic",
+    "null_distribution",
+    "p_value",
+    "z_score",
+    "superposition_test",
+    "SuperpositionTest",
+    "fraction_in_superposition",
+    "count_distinct_latents",
+]
+
+STATISTICS = ("mean_superposition", "mean_abs_cos", "max_abs_cos")
+_ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+def _statistic_name(statistic: str) -> str:
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(repr(s) for s in STATISTICS)}, got {statistic!r}")
+    return statistic
+
+
+def _threshold(threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not threshold >= 0:
+        raise ValueError(f"threshold must be a non-negative number (a column length), got {threshold!r}")
+    return float(threshold)
+
+
+def interference_statistic(W, statistic: str = "mean_superposition", *, threshold: float = 0.5) -> torch.Tensor:
+    """How much the represented features of `W` overlap, as one number per model.
+
+    Only the columns longer than `threshold` (the represented features, as in `metrics.n_represented`) take
+    part, and each is scaled to unit length first, so the statistic depends on directions alone:
+
+    - ``"mean_superposition"``: the average over represented features of ``Σ_{j≠i} cos²(wᵢ, wⱼ)``, i.e. the mean
+      of `metrics.superposition` of the unit directions (0 when orthogonal; at least ``k/d − 1`` for `k` features
+      in `d` dimensions; ``(k − 1)/d`` on average for random directions);
+    - ``"mean_abs_cos"``: the mean ``|cos|`` over pairs of distinct represented features;
+    - ``"max_abs_cos"``: the largest such ``|cos|`` (the coherence; 1 for an antipodal pair).
+
+    Parameters
+    ----------
+    W : tensor of shape (..., d_hidden, n_features)
+    statistic : one of `STATISTICS`.
+    threshold : float
+        Columns at most this long are ignored (default 0.5); 0 keeps every non-zero column.
+
+    Returns
+    -------
+    tensor of shape (...,); NaN for a model with fewer than two represented features (no pairs to compare).
+
+    Examples
+    --------
+    >>> pentagon = torch.tensor([[1.0, 0.309, -0.809, -0.809, 0.309], [0.0, 0.951, 0.588, -0.588, -0.951]])
+    >>> round(interference_statistic(pentagon).item(), 2)  # k/d − 1 = 5/2 − 1: the floor, a tight frame
+    1.5
+    """
+    statistic = _statistic_name(statistic)
+    W = _validate.tensor("W", W)
+    if W.ndim < 2:
+        raise ValueError(f"W must have shape (..., d_hidden, n_features), got shape {tuple(W.shape)}")
+    threshold = _threshold(threshold)
+    norms = W.norm(dim=-2, keepdim=True)  # (..., 1, n_features)
+    kept = (norms > threshold) & (norms > 0)  # (..., 1, n_features)
+    unit = torch.where(kept, W / norms.clamp_min(1e-30), torch.zeros_like(W))  # dropped columns become 0
+    count = kept.sum(dim=(-2, -1)).to(W.dtype)  # (...,)
+    pairs = count * (count - 1)
+    nan = torch.full_like(count, math.nan)
+    if statistic == "mean_superposition":
+        # metrics.superposition is 0 for a zero column and a zero column adds nothing to the others.
+        value = metrics.superposition(unit).sum(dim=-1) / count.clamp_min(1)
+        return torch.where(count >= 2, value, nan)
+    cos = (unit.transpose(-1, -2) @ unit).abs()  # (..., n, n)
+    off_diagonal = ~torch.eye(W.shape[-1], dtype=torch.bool, device=W.device)
+    cos = cos * off_diagonal  # dropped columns and the diagonal contribute 0
+    if statistic == "mean_abs_cos":
+        value = cos.sum(dim=(-2, -1)) / pairs.clamp_min(1)
+    else:
+        value = cos.amax(dim=(-2, -1))
+    return torch.where(count >= 2, value, nan)
+
+
+def null_distribution(
+    n_features: int,
+    d_hidden: int,
+    statistic: str = "mean_superposition",
+    n_samples: int = 1_000,
+    *,
+    seed=None,
+    generator=None,
+    device=None,
+) -> torch.Tensor:
+    """The statistic's distribution when the `n_features` directions are random: the test's null hypothesis.
+
+    Each of `n_samples` draws places `n_features` independent unit vectors uniformly on the sphere in
+    ``R^d_hidden`` (`geometry.random_unit_vectors`) and computes `interference_statistic` on them.
+
+    Returns
+    -------
+    tensor of shape (n_samples,), on `device` (CPU by default).
+
+    Examples
+    --------
+    >>> null = null_distribution(20, 10, n_samples=2_000, seed=0)
+    >>> round(null.mean().item(), 1)  # (k − 1)/d = 19/10
+    1.9
+    """
+    n_features = _validate.positive_int("n_features", n_features, minimum=2)
+    d_hidden = _validate.positive_int("d_hidden", d_hidden)
+    statistic = _statistic_name(statistic)
+    n_samples = _validate.positive_int("n_samples", n_samples)
+    gen = _validate.generator(seed, generator)
+    rows = geometry.random_unit_vectors(n_samples * n_features, d_hidden, generator=gen, device=device)
+    W = rows.view(n_samples, n_features, d_hidden).transpose(1, 2)  # (n_samples, d_hidden, n_features)
+    return interference_statistic(W, statistic, threshold=0.0)
+
+
+def _null(null) -> torch.Tensor:
+    null = _validate.tensor("null", null)
+    if null.ndim != 1 or null.numel() < 2:
+        raise ValueError(
+            f"null must be a 1-D tensor of at least 2 draws of the statistic, got shape {tuple(null.shape)}"
+        )
+    if torch.isnan(null).any():
+        raise ValueError("null contains NaN: draw it with at least two features, so every draw has a pair")
+    return null
+
+
+def _observed(observed) -> float:
+    if isinstance(observed, torch.Tensor):
+        if observed.numel() != 1:
+            raise ValueError(f"observed must be a single number, got a tensor of shape {tuple(observed.shape)}")
+        observed = observed.item()
+    if isinstance(observed, bool) or not isinstance(observed, numbers.Real) or math.isnan(observed):
+        raise ValueError(f"observed must be a number (the statistic of the model under test), got {observed!r}")
+    return float(observed)
+
+
+def p_value(observed, null, alternative: str = "two-sided") -> float:
+    """The Monte-Carlo p-value of `observed` against `null` draws: ``(1 + #{as extreme}) / (1 + n)``.
+
+    Counting the observation itself among the draws (Davison and Hinkley 1997; Phipson and Smyth 2010) keeps
+    the p-value above 0 and makes the test exact: under the null hypothesis, ``P(p ≤ α) ≤ α``.
+
+    Parameters
+    ----------
+    observed : float or one-element tensor, the statistic of the model under test.
+    null : tensor of shape (n,), draws of the statistic under the null hypothesis (`null_distribution`).
+    alternative : "greater" (as large or larger), "less" (as small or smaller), or "two-sided"
+        (twice the smaller of the two, at most 1).
+
+    Examples
+    --------
+    >>> p_value(98.5, torch.arange(100.0), alternative="greater")  # one draw (99) is larger: (1 + 1) / 101
+    0.019801980198019802
+    """
+    x = _observed(observed)
+    null = _null(null)
+    if alternative not in _ALTERNATIVES:
+        raise ValueError(f'alternative must be "two-sided", "greater" or "less", got {alternative!r}')
+    n = null.numel()
+    greater = (1 + int((null >= x).sum())) / (n + 1)
+    less = (1 + int((null <= x).sum())) / (n + 1)
+    if alternative == "greater":
+        return greater
+    if alternative == "less":
+        return less
+    return min(1.0, 2 * min(greater, less))
+
+
+def z_score(observed, null) -> float:
+    """How many null standard deviations `observed` lies from the null mean: ``(x − mean) / std``.
+
+    ±inf when the null draws are all equal and `observed` differs from them; 0 when it equals them.
+
+    Examples
+    --------
+    >>> z_score(4.0, torch.tensor([1.0, 2.0, 3.0]))  # mean 2, sample std 1
+    2.0
+    """
+    x = _observed(observed)
+    null = _null(null).double()
+    mean, std = null.mean().item(), null.std().item()
+    if std == 0:
+        return 0.0 if x == mean else math.copysign(math.inf, x - mean)
+    return (x - mean) / std
+
+
+class SuperpositionTest(NamedTuple):
+    """The result of `superposition_test`."""
+
+    statistic: str
+    observed: float  # the statistic of the model under test
+    n_represented: int  # k: columns longer than the threshold
+    d_hidden: int  # d
+    floor: float  # k/d − 1 clipped at 0: the least mean_superposition any k unit vectors in d dimensions reach
+    null_mean: float
+    null_std: float
+    z_score: float
+    p_value: float
+    alternative: str
+
+
+def superposition_test(
+    W,
+    statistic: str = "mean_superposition",
+    *,
+    threshold: float = 0.5,
+    alternative: str = "two-sided",
+    n_null: int = 1_000,
+    seed=None,
+    generator=None,
+) -> SuperpositionTest:
+    """Compare the geometry of one model's represented features with random directions.
+
+    The null hypothesis: the model's `k` represented feature directions (columns of `W` longer than
+    `threshold`) are as good as `k` random unit vectors in its `d` hidden dimensions. A trained model that packs
+    more features than dimensions sits near the floor ``k/d − 1`` of ``"mean_superposition"``, far below the
+    random ``(k − 1)/d``; one without superposition (``k ≤ d``, orthogonal features) sits at 0.
+
+    Parameters
+    ----------
+    W : tensor of shape (d_hidden, n_features), one model (index a batch of instances first).
+    statistic, threshold : as in `interference_statistic`.
+    alternative : as in `p_value`: "less" asks "less interference than chance?", "greater" the opposite.
+    n_null : number of random draws for the null distribution.
+    seed, generator : source of randomness for the null draws.
+
+    Returns
+    -------
+    SuperpositionTest (a named tuple).
+
+    Examples
+    --------
+    >>> W = torch.tensor([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])  # two antipodal pairs in 2 dims
+    >>> result = superposition_test(W, alternative="less", n_null=200, seed=0)
+    >>> result.observed, result.floor, result.p_value < 0.05
+    (1.0, 1.0, True)
+    """
+    W = _validate.tensor("W", W, ndim=2)
+    statistic = _statistic_name(statistic)
+    threshold = _threshold(threshold)
+    if alternative not in _ALTERNATIVES:
+        raise ValueError(f'alternative must be "two-sided", "greater" or "less", got {alternative!r}')
+    d_hidden = W.shape[0]
+    k = int((W.norm(dim=0) > threshold).sum())
+    if k < 2:
+        raise ValueError(
+            f"W has {k} column(s) longer than threshold={threshold}: the test compares pairs of represented "
+            "features, so it needs at least 2 (lower the threshold, or test a model that represents more)"
+        )
+    observed = interference_statistic(W, statistic, threshold=threshold).item()
+    null = null_distribution(k, d_hidden, statistic, n_null, seed=seed, generator=generator)
+    return SuperpositionTest(
+        statistic=statistic,
+        observed=observed,
+        n_represented=k,
+        d_hidden=d_hidden,
+        floor=max(0.0, k / d_hidden - 1),
+        null_mean=null.mean().item(),
+        null_std=null.std().item(),
+        z_score=z_score(observed, null),
+        p_value=p_value(observed, null, alternative),
+        alternative=alternative,
+    )
+
+
+def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1) -> torch.Tensor:
+    """The share of represented features that share their direction: ``superposition(W)ᵢ > tolerance``.
+
+    A feature is represented when its column is longer than `threshold` (`metrics.n_represented`); of those,
+    the ones whose ``Σ_{j≠i} (Ŵᵢ·Wⱼ)²`` (`metrics.superposition`) exceeds `tolerance` count as in superposition.
+
+    Parameters
+    ----------
+    W : tensor of shape (..., d_hidden, n_features)
+    threshold : column length above which a feature counts as represented (default 0.5).
+    tolerance : overlap above which a represented feature counts as superposed (default 0.1).
+
+    Returns
+    -------
+    tensor of shape (...,) with values in [0, 1]; 0 for a model that represents no feature.
+
+    Examples
+    --------
+    >>> W = torch.tensor([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])  # a pair, a loner, a dropped feature
+    >>> fraction_in_superposition(W)
+    tensor(0.6667)
+    """
+    W = _validate.tensor("W", W)
+    if W.ndim < 2:
+        raise ValueError(f"W must have shape (..., d_hidden, n_features), got shape {tuple(W.shape)}")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be a non-negative number, got {tolerance!r}")
+    represented = W.norm(dim=-2) > threshold  # (..., n_features)
+    shared = represented & (metrics.superposition(W) > tolerance)
+    return shared.sum(dim=-1).to(W.dtype) / represented.sum(dim=-1).clamp_min(1).to(W.dtype)
+
+
+def count_distinct_latents(decoder, codes, *, min_frequency: float = 1e-3, max_cosine: float = 0.9) -> torch.Tensor:
+    """How many latents of a sparse autoencoder are alive and distinct from one another.
+
+    A latent is **alive** when it is non-zero on more than `min_frequency` of the samples. Live latents are then
+    taken from the most to the least frequent, and one is kept unless its decoder direction has cosine above
+    `max_cosine` with a latent already kept (a duplicate). Opposite directions count as distinct: an antipodal
+    pair is two features.
+
+    Parameters
+    ----------
+    decoder : tensor of shape (..., d_input, d_latent), latent directions as columns (e.g. ``sae.W_dec``)
+    codes : tensor of shape (..., n_samples, d_latent), the latents on held-out data (e.g. from ``sae.encode``)
+    min_frequency : firing rate at or below which a latent counts as dead.
+    max_cosine : cosine above which two live latents count as one feature.
+
+    Returns
+    -------
+    integer tensor of shape (...,).
+
+    Examples
+    --------
+    >>> decoder = torch.tensor([[1.0, 0.99, 0.0, -1.0], [0.0, 0.14, 1.0, 0.0]])  # latent 1 duplicates latent 0
+    >>> codes = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 3.0], [1.0, 0.0, 0.0, 0.0]])
+    >>> count_distinct_latents(decoder, codes)  # 3 distinct: e₁, e₂ and −e₁
+    tensor(3)
+    """
+    decoder = _validate.tensor("decoder", decoder)
+    codes = _validate.tensor("codes", codes)
+    if decoder.ndim < 2 or codes.ndim < 2:
+        raise ValueError(
+            "decoder must have shape (..., d_input, d_latent) and codes (..., n_samples, d_latent), "
+            f"got shapes {tuple(decoder.shape)} and {tuple(codes.shape)}"
+        )
+    if decoder.shape[-1] != codes.shape[-1] or decoder.shape[:-2] != codes.shape[:-2]:
+        raise ValueError(
+            f"decoder {tuple(decoder.shape)} and codes {tuple(codes.shape)} must agree on the leading (instance) "
+            "axes and on d_latent, their last axis"
+        )
+    if not 0 <= min_frequency < 1:
+        raise ValueError(f"min_frequency must lie in [0, 1), got {min_frequency!r}")
+    if not -1 < max_cosine <= 1:
+        raise ValueError(f"max_cosine must lie in (-1, 1], got {max_cosine!r}")
+    batch = decoder.shape[:-2]
+    flat_decoder = decoder.reshape(-1, *decoder.shape[-2:])  # (instances, d_input, d_latent)
+    frequency = (codes != 0).to(decoder.dtype).mean(dim=-2).reshape(-1, decoder.shape[-1])  # (instances, d_latent)
+    counts = []
+    for D, freq in zip(flat_decoder, frequency):
+        unit = D / D.norm(dim=0, keepdim=True).clamp_min(1e-30)  # (d_input, d_latent)
+        live = [int(j) for j in torch.argsort(freq, descending=True, stable=True) if freq[j] > min_frequency]
+        kept: list[int] = []
+        for j in live:
+            if D[:, j].norm() == 0:
+                continue
+            if not kept or bool((unit[:, kept].T @ unit[:, j]).max() <= max_cosine):
+                kept.append(j)
+        counts.append(len(kept))
+    return torch.tensor(counts, dtype=torch.long).reshape(batch)
