@@ -352,13 +352,15 @@ def _kkt_holds(G, C0, Z, lam, nonnegative):
     """Per row: do the codes meet the Lasso's optimality conditions (c = Dᵀ(x − D z)): |c_j| ≤ λ everywhere,
     and c_j = λ·sign(z_j) on the support, up to rounding?"""
     corr = _sparse_rows_times_gram(Z, G, minus_from=C0)  # C0 − Z G
-    slack = lam * 1e-6 + 1e-6 * C0.abs().amax(dim=1)  # (batch,)
-    over = (corr if nonnegative else corr.abs()).amax(dim=1) - lam  # how far the largest |c| exceeds λ
-    on = Z != 0
-    off = torch.where(on, corr - lam * torch.sign(Z), 0.0).abs().amax(dim=1)
-    ok = (over <= slack) & (off <= slack)
+    # (reductions only, no (batch, k) temporaries: max|v| = max(max v, −min v))
+    slack = lam * 1e-6 + 1e-6 * torch.maximum(C0.amax(dim=1), -C0.amin(dim=1))  # (batch,)
+    top = corr.amax(dim=1) if nonnegative else torch.maximum(corr.amax(dim=1), -corr.amin(dim=1))
+    ok = top - lam <= slack  # the largest |c| exceeds λ by no more than rounding
+    r, j = Z.nonzero(as_tuple=True)  # the support
+    off = (corr[r, j] - lam * torch.sign(Z[r, j])).abs() > slack[r]
+    ok[r[off]] = False
     if nonnegative:
-        ok &= ~(Z < 0).any(dim=1)
+        ok[r[Z[r, j] < 0]] = False
     return ok
 
 
@@ -470,9 +472,10 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
             r = done.nonzero().squeeze(1)
             # free slots hold stale atom indices with the code 0: scatter_add adds nothing there
             # the exact codes on the final support: z_A = G_AA⁻¹ (c_A − λ s), from the kept inverse
-            rhs = (torch.gather(C0[r], 1, idx[r, :used]) - lam * sign[r, :used]) * valid[r, :used]
+            atoms = idx[r, :used]
+            rhs = (C0.take(r.unsqueeze(1) * k + atoms) - lam * sign[r, :used]) * valid[r, :used]
             z = torch.bmm(Minv[r, :used, :used], rhs.unsqueeze(2)).squeeze(2) * valid[r, :used]
-            Z[rows[r]] = torch.zeros(r.numel(), k, dtype=dtype, device=dev).scatter_add_(1, idx[r, :used], z)
+            Z.view(-1).index_add_(0, (rows[r].unsqueeze(1) * k + atoms).view(-1), z.view(-1))
             alive &= ~done
         do_exit = alive & (g_exit < g_entry)
         do_entry = alive & ~do_exit
@@ -605,47 +608,45 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     magnitude = torch.empty_like(alpha)  # |α|, one buffer for every step
     idx = torch.zeros(batch, n_nonzero, dtype=torch.long, device=dev)
     # The inverse of the Cholesky factor of G_SS (lower triangular), grown by one row per step, and
-    # y = Linv · (D_Sᵀ x): then the least-squares codes are γ = Linvᵀ y, and ‖x − D_S γ‖² = ‖x‖² − ‖y‖².
+    # y = Linv · (D_Sᵀ x): the least-squares codes are γ = Linvᵀ y and ‖x − D_S γ‖² = ‖x‖² − ‖y‖². Step t adds
+    # the orthonormalised atom t with weight y_t, so the correlations fall by y_t · G_{:, S} Linv[t]ᵀ.
     Linv = torch.zeros(batch, n_nonzero, n_nonzero, dtype=dtype, device=dev)
     y = torch.zeros(batch, n_nonzero, dtype=dtype, device=dev)
-    codes = torch.zeros(batch, n_nonzero, dtype=dtype, device=dev)  # each signal's coefficients, by step
-    # All signals step together; a signal that has stopped keeps its codes (`alive` False) while the others go on.
+    # All signals step together; a signal that has stopped gets y_t = 0 from then on, which freezes its codes.
     alive = torch.ones(batch, dtype=torch.bool, device=dev)
     if tol is not None:
         alive &= energy0 > tol
     tiny = torch.finfo(dtype).eps
-    rows = torch.arange(batch, device=dev)
     for t in range(n_nonzero):
         if not bool(alive.any()):
             break
         best, j = torch.abs(alpha, out=magnitude).max(dim=1)  # (batch,): the atom most correlated with the residual
         # as scikit-learn: stop once no atom is correlated with the residual, or a chosen atom comes back
         alive &= best * best >= tiny
-        c_j = alpha0[rows, j]
+        c_j = alpha0.gather(1, j.unsqueeze(1)).squeeze(1)
         if t == 0:
             Linv[:, 0, 0] = 1.0
-            y[:, 0] = c_j
+            y[:, 0] = torch.where(alive, c_j, 0.0)
         else:
             alive &= ~(idx[:, :t] == j.unsqueeze(1)).any(dim=1)
-            g = G[idx[:, :t], j.unsqueeze(1)]  # (batch, t): G_{S, j}
+            g = G.take(idx[:, :t] * k + j.unsqueeze(1))  # (batch, t): G_{S, j}
             w = torch.bmm(Linv[:, :t, :t], g.unsqueeze(2)).squeeze(2)  # L⁻¹ g
             diag2 = 1.0 - (w * w).sum(dim=1)
             alive &= diag2 > tiny  # the new atom is (numerically) in the span of the chosen ones: stop
             d = torch.where(alive, diag2, torch.ones_like(diag2)).sqrt()
             Linv[:, t, :t] = -torch.bmm(w.unsqueeze(1), Linv[:, :t, :t]).squeeze(1) / d.unsqueeze(1)
             Linv[:, t, t] = 1 / d
-            y[:, t] = (c_j - (w * y[:, :t]).sum(dim=1)) / d
+            y[:, t] = torch.where(alive, (c_j - (w * y[:, :t]).sum(dim=1)) / d, 0.0)
         if not bool(alive.any()):
             break
         idx[:, t] = j
-        S = idx[:, : t + 1]  # (batch, t+1)
-        gamma = torch.bmm(y[:, None, : t + 1], Linv[:, : t + 1, : t + 1]).squeeze(1)  # least squares on S
-        step = torch.where(alive.unsqueeze(1), gamma - codes[:, : t + 1], 0.0)  # the change of the codes
-        codes[:, : t + 1] += step
-        alpha = _rows_times_gram(S, step, G, minus_from=alpha, inplace=True)  # α ← α − G_{:, S} Δγ
+        alpha = _rows_times_gram(
+            idx[:, : t + 1], y[:, t : t + 1] * Linv[:, t, : t + 1], G, minus_from=alpha, inplace=True
+        )
         if tol is not None:
             alive &= energy0 - (y[:, : t + 1] ** 2).sum(dim=1) > tol
-    # unused steps hold the code 0 (their slot index is stale), so adding them in changes nothing
+    codes = torch.bmm(y.unsqueeze(1), Linv).squeeze(1)  # γ = Linvᵀ y, each signal's coefficients by step
+    # steps after a signal stopped hold the code 0 (their slot index may be stale), so adding them changes nothing
     Z = torch.zeros(batch, k, dtype=dtype, device=dev).scatter_add_(1, idx, codes)
     return _out(Z, single)
 
