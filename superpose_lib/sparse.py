@@ -126,8 +126,9 @@ def lasso_objective(D, X, Z, lam) -> torch.Tensor:
     return value[0] if single else value
 
 
-def _rows_times_gram(idx, values, G, minus_from=None, inplace=False) -> torch.Tensor:
-    """(b, k) = Σ_s values[:, s] · G[idx[:, s], :], as a sparse (CSR) times dense product.
+def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
+    """(b, k) = minus_from − Σ_s values[:, s] · G[idx[:, s], :], as a sparse (CSR) times dense product
+    (`torch.addmm`, much faster here than `sparse @ G`), into `minus_from` itself when `inplace`.
 
     Much faster than gathering the (b, s, k) rows of G, because it reads each row of G from cache; free
     slots carry the value 0 (their atom index may repeat a used one: the duplicates add 0).
@@ -137,8 +138,6 @@ def _rows_times_gram(idx, values, G, minus_from=None, inplace=False) -> torch.Te
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta state"
         sparse = torch.sparse_csr_tensor(crow, idx.reshape(-1), values.reshape(-1), size=(b, G.shape[0]))
-        if minus_from is None:  # addmm with beta = 0 takes a much faster path than `sparse @ G`
-            return torch.addmm(G.new_empty(b, G.shape[1]), sparse, G, beta=0)
         if inplace:
             return minus_from.addmm_(sparse, G, alpha=-1)
         return torch.addmm(minus_from, sparse, G, alpha=-1)
@@ -422,7 +421,6 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
             )
             Q = None if Q is None else Q[keep]
             b = n_alive
-            ar = torch.arange(b, device=dev)
             alive = torch.ones(b, dtype=torch.bool, device=dev)
         used = min(m, int(valid.any(dim=0).nonzero().max()) + 2)  # slots in use, and one free slot beyond
         ds = torch.zeros(b, m, dtype=dtype, device=dev)
