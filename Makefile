@@ -4,7 +4,8 @@ PY     := $(VENV)/bin/python
 ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup lab run test lint exercises check-exercises outputs badges bench clean
+.PHONY: setup lab workspace run times test lint exercises check-exercises outputs badges slides site browser-deps \
+        release-check bench clean
 
 setup: $(VENV)/.installed                        ## a .venv with the library (editable) and the dev tools
 
@@ -14,11 +15,20 @@ $(VENV)/.installed: pyproject.toml tools/setup_venv.sh
 lab: setup                                       ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab $(ROOT_OK) --notebook-dir=. notebooks/00_start_here.ipynb
 
+workspace: setup                                 ## copy the workbooks into DIR (default workspace/), never overwriting
+	$(PY) -m superpose_lib workspace $(or $(DIR),workspace)
+
 run: setup                                       ## every lecture at full settings into build/run, with a time table
 	$(PY) tools/run_notebooks.py notebooks --out build/run
 
-test: setup lint check-exercises                 ## lint, unit and property tests, checks, notebook gates, JupyterLab
+times: setup                                     ## make run, then write its time table into README.md
+	$(PY) tools/run_notebooks.py notebooks --out build/run --readme
+
+test: setup lint check-exercises                 ## lint, unit and property tests, checks, notebook gates, site, browser
 	$(PY) -m pytest --doctest-modules superpose_lib tests $(NBVAL) notebooks
+
+browser-deps:                                    ## Debian's chromium for tests/test_browser.py (apt-get, as root)
+	bash tools/install_browser.sh
 
 lint: setup                                      ## ruff on the code and the notebooks
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -30,13 +40,22 @@ check-exercises: setup                           ## fail if exercises/ is not wh
 	$(PY) tools/make_exercises.py --check
 
 outputs: setup                                   ## re-execute the lecture notebooks in place (stored outputs)
-	$(PY) tools/run_notebooks.py notebooks --in-place
+	$(PY) tools/run_notebooks.py notebooks --in-place && $(PY) tools/slides.py
 
 badges: setup                                    ## regenerate setup cells and README badges from pyproject.toml
 	$(PY) tools/course_links.py && $(PY) tools/make_exercises.py
 
+release-check: setup                             ## before publishing: tag, badges and every setup cell agree
+	$(PY) tools/release_check.py
+
+slides: setup                                    ## lecture slides: apply tools/slides.py's rule, export reveal.js to build/slides
+	$(PY) tools/slides.py --html build/slides
+
 bench: setup                                     ## every benchmark in benchmarks/, each printing its ratios
 	@for script in benchmarks/bench_*.py; do [ -e "$$script" ] || continue; echo "== $$script"; $(PY) $$script || exit 1; done
+
+site: setup                                      ## the course website in build/site/html (lectures with stored outputs)
+	$(PY) tools/build_site.py
 
 clean:                                           ## remove build outputs (not .venv, never your notebooks)
 	rm -rf build .pytest_cache .ruff_cache

@@ -15,7 +15,6 @@ are rotation-equivariant, so the activation is the only thing that can single ou
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -23,24 +22,10 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _validate
+from .environment import cpu_threads
 from .geometry import random_rotation
 
 ACTIVATIONS = ("relu", "identity")
-
-
-@contextlib.contextmanager
-def _one_cpu_thread(device):
-    """Run small CPU work on one thread: a 64 → 32 → 10 network gains nothing from intra-op threads, and their
-    synchronisation costs many times the work itself on a busy machine. The caller's setting is restored."""
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)
@@ -223,7 +208,7 @@ def train(
     X, y = X.to(device), y.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     history = torch.empty(epochs)
-    with _one_cpu_thread(device):
+    with cpu_threads(1, device):  # a 64 → 32 → 10 network gains nothing from more threads
         for epoch in tqdm(range(epochs), desc="training", disable=not progress):
             order = torch.randperm(len(y), generator=gen).to(device)
             total = 0.0
@@ -531,7 +516,7 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
         loss.backward()
         return loss
 
-    with torch.enable_grad(), _one_cpu_thread(activations.device):
+    with torch.enable_grad(), cpu_threads(1, activations.device):
         optimizer.step(closure)
     return w.detach(), b.detach()
 

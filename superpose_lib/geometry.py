@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _validate
+from .environment import cpu_threads
 
 
 def random_rotation(n: int, *, proper: bool = False, seed=None, generator=None, device=None) -> torch.Tensor:
@@ -363,13 +364,9 @@ def pack_unit_vectors(
     V = start.double().to(dev).requires_grad_(True)  # (k, n)
     optimizer = torch.optim.Adam([V], lr=lr)
     rows, cols = torch.triu_indices(k, k, offset=1, device=dev)
-    threads = torch.get_num_threads()
-    if dev.type == "cpu" and k * k * n < 10**7:
-        torch.set_num_threads(1)  # for small matrices, waking extra threads costs more than it saves
-    try:
+    threads = 1 if k * k * n < 10**7 else torch.get_num_threads()  # small matrices: one thread is faster
+    with cpu_threads(threads, dev):
         return _pack(V, optimizer, rows, cols, steps, power, progress).to(torch.float32)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _pack(V, optimizer, rows, cols, steps, power, progress) -> torch.Tensor:

@@ -142,16 +142,21 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None):
     return ax
 
 
-def coherence_versus_k(n, ks, measured=None, ax=None, title=None):
+def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None):
     """The coherence of k random unit vectors in R^n against k: the leading-order law √(4 ln k / n), the
-    second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots."""
+    second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots.
+
+    The curves span `k_range` = (k_min, k_max), by default the range of `ks` (pass it when `ks` is one k)."""
     from .geometry import coherence_estimate, welch_bound
 
     ks = np.asarray(ks)
     if ks.ndim != 1 or ks.size == 0 or (ks < 2).any():
         raise ValueError(f"ks must be a non-empty 1-D list of numbers of vectors >= 2, got {ks!r}")
+    low, high = (ks.min(), ks.max()) if k_range is None else k_range
+    if not 2 <= low < high:
+        raise ValueError(f"k_range must be (k_min, k_max) with 2 <= k_min < k_max, got {k_range!r}")
     ax = _axes(ax, figsize=(5, 3.5))
-    dense = np.unique(np.geomspace(ks.min(), ks.max(), 200).astype(int))
+    dense = np.unique(np.geomspace(low, high, 200).astype(int))
     leading = [coherence_estimate(int(k), n, order=1) for k in dense]
     ax.plot(dense, leading, "--", color="tab:orange", label="√(4 ln k / n)")
     ax.plot(dense, [coherence_estimate(int(k), n, order=2) for k in dense], color="tab:red", label="second order")

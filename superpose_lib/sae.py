@@ -25,7 +25,6 @@ parameters in place, all instances share each batch, and small workloads run on 
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import numbers
@@ -34,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _validate
+from .environment import cpu_threads
 from .geometry import random_unit_vectors
 from .metrics import mmcs as _mmcs
 from .toy_models import _SCHEDULES, _lr_at
@@ -439,18 +439,6 @@ def _per_instance_floats(name: str, value) -> list[float]:
 # --- training ------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _cpu_threads(threads: int, device: torch.device):
-    """Run the block with `threads` CPU threads (restored afterwards); nothing changes on a GPU."""
-    saved = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
-
-
 def _batch_source(data, d_input: int, device: torch.device):
     """A function ``(n, generator) -> (n, d_input)`` drawing batches from a tensor or a callable."""
     if callable(data):
@@ -565,7 +553,7 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     adam = _Adam([sae.W_enc.data, sae.b_enc.data, sae.W_dec.data, sae.b_dec.data])
     history = torch.empty(steps, sae.n_instances, device=device)
     since_fired = torch.zeros(sae.n_instances, sae.d_latent_max, dtype=torch.long, device=device)
-    with _cpu_threads(threads, device), torch.no_grad():
+    with cpu_threads(threads, device), torch.no_grad():
         sae.normalize_decoder_()
         for step in tqdm(range(steps), desc="training SAE", disable=not progress):
             X = draw(batch_size, gen)  # (B, d), shared by every instance

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from . import _validate
+from .environment import cpu_threads
 
 __all__ = ["ista", "fista", "lasso", "omp", "lasso_objective", "soft_threshold", "l1_phase_transition"]
 
@@ -963,15 +964,10 @@ def dictionary_learning(
     if threads is None:
         threads = 1 if N * d * n_atoms < 2**24 else torch.get_num_threads()
     threads = _validate.positive_int("threads", threads)
-    saved_threads = torch.get_num_threads()
-    if dev.type == "cpu":
-        torch.set_num_threads(threads)
-    try:
+    with cpu_threads(threads, dev):
         return _dl_alternate(
             D, H, lam, method, nonnegative, n_nonzero, fista_iter, n_iter, tol, resample_unused, progress
         )
-    finally:
-        torch.set_num_threads(saved_threads)
 
 
 def _dl_alternate(D, H, lam, method, nonnegative, n_nonzero, fista_iter, n_iter, tol, resample_unused, progress):

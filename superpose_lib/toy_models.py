@@ -35,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _validate
+from .environment import cpu_threads
 
 __all__ = [
     "ToyModel",
@@ -416,30 +417,24 @@ def train(
         work = model.n_instances * batch_size * model.n_features * model.d_hidden
         threads = 1 if work < 2**22 else torch.get_num_threads()
     threads = _validate.positive_int("threads", threads)
-    saved_threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for step in tqdm(range(steps), desc="training", disable=not progress):
-                X = model._sample(batch_size, gen)  # (instances, batch, features)
-                loss, grads = model._loss_and_grads(X)
-                history[step] = loss
-                # Adam, in place: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr·m̂ / (√v̂ + ε)
-                t = step + 1
-                step_lr = _lr_at(step, steps, lr, schedule, warmup)
-                bias1, bias2 = 1 - beta1**t, 1 - beta2**t
-                torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
-                torch._foreach_mul_(exp_avg_sq, beta2)
-                torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
-                denom = torch._foreach_sqrt(exp_avg_sq)
-                torch._foreach_div_(denom, math.sqrt(bias2))
-                torch._foreach_add_(denom, eps)
-                torch._foreach_addcdiv_([p.data for p in params], exp_avg, denom, -step_lr / bias1)
-                if on_step is not None:
-                    on_step(step, model)
-    finally:
-        torch.set_num_threads(saved_threads)
+    with cpu_threads(threads, device), torch.no_grad():
+        for step in tqdm(range(steps), desc="training", disable=not progress):
+            X = model._sample(batch_size, gen)  # (instances, batch, features)
+            loss, grads = model._loss_and_grads(X)
+            history[step] = loss
+            # Adam, in place: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr·m̂ / (√v̂ + ε)
+            t = step + 1
+            step_lr = _lr_at(step, steps, lr, schedule, warmup)
+            bias1, bias2 = 1 - beta1**t, 1 - beta2**t
+            torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
+            torch._foreach_mul_(exp_avg_sq, beta2)
+            torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
+            denom = torch._foreach_sqrt(exp_avg_sq)
+            torch._foreach_div_(denom, math.sqrt(bias2))
+            torch._foreach_add_(denom, eps)
+            torch._foreach_addcdiv_([p.data for p in params], exp_avg, denom, -step_lr / bias1)
+            if on_step is not None:
+                on_step(step, model)
     return history.cpu()
 
 

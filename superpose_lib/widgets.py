@@ -77,8 +77,9 @@ def almost_orthogonal_figure(n: int, k: int, eps: float, seed: int = 0):
     rows, cols = torch.triu_indices(k, k, offset=1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     dot_product_histogram((V @ V.T)[rows, cols], n, ax=axes[0], eps=eps, title=f"pairwise cosines, k = {k}, n = {n}")
-    coherence_versus_k(n, [k], measured=[coherence(V).item()], ax=axes[1])
-    axes[1].set_xlim(2, max(10 * k, 100))
+    k_range = (2, max(10 * k, 100))
+    coherence_versus_k(n, [k], measured=[coherence(V).item()], ax=axes[1], k_range=k_range)
+    axes[1].set_xlim(*k_range)
     fig.tight_layout()
     return fig
 

@@ -45,6 +45,28 @@ def test_makefile_offers_every_workflow():
     makefile = (ROOT / "Makefile").read_text()
     for target in ["setup", "lab", "run", "test", "lint", "exercises", "check-exercises", "outputs", "bench"]:
         assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.MULTILINE), f"make {target} is missing"
+    for target in ["workspace", "times", "site", "slides", "browser-deps", "release-check"]:
+        assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.MULTILINE), f"make {target} is missing"
+
+
+def test_readme_lists_every_make_target():
+    targets = re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+    readme = (ROOT / "README.md").read_text()
+    for target in targets:
+        if target != "clean":
+            assert f"`make {target}" in readme, f"make {target} is not in the README's workflow table"
+
+
+def test_environment_yml_is_what_binder_builds():
+    """repo2docker reads the Python version from environment.yml and installs the course with pip."""
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    python = [d for d in environment["dependencies"] if isinstance(d, str) and _name(d) == "python"]
+    assert len(python) == 1 and re.fullmatch(r"python=3\.\d+", python[0]), python
+    minor = int(python[0].split(".")[1])
+    assert minor >= int(PYPROJECT["project"]["requires-python"].split(".")[1])
+    conda = {_name(d) for d in environment["dependencies"] if isinstance(d, str)}
+    assert {"jupyterlab", "ipywidgets", "pip"} <= conda
+    assert environment["channels"] == ["conda-forge"]
 
 
 def test_ci_runs_the_readme_test_command():
@@ -83,5 +105,7 @@ def test_computational_core_does_not_import_plotting_widgets_or_checks(module):
 def test_every_subpackage_ships_in_the_wheel():
     # Colab installs the library from git (not editable): a subpackage missing here would vanish there.
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    mapped = PYPROJECT["tool"]["setuptools"].get("package-dir", {})  # data folders shipped as packages
     found = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "superpose_lib").rglob("__init__.py")}
-    assert found == listed, f"list every package in [tool.setuptools] packages: found {sorted(found)}"
+    assert found == listed - set(mapped), f"list every package in [tool.setuptools] packages: found {sorted(found)}"
+    assert mapped == {"superpose_lib.workbooks": "exercises"} and set(mapped) <= listed

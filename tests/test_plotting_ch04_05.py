@@ -70,6 +70,17 @@ def test_almost_orthogonal_figure_has_both_panels():
     left, right = fig.axes
     assert left.get_title() == "pairwise cosines, k = 50, n = 30"
     assert right.lines[-1].get_label() == "measured"
+    for curve in right.lines[:3]:  # the theory curves span the panel, not just the one k measured
+        ks = curve.get_xdata()
+        assert ks.min() <= 3 and ks.max() >= 450 and len(ks) > 50
+    plt.close("all")
+
+
+def test_coherence_versus_k_curves_span_k_range():
+    ax = coherence_versus_k(64, [300], measured=[0.5], k_range=(2, 3000))
+    assert ax.lines[0].get_xdata().min() == 2 and ax.lines[0].get_xdata().max() == 3000
+    with pytest.raises(ValueError, match="k_range must be"):
+        coherence_versus_k(64, [300], k_range=(300, 300))
     plt.close("all")
 
 

@@ -37,6 +37,6 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   fi
 fi
 
-echo "setup: installing superpose_lib (editable) with the dev tools"
-pip_install -e ".[dev]"
+echo "setup: installing superpose_lib (editable) with the dev and web tools"
+pip_install -e ".[dev,web]"
 "$VENV/bin/python" -c "import superpose_lib, torch; print(f'setup: ready (superpose_lib {superpose_lib.__version__}, torch {torch.__version__})')"
