@@ -144,6 +144,15 @@ def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
         return torch.addmm(minus_from, sparse, G, alpha=-1)
 
 
+def _row_max(t: torch.Tensor):
+    """Each row's largest entry and its column, as ``t.max(dim=1)``. On the CPU through NumPy's argmax, which
+    is many times faster than torch's max-with-indices over a (b, k) array; NaN counts as the largest in both."""
+    if t.device.type == "cpu" and t.is_contiguous() and t.dtype in (torch.float32, torch.float64):
+        j = torch.from_numpy(t.numpy().argmax(axis=1))
+        return t.gather(1, j.unsqueeze(1)).squeeze(1), j
+    return t.max(dim=1)
+
+
 def _sparse_rows_times_gram(Z, G, minus_from) -> torch.Tensor:
     """minus_from − Z @ G for a mostly-zero Z (batch, k), through its nonzeros only."""
     if Z.device.type != "cpu":
@@ -380,7 +389,7 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
     Z = torch.zeros(batch, k, dtype=dtype, device=dev)
     failed = torch.zeros(batch, dtype=torch.bool, device=dev)
     start = C0.clamp_min(0) if nonnegative else C0.abs()
-    level, first = start.max(dim=1)  # λ₀ and the first atom of each path
+    level, first = _row_max(start)  # λ₀ and the first atom of each path
     rows = (level > lam).nonzero().squeeze(1)  # global ids of the rows still walking (others: z = 0)
     b = rows.numel()
     if b == 0:
@@ -410,7 +419,10 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
     alive = torch.ones(b, dtype=torch.bool, device=dev)
     n_alive = b
     inf = torch.tensor(math.inf, dtype=dtype, device=dev)
-    one = torch.ones(1, 1, dtype=scan, device=dev)
+    two = torch.tensor(2.0, dtype=scan, device=dev)
+    # The (rows, atoms) arrays of a step are written into these buffers (views of their first b rows): a fresh
+    # (b, k) tensor each step costs a page fault per page on the CPU, several times the arithmetic itself.
+    buffers = torch.empty(2 if nonnegative else 4, b, k, dtype=scan, device=dev)
 
     for _ in range(max_steps):
         if n_alive == 0:
@@ -429,20 +441,20 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
         # As λ falls by γ, c falls by γ·a (a = G d) and the edges by γ: P shrinks at the rate 1 − a, Q at 1 + a.
         # An inactive atom enters when P or Q reaches 0: after γ = P / (1 − a) or Q / (1 + a), if that rate
         # is positive (else never: a division by 0 gives inf).
-        rate_p = _rows_times_gram(idx[:, :used], ds[:, :used].to(scan), Gs, minus_from=one.expand(b, k))  # 1 − a
-        # the soonest entry is the largest rate / distance (a negative one never comes; inf distances, the
-        # active atoms, give 0)
-        h_up = rate_p / P
+        rate_p = _rows_times_gram(idx[:, :used], ds[:, :used].to(scan), Gs, buffers[0, :b].fill_(1), inplace=True)
+        # (rate_p = 1 − a.) The soonest entry is the largest rate / distance (a negative one never comes; inf
+        # distances, the active atoms, give 0).
+        h_up = torch.div(rate_p, P, out=buffers[1, :b])
         if nonnegative:
             h_best = h_up
         else:
-            rate_q = 2 - rate_p  # 1 + a
-            h_best = torch.maximum(h_up, rate_q / Q)
+            rate_q = torch.sub(two, rate_p, out=buffers[2, :b])  # 1 + a
+            h_best = torch.maximum(h_up, torch.div(rate_q, Q, out=buffers[3, :b]), out=buffers[3, :b])
         has_left = just_left >= 0
         if bool(has_left.any()):  # an atom that has just left sits on an edge: it may not re-enter at once
             r = has_left.nonzero().squeeze(1)
             h_best[r, just_left[r]] = -math.inf
-        h_entry, j_entry = h_best.max(dim=1)
+        h_entry, j_entry = _row_max(h_best)
         broken = alive & torch.isnan(h_entry)  # 0/0: only in degenerate cases; FISTA finishes these rows
         if bool(broken.any()):
             failed[rows[broken]] = True
@@ -619,7 +631,7 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     for t in range(n_nonzero):
         if not bool(alive.any()):
             break
-        best, j = torch.abs(alpha, out=magnitude).max(dim=1)  # (batch,): the atom most correlated with the residual
+        best, j = _row_max(torch.abs(alpha, out=magnitude))  # (batch,): the atom most correlated with the residual
         # as scikit-learn: stop once no atom is correlated with the residual, or a chosen atom comes back
         alive &= best * best >= tiny
         c_j = alpha0.gather(1, j.unsqueeze(1)).squeeze(1)

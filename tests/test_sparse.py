@@ -1,5 +1,6 @@
 """Sparse recovery solvers, with scikit-learn as the oracle; the L1 phase transition against published values."""
 
+import math
 import warnings
 
 import numpy as np
@@ -287,3 +288,22 @@ def test_phase_transition_is_increasing_and_nonnegative_is_easier():
 def test_phase_transition_refuses_bad_delta(delta):
     with pytest.raises(ValueError, match="delta"):
         l1_phase_transition(delta)
+
+
+def test_row_max_matches_torch_max_on_the_cpu_nan_and_inf_included():
+    from superpose_lib.sparse import _row_max
+
+    gen = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        t = torch.randn(50, 37, generator=gen, dtype=dtype)
+        t[3, 5] = math.nan  # a NaN row: both report the NaN (the homotopy treats it as a broken row)
+        t[7] = -math.inf
+        t[9, 2] = math.inf
+        values, index = _row_max(t)
+        expected_values, expected_index = t.max(dim=1)
+        assert torch.equal(index[~torch.isnan(expected_values)], expected_index[~torch.isnan(expected_values)])
+        assert torch.isnan(values[3]) and index[3] == 5
+        assert torch.equal(values[~torch.isnan(values)], expected_values[~torch.isnan(expected_values)])
+        assert index.dtype == torch.long
+    strided = torch.randn(37, 50, generator=gen).T  # not contiguous: falls back to torch.max
+    assert torch.equal(_row_max(strided)[1], strided.max(dim=1)[1])
