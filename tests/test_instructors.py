@@ -137,6 +137,14 @@ def test_exercise_minutes_are_the_sums_of_the_workbook_budgets(number):
 
 
 @pytest.mark.parametrize("number", sorted(WORKBOOKS))
+def test_a_workbook_promises_at_least_the_time_of_its_exercises(number):
+    total = sum(exercise["minutes"] for exercise in workbook_exercises(WORKBOOKS[number]))
+    assert lecture_minutes(WORKBOOKS[number]) >= total, (
+        f"workbook {number}: its **Time:** line is shorter than its exercises' ⏱ budgets ({total} min)"
+    )
+
+
+@pytest.mark.parametrize("number", sorted(WORKBOOKS))
 def test_core_exercises_are_those_of_importance_four_or_more(number):
     row = chapter_rows()[number]
     for exercise in workbook_exercises(WORKBOOKS[number]):
