@@ -2,10 +2,53 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import torch
 
 _REFERENCES: dict[str, object] = {}
 _PASSED: dict[str, object] = {}
+
+
+_CHECKS_FOLDER = Path(__file__).resolve().parent
+
+
+def _short_traceback(self) -> list[str]:
+    """What IPython shows for a check's verdict: its message alone, not the check's own code."""
+    return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+# A check's verdict keeps the built-in names (learners, the guide and the notebook tools know them), and
+# IPython shows it without the traceback through the check's code, which says nothing about the mistake.
+_Failed = type("AssertionError", (AssertionError,), {"_render_traceback_": _short_traceback, "__module__": __name__})
+_NotYet = type(
+    "NotImplementedError", (NotImplementedError,), {"_render_traceback_": _short_traceback, "__module__": __name__}
+)
+
+
+def concise(check):
+    """Wrap a `check_*`: its own verdicts (AssertionError, NotImplementedError raised by the check's code) are
+    re-raised with a message-only display; an error raised inside the learner's function is left as it is."""
+
+    @functools.wraps(check)
+    def wrapper(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except (AssertionError, NotImplementedError) as error:
+            if type(error) in (_Failed, _NotYet) or not _raised_in_checks(error):
+                raise
+            short = _Failed if isinstance(error, AssertionError) else _NotYet
+            raise short(*error.args) from None
+
+    return wrapper
+
+
+def _raised_in_checks(error: BaseException) -> bool:
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and Path(frame.tb_frame.f_code.co_filename).resolve().parent == _CHECKS_FOLDER
 
 
 def _call(fn, name: str, *args, **kwargs):
