@@ -6,13 +6,14 @@
 # Does nothing when chromium is already there. Needs root for apt-get; without root it prints the command.
 set -euo pipefail
 CHROMIUM=/usr/bin/chromium
+EMOJI=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf  # the workbooks' 🔴 🔵 ⏱ in the screenshots
 
-if [ -x "$CHROMIUM" ]; then
+if [ -x "$CHROMIUM" ] && [ -e "$EMOJI" ]; then
   echo "browser-deps: $CHROMIUM is installed"
   exit 0
 fi
 
-command=(apt-get install -y -qq chromium chromium-driver)
+command=(apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji)
 if [ "$(id -u)" -ne 0 ]; then
   echo "browser-deps: $CHROMIUM is missing; install it as root with:" >&2
   echo "  sudo apt-get update && sudo ${command[*]}" >&2
