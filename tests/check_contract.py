@@ -10,6 +10,7 @@ A chapter's test file builds ``CASES = {exercise: (reference, [(wrong answer, wo
 import pytest
 
 from superpose_lib import checks
+from superpose_lib.checks._common import _REFERENCES
 
 
 def stub(*args, **kwargs):
@@ -28,6 +29,7 @@ def contract_tests(cases: dict):
     def test_reference_passes(name, capsys):
         check_of(name)(cases[name][0])
         assert f"✓ {name}" in capsys.readouterr().out
+        assert name in _REFERENCES, f"register {name}'s reference in _REFERENCES, for yours_or_reference"
 
     @pytest.mark.parametrize(("name", "wrong", "words"), mistakes)
     def test_plausible_mistake_fails_with_its_hint(name, wrong, words):

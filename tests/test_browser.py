@@ -100,18 +100,23 @@ def _outputs_text(cell: dict) -> str:
     return "".join(parts)
 
 
+def _assert_saved_clean(page, lab, name: str, screenshot: str) -> dict:
+    """Save the notebook, screenshot the page, and assert every code cell ran with no error; the saved notebook."""
+    notebook = save(page, lab.root_dir / name)
+    page.screenshot(path=SHOTS / screenshot)
+    assert saved_errors(notebook) == []
+    assert rendered_errors(page) == []
+    assert _code_cells_ran(notebook), "Run All Cells left a code cell without an execution count"
+    return notebook
+
+
 def test_lecture_runs_in_jupyterlab_and_its_explorer_redraws_when_a_slider_moves(lab, page):
     from playwright.sync_api import expect
 
     name = ROOT.joinpath(LECTURE).name
     open_notebook(page, lab, name)
     run_all_cells(page)
-    notebook = save(page, lab.root_dir / name)
-    page.screenshot(path=SHOTS / "lecture_04_page.png")
-
-    assert saved_errors(notebook) == []
-    assert rendered_errors(page) == []
-    assert _code_cells_ran(notebook), "Run All Cells left a code cell without an execution count"
+    _assert_saved_clean(page, lab, name, "lecture_04_page.png")
 
     explorer = page.locator(f"{NOTEBOOK} .widget-interact")
     expect(explorer).to_have_count(1)
@@ -176,12 +181,7 @@ def test_workbook_meets_its_first_blank_then_runs_clean_once_solved(lab, page):
     for index in exercises[1:]:
         replace_cell_source(page, index, _as_typed(solutions.cells[index].source))
     run_all_cells(page)
-    notebook = save(page, lab.root_dir / name)
-    page.screenshot(path=SHOTS / "workbook_00_solved.png")
-
-    assert saved_errors(notebook) == []
-    assert rendered_errors(page) == []
-    assert _code_cells_ran(notebook), "Run All Cells left a code cell without an execution count"
+    notebook = _assert_saved_clean(page, lab, name, "workbook_00_solved.png")
     for index in exercises:
         saved = notebook["cells"][index]
         source = "".join(saved["source"])

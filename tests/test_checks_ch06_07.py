@@ -136,9 +136,3 @@ CASES = {
     test_untouched_stub_reports_not_implemented,
     test_missing_return_is_named,
 ) = check_contract.contract_tests(CASES)
-
-
-def test_exercise_names_are_registered_for_yours_or_reference():
-    from superpose_lib.checks._common import _REFERENCES
-
-    assert set(CASES) <= set(_REFERENCES)

@@ -101,15 +101,6 @@ def test_degraded_copy_is_valid_has_no_widget_state_and_leaves_the_original_alon
     assert nbformat.writes(original) == before
 
 
-def test_summary_is_the_sentence_that_says_what_the_chapter_does():
-    notebook = _notebook_with_widgets()
-    assert build_site.chapter_summary(notebook) == "This chapter tests the site."
-    notebook.cells[0].source = "# 99 · A test chapter\n\n**Learning objectives.** none\n\nFirst sentence. Second one."
-    assert build_site.chapter_summary(notebook) == "First sentence."
-    notebook.metadata["superpose"] = {"summary": "Written by the author."}
-    assert build_site.chapter_summary(notebook) == "Written by the author."
-
-
 def test_the_course_map_of_chapter_00_gives_every_chapter_its_question():
     questions = build_site.course_map(nbformat.read(LECTURES[0], as_version=4))
     assert sorted(questions) == [lecture.name[:2] for lecture in LECTURES]

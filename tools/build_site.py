@@ -109,30 +109,6 @@ def degrade_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 # --- the chapter map ------------------------------------------------------------------------------------------
 
 
-def chapter_summary(notebook: nbformat.NotebookNode) -> str:
-    """One sentence that says what the chapter does, from the notebook.
-
-    The notebook's metadata `superpose.summary` when it has one; otherwise from the introduction (the first
-    paragraph after the title that is not a list or a bold label): its sentence starting "This ..." ("This
-    chapter measures ..."), else its first sentence.
-    """
-    summary = notebook.metadata.get("superpose", {}).get("summary")
-    if summary:
-        return summary
-    for cell in notebook.cells:
-        if cell.cell_type != "markdown" or not any(line.startswith("# ") for line in cell.source.splitlines()):
-            continue
-        body = cell.source.split("\n", 1)[1] if cell.source.startswith("# ") else cell.source
-        for paragraph in re.split(r"\n\s*\n", body):
-            text = " ".join(line.strip() for line in paragraph.strip().splitlines())
-            if not text or re.match(r"#|\*\*|[-*+] |\d+\. |>|\||<|\$\$", text):
-                continue
-            sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
-            chosen = next((s for s in sentences if re.match(r"This\b", s)), sentences[0])
-            return re.sub(r":$", ".", chosen.strip())
-    raise ValueError("a lecture notebook needs an introduction paragraph under its '# ' title")
-
-
 MAP_ROW = re.compile(r"^\|\s*\*\*(\d\d)\b[^|]*\*\*\s*\|\s*(.+?)\s*\|\s*$")
 
 
@@ -261,8 +237,9 @@ def stage(source: Path, setting: dict, mathjax: str) -> list[dict]:
         nbformat.validate(staged)
         nbformat.write(staged, source / "notebooks" / lecture.name)
         title = course_links.chapter_title(notebook)
-        summary = notebook.metadata.get("superpose", {}).get("summary") or questions.get(lecture.name[:2])
-        chapters.append({"file": lecture.name, "title": title, "summary": summary or chapter_summary(notebook)})
+        if lecture.name[:2] not in questions:
+            raise SystemExit(f"chapter {lecture.name[:2]} needs its row in the map table of {lectures[0].name}")
+        chapters.append({"file": lecture.name, "title": title, "summary": questions[lecture.name[:2]]})
     extra = source / "_extra"
     for folder in ("exercises", "solutions"):
         (extra / folder).mkdir(parents=True)
