@@ -5,7 +5,7 @@ ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: setup lab workspace run times test lint exercises check-exercises outputs badges slides site browser-deps \
-        release-check bench clean
+        release-check bench gpu-check clean
 
 setup: $(VENV)/.installed                        ## a .venv with the library (editable) and the dev tools
 
@@ -53,6 +53,9 @@ slides: setup                                    ## lecture slides: apply tools/
 
 bench: setup                                     ## every benchmark in benchmarks/, each printing its ratios
 	@for script in benchmarks/bench_*.py; do [ -e "$$script" ] || continue; echo "== $$script"; $(PY) $$script || exit 1; done
+
+gpu-check: setup                                 ## on an NVIDIA GPU: the library's tests with their CUDA cases, benchmarks on CUDA
+	PY=$(PY) bash tools/gpu_check.sh
 
 site: setup                                      ## the course website in build/site/html (lectures with stored outputs)
 	$(PY) tools/build_site.py

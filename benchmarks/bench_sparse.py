@@ -9,11 +9,14 @@ Gaussian atoms, codes z with 5–10 nonzeros (N(0, 1) values on a random support
 - OMP with 10 atoms: our batched `omp` against ``orthogonal_mp_gram`` (Gram and Dᵀx computed inside the timing,
   as ``sparse_encode(algorithm="omp")`` does) and SPAMS ``spams.omp``. Equal quality: the same supports.
 
-Everything runs in float64 on the CPU. SPAMS is optional (``pip install spams-bin``); without it the script
-says so and skips it. SPAMS gets as many threads as torch. Times are the best of ``--repeats`` runs; the
-ratios are printed, never asserted.
+Everything runs in float64. scikit-learn and SPAMS run on the CPU; ours runs where ``--device`` says (the CPU
+by default; with ``--device cuda`` its inputs are on the GPU before the clock starts, every timing waits for
+the GPU to finish, and the codes are compared on the CPU). SPAMS is optional (``pip install spams-bin``);
+without it the script says so and skips it. SPAMS gets as many threads as torch. Times are the best of
+``--repeats`` runs; the ratios are printed, never asserted.
 
     python benchmarks/bench_sparse.py [--repeats 3] [--signals 2000] [--sizes 64x256,128x512,256x1024] [--threads 1]
+        [--device cuda]
 """
 
 from __future__ import annotations
@@ -59,10 +62,19 @@ def problem(n: int, k: int, batch: int, seed: int):
 def best_time(fn, repeats: int):
     best, result = float("inf"), None
     for _ in range(repeats):
+        _synchronize()
         start = time.perf_counter()
         result = fn()
+        _synchronize()
         best = min(best, time.perf_counter() - start)
+    if isinstance(result, torch.Tensor):
+        result = result.cpu()
     return best, result
+
+
+def _synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def _threads() -> int:
@@ -71,13 +83,14 @@ def _threads() -> int:
 
 def bench_size(n: int, k: int, args, rows: list) -> None:
     D, X = problem(n, k, args.signals, seed=n)
+    Dd, Xd = D.to(args.device), X.to(args.device)  # ours computes where these are
     Dn, Xn = D.numpy(), X.numpy()
     Dt = np.ascontiguousarray(Dn.T)  # scikit-learn stores atoms as rows
     Xf, Df = np.asfortranarray(Xn.T), np.asfortranarray(Dn)  # SPAMS: signals and atoms as columns
 
     # --- Lasso ---
     times, codes = {}, {}
-    times["ours"], codes["ours"] = best_time(lambda: lasso(D, X, LAM), args.repeats)
+    times["ours"], codes["ours"] = best_time(lambda: lasso(Dd, Xd, LAM), args.repeats)
     for algo in ("lasso_cd", "lasso_lars"):
         times[algo], codes[algo] = best_time(
             lambda algo=algo: sparse_encode(Xn, Dt, algorithm=algo, alpha=LAM), args.repeats
@@ -109,7 +122,7 @@ def bench_size(n: int, k: int, args, rows: list) -> None:
     # --- OMP ---
     m = args.omp_atoms
     times, codes = {}, {}
-    times["ours"], codes["ours"] = best_time(lambda: omp(D, X, m), args.repeats)
+    times["ours"], codes["ours"] = best_time(lambda: omp(Dd, Xd, m), args.repeats)
     times["sklearn"], codes["sklearn"] = best_time(
         lambda: orthogonal_mp_gram(Dn.T @ Dn, Dn.T @ Xn.T, n_nonzero_coefs=m).T, args.repeats
     )
@@ -132,6 +145,10 @@ def bench_size(n: int, k: int, args, rows: list) -> None:
     rows.append((f"{n}x{k}", "OMP", times["ours"], times["sklearn"], times.get("spams"), same["sklearn"] == 1.0))
 
 
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "the CPU"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -139,12 +156,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="64x256,128x512,256x1024")
     parser.add_argument("--omp-atoms", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="where ours runs: cpu (default) or cuda")
     args = parser.parse_args()
+    args.device = torch.device(args.device)
+    if args.device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda needs a CUDA device; this machine has none")
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Orthogonal matching pursuit ended prematurely")
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, float64; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64; ours on {_device_name(args.device)}; "
         f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} (a busy machine inflates every time)"
     )
     if spams is None:

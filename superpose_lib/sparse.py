@@ -134,11 +134,20 @@ def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
     Much faster than gathering the (b, s, k) rows of G, because it reads each row of G from cache; free
     slots carry the value 0 (their atom index may repeat a used one: the duplicates add 0).
     """
+    if idx.device.type != "cpu":
+        # On a GPU the dense product is cheap, and the CSR one is unsafe: with torch 2.11 on CUDA it read a
+        # column-index view with a stride (the (b, 1) slice idx[:, :1] of a wider array) as if it were
+        # contiguous, and OMP lost atoms. So the values are scattered into a dense (b, k) matrix.
+        dense = torch.zeros(minus_from.shape, dtype=values.dtype, device=values.device).scatter_add_(1, idx, values)
+        if inplace:
+            return minus_from.addmm_(dense, G, alpha=-1)
+        return torch.addmm(minus_from, dense, G, alpha=-1)
     b, s = idx.shape
     crow = torch.arange(0, b * s + 1, s, device=idx.device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta state"
-        sparse = torch.sparse_csr_tensor(crow, idx.reshape(-1), values.reshape(-1), size=(b, G.shape[0]))
+        cols, vals = idx.reshape(-1).contiguous(), values.reshape(-1).contiguous()
+        sparse = torch.sparse_csr_tensor(crow, cols, vals, size=(b, G.shape[0]))
         if inplace:
             return minus_from.addmm_(sparse, G, alpha=-1)
         return torch.addmm(minus_from, sparse, G, alpha=-1)

@@ -260,11 +260,20 @@ def test_bad_sparsity_is_refused():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu():
-    D, X, _ = problem()
+@pytest.mark.parametrize("shape", [(20, 50, 6, 3), (64, 256, 300, 8)])
+def test_cuda_matches_cpu(shape):
+    n, k, batch, s = shape
+    D, X, _ = problem(n, k, batch, s)
     assert torch.allclose(lasso(D, X, 0.1, device="cuda").cpu(), lasso(D, X, 0.1), atol=1e-8)
-    assert torch.allclose(omp(D, X, 3, device="cuda").cpu(), omp(D, X, 3), atol=1e-8)
+    assert torch.allclose(omp(D, X, s, device="cuda").cpu(), omp(D, X, s), atol=1e-8)
     assert torch.allclose(fista(D, X, 0.1, device="cuda").cpu(), fista(D, X, 0.1), atol=1e-6)
+    # lasso's float64 optimality check would hide a wrong path behind its FISTA fallback: the path itself must
+    # succeed on the GPU for every signal, with the codes of the CPU's path
+    G, C0 = D.T @ D, X @ D
+    on_cpu, failed_cpu = sparse._homotopy(G, C0, 0.1, False, 2 * n + 10, torch.float64)
+    on_gpu, failed_gpu = sparse._homotopy(G.cuda(), C0.cuda(), 0.1, False, 2 * n + 10, torch.float64)
+    assert not failed_cpu.any() and not failed_gpu.any()
+    assert torch.allclose(on_gpu.cpu(), on_cpu, atol=1e-8)
 
 
 # --- the phase transition ---------------------------------------------------------------------------------------
