@@ -153,13 +153,22 @@ def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
         return torch.addmm(minus_from, sparse, G, alpha=-1)
 
 
-def _row_max(t: torch.Tensor):
-    """Each row's largest entry and its column, as ``t.max(dim=1)``. On the CPU through NumPy's argmax, which
-    is many times faster than torch's max-with-indices over a (b, k) array; NaN counts as the largest in both."""
+def _row_max(t: torch.Tensor, absolute: bool = False):
+    """Each row's largest entry (largest |entry| when `absolute`, returned as that absolute value) and its
+    column, as ``t.max(dim=1)``. On the CPU through NumPy's argmax, which is many times faster than torch's
+    max-with-indices over a (b, k) array, and, for `absolute`, without a (b, k) temporary; NaN counts as the
+    largest in both."""
     if t.device.type == "cpu" and t.is_contiguous() and t.dtype in (torch.float32, torch.float64):
-        j = torch.from_numpy(t.numpy().argmax(axis=1))
-        return t.gather(1, j.unsqueeze(1)).squeeze(1), j
-    return t.max(dim=1)
+        a = t.numpy()
+        j = torch.from_numpy(a.argmax(axis=1))
+        top = t.gather(1, j.unsqueeze(1)).squeeze(1)
+        if absolute:  # max |t| = max(max t, −min t)
+            j_low = torch.from_numpy(a.argmin(axis=1))
+            low = -t.gather(1, j_low.unsqueeze(1)).squeeze(1)
+            take_low = low > top
+            return torch.where(take_low, low, top), torch.where(take_low, j_low, j)
+        return top, j
+    return t.abs().max(dim=1) if absolute else t.max(dim=1)
 
 
 def _sparse_rows_times_gram(Z, G, minus_from) -> torch.Tensor:
@@ -386,49 +395,54 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
     """Walk every row's Lasso path from λ₀ = max|c| down to `lam`; return the codes and a per-row failure flag.
 
     State per row (rows are compacted as their paths end): the current level λ; the active atoms in `slots`
-    (holes allowed), their signs and codes; the inverse of their Gram block (identity on free slots, updated by
-    rank-one steps); and, for every atom, its distances to the two edges of the box |c| ≤ λ that its
-    residual correlation c = (C0 − G z)_j must stay in: P = λ − c and Q = λ + c (inf for active atoms).
-    P and Q, which only decide which event comes next, are kept in the `scan` dtype; the codes are computed
-    in G's dtype, and exactly (z_A = G_AA⁻¹(c_A − λ s)) when a path ends.
+    (holes allowed; a slot is active when its sign is ±1, free when 0), their signs and codes; the inverse of
+    their Gram block (identity on free slots, updated by rank-one steps); and, for every atom, its distances
+    to the two edges of the box |c| ≤ λ that its residual correlation c = (C0 − G z)_j must stay in:
+    P = λ − c and Q = λ + c (inf for active atoms). P and Q, which only decide which event comes next, are
+    kept in the `scan` dtype; the codes are computed in G's dtype, and exactly (z_A = G_AA⁻¹(c_A − λ s)) when
+    a path ends.
     """
     batch, k = C0.shape
     dtype, dev = G.dtype, G.device
     eps = 1e-12 if dtype == torch.float64 else 1e-6
     Z = torch.zeros(batch, k, dtype=dtype, device=dev)
     failed = torch.zeros(batch, dtype=torch.bool, device=dev)
-    start = C0.clamp_min(0) if nonnegative else C0.abs()
-    level, first = _row_max(start)  # λ₀ and the first atom of each path
-    rows = (level > lam).nonzero().squeeze(1)  # global ids of the rows still walking (others: z = 0)
+    level, first = _row_max(C0, absolute=not nonnegative)  # λ₀ and the first atom of each path
+    walking = level > lam  # the other rows keep z = 0
+    if bool(walking.all()):
+        rows, Cs = torch.arange(batch, device=dev), C0.to(scan)
+    else:
+        rows = walking.nonzero().squeeze(1)  # global ids of the rows still walking
+        first, level, Cs = first[rows], level[rows], C0[rows].to(scan)
     b = rows.numel()
     if b == 0:
         return Z, failed
     limit = max(1, min(G.shape[0], k))
-    m = min(limit, 16)  # slots, grown on demand
-    first = first[rows]
+    m = min(limit, 8)  # slots, grown on demand
     ar = torch.arange(b, device=dev)
-    lev = level[rows]  # (b,)
-    C0 = C0[rows]  # (b, k)
-    Gs, Cs = G.to(scan), C0.to(scan)
-    P = lev.unsqueeze(1).to(scan) - Cs  # (b, k)
+    lev = level  # (b,)
+    lev_s = lev.unsqueeze(1).to(scan)
+    Gs = G.to(scan)
+    P = torch.sub(lev_s, Cs)  # (b, k)
     P[ar, first] = math.inf
     Q = None
     if not nonnegative:
-        Q = lev.unsqueeze(1).to(scan) + Cs
+        Q = Cs + lev_s if Cs is C0 else Cs.add_(lev_s)  # (a copy of C0 is not needed again)
         Q[ar, first] = math.inf
     idx = torch.zeros(b, m, dtype=torch.long, device=dev)
     idx[:, 0] = first
-    valid = torch.zeros(b, m, dtype=torch.bool, device=dev)
-    valid[:, 0] = True
-    sign = torch.zeros(b, m, dtype=dtype, device=dev)
-    sign[:, 0] = torch.sign(C0[ar, first])
+    sign = torch.zeros(b, m, dtype=dtype, device=dev)  # ±1 on active slots, 0 on free ones
+    sign[:, 0] = torch.sign(C0.view(-1).take(rows * k + first))
     zs = torch.zeros(b, m, dtype=dtype, device=dev)  # codes on the slots at the current level
     Minv = torch.eye(m, dtype=dtype, device=dev).repeat(b, 1, 1)
-    just_left = torch.full((b,), -1, dtype=torch.long, device=dev)  # may not re-enter at once
+    # An atom that has just left sits on an edge and may not re-enter at once. `barred` holds it, or, after an
+    # entry, the atom that entered (active, so barring it changes nothing): always a valid column.
+    barred = first.clone()
     alive = torch.ones(b, dtype=torch.bool, device=dev)
     n_alive = b
-    inf = torch.tensor(math.inf, dtype=dtype, device=dev)
+    top = 0  # no slot above this one is active (an entry takes the first free slot: it grows by ≤ 1 a step)
     two = torch.tensor(2.0, dtype=scan, device=dev)
+    tiny = torch.finfo(dtype).tiny
     # The (rows, atoms) arrays of a step are written into these buffers (views of their first b rows): a fresh
     # (b, k) tensor each step costs a page fault per page on the CPU, several times the arithmetic itself.
     buffers = torch.empty(2 if nonnegative else 4, b, k, dtype=scan, device=dev)
@@ -438,19 +452,17 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
             break
         if n_alive < 0.8 * b:  # compact: drop the rows whose paths have ended
             keep = alive.nonzero().squeeze(1)
-            rows, C0, P, lev, idx, valid, sign, zs, Minv, just_left = (
-                t[keep] for t in (rows, C0, P, lev, idx, valid, sign, zs, Minv, just_left)
-            )
+            rows, P, lev, idx, sign, zs, Minv, barred = (t[keep] for t in (rows, P, lev, idx, sign, zs, Minv, barred))
             Q = None if Q is None else Q[keep]
             b = n_alive
             alive = torch.ones(b, dtype=torch.bool, device=dev)
-        used = min(m, int(valid.any(dim=0).nonzero().max()) + 2)  # slots in use, and one free slot beyond
-        ds = torch.zeros(b, m, dtype=dtype, device=dev)
-        ds[:, :used] = torch.bmm(Minv[:, :used, :used], sign[:, :used].unsqueeze(2)).squeeze(2)  # dz/d(−λ)
+        used = min(m, top + 2)  # the slots in use, and the free slot an entry may take
+        sg = sign[:, :used]
+        ds = torch.bmm(Minv[:, :used, :used], sg.unsqueeze(2)).squeeze(2)  # dz/d(−λ) on the slots
         # As λ falls by γ, c falls by γ·a (a = G d) and the edges by γ: P shrinks at the rate 1 − a, Q at 1 + a.
         # An inactive atom enters when P or Q reaches 0: after γ = P / (1 − a) or Q / (1 + a), if that rate
         # is positive (else never: a division by 0 gives inf).
-        rate_p = _rows_times_gram(idx[:, :used], ds[:, :used].to(scan), Gs, buffers[0, :b].fill_(1), inplace=True)
+        rate_p = _rows_times_gram(idx[:, :used], ds.to(scan), Gs, buffers[0, :b].fill_(1), inplace=True)
         # (rate_p = 1 − a.) The soonest entry is the largest rate / distance (a negative one never comes; inf
         # distances, the active atoms, give 0).
         h_up = torch.div(rate_p, P, out=buffers[1, :b])
@@ -459,106 +471,113 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
         else:
             rate_q = torch.sub(two, rate_p, out=buffers[2, :b])  # 1 + a
             h_best = torch.maximum(h_up, torch.div(rate_q, Q, out=buffers[3, :b]), out=buffers[3, :b])
-        has_left = just_left >= 0
-        if bool(has_left.any()):  # an atom that has just left sits on an edge: it may not re-enter at once
-            r = has_left.nonzero().squeeze(1)
-            h_best[r, just_left[r]] = -math.inf
+        h_best.scatter_(1, barred.unsqueeze(1), -math.inf)
         h_entry, j_entry = _row_max(h_best)
-        broken = alive & torch.isnan(h_entry)  # 0/0: only in degenerate cases; FISTA finishes these rows
-        if bool(broken.any()):
+        if bool(torch.isnan(h_entry).any()):  # 0/0: only in degenerate cases; FISTA finishes these rows
+            broken = alive & torch.isnan(h_entry)
             failed[rows[broken]] = True
             alive &= ~broken
-        h_entry = h_entry.to(dtype)
-        g_entry = torch.where(h_entry > 0, 1 / h_entry, inf)
-        if nonnegative:
-            entry_sign = torch.ones(b, dtype=dtype, device=dev)
-        else:
-            jcol = j_entry.unsqueeze(1)
-            entry_sign = torch.where(h_up.gather(1, jcol) >= h_best.gather(1, jcol), 1.0, -1.0).squeeze(1).to(dtype)
-        ratio = -zs / torch.where(ds != 0, ds, torch.ones_like(ds))
-        crossing = valid & (zs * ds < 0) & (ratio > eps)
-        g_exit, slot_exit = torch.where(crossing, ratio, inf).min(dim=1)
-        g_target = lev - lam
-        gamma = torch.minimum(torch.minimum(g_entry, g_exit), g_target)
-        gamma = torch.where(alive, gamma, torch.zeros_like(gamma)).unsqueeze(1)  # (b, 1)
-        zs.addcmul_(gamma, ds)
-        gamma_s = gamma.to(scan)
-        P.addcmul_(gamma_s, rate_p, value=-1)
+            h_entry = torch.nan_to_num(h_entry, nan=0.0)
+        # the step to the next entry, 1 / h (h ≤ 0: never, as a step too long to matter)
+        g_entry = h_entry.to(dtype).clamp_min_(tiny).reciprocal_()
+        # A code crosses zero (its atom leaves) after γ = −z / d, if that is positive. Free slots give 0/0 = NaN
+        # and an atom that has just entered gives −0: neither counts.
+        ratio = torch.div(zs[:, :used], ds).neg_()
+        g_exit, slot_exit = torch.where(ratio > eps, ratio, math.inf).min(dim=1)
+        g_target = (lev - lam) * alive  # (rows whose paths have ended do not move)
+        gamma = torch.minimum(torch.minimum(g_entry, g_exit), g_target)  # (b,)
+        gcol = gamma.unsqueeze(1)
+        zs[:, :used].addcmul_(gcol, ds)
+        gcol = gcol.to(scan)
+        P.addcmul_(gcol, rate_p, value=-1)
         if Q is not None:
-            Q.addcmul_(gamma_s, rate_q, value=-1)
-        lev = lev - gamma.squeeze(1)
-        done = alive & (gamma.squeeze(1) >= g_target)
+            Q.addcmul_(gcol, rate_q, value=-1)
+        lev = lev - gamma
+        done = alive & (gamma >= g_target)
         if bool(done.any()):
+            # the exact codes on the final support: z_A = G_AA⁻¹ (c_A − λ s), from the kept inverse; free slots
+            # hold stale atom indices with the code 0, so index_add_ adds nothing there
             r = done.nonzero().squeeze(1)
-            # free slots hold stale atom indices with the code 0: scatter_add adds nothing there
-            # the exact codes on the final support: z_A = G_AA⁻¹ (c_A − λ s), from the kept inverse
-            atoms = idx[r, :used]
-            rhs = (C0.take(r.unsqueeze(1) * k + atoms) - lam * sign[r, :used]) * valid[r, :used]
-            z = torch.bmm(Minv[r, :used, :used], rhs.unsqueeze(2)).squeeze(2) * valid[r, :used]
-            Z.view(-1).index_add_(0, (rows[r].unsqueeze(1) * k + atoms).view(-1), z.view(-1))
+            flat = rows[r].unsqueeze(1) * k + idx[r, :used]
+            s_r = sign[r, :used]
+            rhs = (C0.view(-1).take(flat) - lam * s_r) * s_r.abs()
+            z = torch.bmm(Minv[r, :used, :used], rhs.unsqueeze(2)).squeeze(2) * s_r.abs()
+            Z.view(-1).index_add_(0, flat.view(-1), z.view(-1))
             alive &= ~done
         do_exit = alive & (g_exit < g_entry)
         do_entry = alive & ~do_exit
-        full = do_entry & valid.all(dim=1)
-        if bool(full.any()):
-            if m >= limit:
-                failed[rows[full]] = True
-                alive &= ~full
-                do_entry &= ~full
-            else:  # grow every slot array
-                extra = min(m, limit - m)
-                idx = torch.cat([idx, idx.new_zeros(b, extra)], dim=1)
-                valid = torch.cat([valid, valid.new_zeros(b, extra)], dim=1)
-                sign = torch.cat([sign, sign.new_zeros(b, extra)], dim=1)
-                zs = torch.cat([zs, zs.new_zeros(b, extra)], dim=1)
-                grown = torch.eye(m + extra, dtype=dtype, device=dev).repeat(b, 1, 1)
-                grown[:, :m, :m] = Minv
-                Minv, m = grown, m + extra
-                used = min(m, used + 1)
+        if top + 1 >= m:  # every slot may be in use: rows that need one more get more slots, or fail
+            full = do_entry & (sign != 0).all(dim=1)
+            if bool(full.any()):
+                if m >= limit:
+                    failed[rows[full]] = True
+                    alive &= ~full
+                    do_entry &= ~full
+                else:  # grow every slot array
+                    extra = min(m, limit - m)
+                    idx = torch.cat([idx, idx.new_zeros(b, extra)], dim=1)
+                    sign = torch.cat([sign, sign.new_zeros(b, extra)], dim=1)
+                    zs = torch.cat([zs, zs.new_zeros(b, extra)], dim=1)
+                    grown = torch.eye(m + extra, dtype=dtype, device=dev).repeat(b, 1, 1)
+                    grown[:, :m, :m] = Minv
+                    Minv, m = grown, m + extra
+                    used = min(m, used + 1)
+                    sg = sign[:, :used]
         # One rank-one change of the inverse per row: M ← M + σ w wᵀ + ε e eᵀ.
         #   entry at free slot f (Schur complement s):  w = u − e_f, σ = 1/s,     e = f, ε = −1
         #   exit at slot i:                             w = M[:, i], σ = −1/M_ii, e = i, ε = +1
-        free = (~valid).to(torch.int8).argmax(dim=1)  # first free slot
+        free = (sg == 0).to(torch.int8).argmax(dim=1)  # the first free slot
         j = j_entry
-        bvec = G.take(idx[:, :used] * k + j.unsqueeze(1)) * valid[:, :used]  # (b, used): Gram entries G[S, j]
-        u = torch.bmm(Minv[:, :used, :used], bvec.unsqueeze(2)).squeeze(2)  # (b, used)
+        M = Minv[:, :used, :used]
+        bvec = G.take(idx[:, :used] * k + j.unsqueeze(1)) * sg.abs()  # (b, used): Gram entries G[S, j]
+        u = torch.bmm(M, bvec.unsqueeze(2)).squeeze(2)  # (b, used)
         schur = 1 - (bvec * u).sum(dim=1)
         bad = do_entry & ~(schur > eps)
         if bool(bad.any()):
             failed[rows[bad]] = True
             alive &= ~bad
             do_entry &= ~bad
-        schur = torch.where(do_entry, schur, torch.ones_like(schur))
-        col = Minv[:, :used, :used].gather(2, slot_exit.view(b, 1, 1).expand(b, used, 1)).squeeze(2)  # (b, used)
-        piv = torch.where(do_exit, col.gather(1, slot_exit.unsqueeze(1)).squeeze(1), torch.ones_like(schur))
+        col = M.gather(2, slot_exit.view(b, 1, 1).expand(b, used, 1)).squeeze(2)  # (b, used)
+        piv = col.gather(1, slot_exit.unsqueeze(1)).squeeze(1)
         u.scatter_(1, free.unsqueeze(1), -1.0)  # u − e_f (u_f = 0 because the free slot is decoupled)
         w = torch.where(do_entry.unsqueeze(1), u, col)
-        sigma = torch.where(do_entry, 1 / schur, torch.where(do_exit, -1 / piv, torch.zeros_like(piv)))
-        Minv[:, :used, :used].addcmul_(w.unsqueeze(2), (w * sigma.unsqueeze(1)).unsqueeze(1))
+        sigma = torch.where(do_entry, 1 / schur, torch.where(do_exit, -1 / piv, 0.0))
+        M.addcmul_(w.unsqueeze(2), (w * sigma.unsqueeze(1)).unsqueeze(1))
         e = torch.where(do_entry, free, slot_exit)
-        diag = torch.where(do_entry, -1.0, torch.where(do_exit, 1.0, 0.0)).to(dtype)
+        diag = do_exit.to(dtype) - do_entry.to(dtype)
         Minv.view(b, m * m).scatter_add_(1, (e * (m + 1)).unsqueeze(1), diag.unsqueeze(1))
         # slot bookkeeping
         if bool(do_exit.any()):
-            r, i = do_exit.nonzero().squeeze(1), slot_exit[do_exit]
-            atom, s_i, lv = idx[r, i], sign[r, i], lev[r]
-            P[r, atom] = (lv * (1 - s_i)).to(scan)  # it leaves from the edge c = s·λ
+            # (flat indices: much faster than P[r, atom] on the CPU)
+            r = do_exit.nonzero().squeeze(1)
+            slot = r * m + slot_exit[r]
+            atom, s_i, lv = idx.view(-1)[slot], sign.view(-1)[slot], lev[r]
+            at = r * k + atom
+            P.view(-1)[at] = (lv * (1 - s_i)).to(scan)  # it leaves from the edge c = s·λ
             if Q is not None:
-                Q[r, atom] = (lv * (1 + s_i)).to(scan)
-            just_left[r] = atom
-            valid[r, i] = False
-            sign[r, i] = 0
-            zs[r, i] = 0
+                Q.view(-1)[at] = (lv * (1 + s_i)).to(scan)
+            barred[r] = atom
+            sign.view(-1)[slot] = 0
+            zs.view(-1)[slot] = 0
+            i = slot_exit[r]
             Minv[r, i, :] = 0  # exact zeros (the downdate leaves rounding there)
             Minv[r, :, i] = 0
             Minv[r, i, i] = 1
         if bool(do_entry.any()):
-            r, f, jj = do_entry.nonzero().squeeze(1), free[do_entry], j[do_entry]
-            just_left[r] = -1
-            idx[r, f], valid[r, f], sign[r, f], zs[r, f] = jj, True, entry_sign[do_entry], 0
-            P[r, jj] = math.inf
+            r = do_entry.nonzero().squeeze(1)
+            slot, jj = r * m + free[r], j[r]
+            at = r * k + jj
+            barred[r] = jj
+            idx.view(-1)[slot] = jj
+            if nonnegative:
+                sign.view(-1)[slot] = 1.0
+            else:  # the sign of the edge it reaches: +1 if P (the distance to c = +λ) gave its entry
+                up = h_up.reshape(-1)[at] >= h_best.reshape(-1)[at]
+                sign.view(-1)[slot] = torch.where(up, 1.0, -1.0).to(dtype)
+            P.view(-1)[at] = math.inf
             if Q is not None:
-                Q[r, jj] = math.inf
+                Q.view(-1)[at] = math.inf
+            top = min(m - 1, top + 1)
         n_alive = int(alive.sum())
     if n_alive:
         failed[rows[alive]] = True  # ran out of steps

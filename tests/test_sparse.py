@@ -316,3 +316,26 @@ def test_row_max_matches_torch_max_on_the_cpu_nan_and_inf_included():
         assert index.dtype == torch.long
     strided = torch.randn(37, 50, generator=gen).T  # not contiguous: falls back to torch.max
     assert torch.equal(_row_max(strided)[1], strided.max(dim=1)[1])
+
+
+def test_row_max_of_absolute_values_matches_torch():
+    from superpose_lib.sparse import _row_max
+
+    gen = torch.Generator().manual_seed(1)
+    for dtype in (torch.float32, torch.float64):
+        t = torch.randn(60, 41, generator=gen, dtype=dtype)
+        t[4] = -t[4].abs()  # a row whose largest |entry| is negative
+        values, index = _row_max(t, absolute=True)
+        expected_values, expected_index = t.abs().max(dim=1)
+        assert torch.equal(values, expected_values) and torch.equal(index, expected_index)
+        assert values[4] > 0
+
+
+def test_homotopy_leaves_its_inputs_alone():
+    # the float64 walk (the GPU's, and the CPU's second walk) must not write into the correlations it is given
+    D, X, _ = problem(n=20, k=50, batch=30, s=4, seed=5)
+    G, C0 = D.T @ D, X @ D
+    G_before, C0_before = G.clone(), C0.clone()
+    for scan in (torch.float64, torch.float32):
+        sparse._homotopy(G, C0, 0.05, False, 50, scan)
+        assert torch.equal(C0, C0_before) and torch.equal(G, G_before)
