@@ -641,10 +641,8 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
         raise ValueError(f"n_nonzero must be at most min(n, k) = {min(n, k)}, got {n_nonzero}")
     dtype, dev = D.dtype, D.device
     G = D.T @ D  # (k, k)
-    alpha0 = X2 @ D  # (batch, k)
+    alpha = X2 @ D  # (batch, k): the atoms' correlations with the current residual, updated in place
     energy0 = (X2 * X2).sum(dim=1)  # (batch,) ‖x‖²
-    alpha = alpha0.clone()  # correlations of the atoms with the current residual, updated in place
-    magnitude = torch.empty_like(alpha)  # |α|, one buffer for every step
     idx = torch.zeros(batch, n_nonzero, dtype=torch.long, device=dev)
     # The inverse of the Cholesky factor of G_SS (lower triangular), grown by one row per step, and
     # y = Linv · (D_Sᵀ x): the least-squares codes are γ = Linvᵀ y and ‖x − D_S γ‖² = ‖x‖² − ‖y‖². Step t adds
@@ -659,23 +657,24 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     for t in range(n_nonzero):
         if not bool(alive.any()):
             break
-        best, j = _row_max(torch.abs(alpha, out=magnitude))  # (batch,): the atom most correlated with the residual
+        best, j = _row_max(alpha, absolute=True)  # (batch,): the atom most correlated with the residual
         # as scikit-learn: stop once no atom is correlated with the residual, or a chosen atom comes back
         alive &= best * best >= tiny
-        c_j = alpha0.gather(1, j.unsqueeze(1)).squeeze(1)
+        a_j = alpha.gather(1, j.unsqueeze(1)).squeeze(1)
         if t == 0:
             Linv[:, 0, 0] = 1.0
-            y[:, 0] = torch.where(alive, c_j, 0.0)
+            d = 1.0
         else:
             alive &= ~(idx[:, :t] == j.unsqueeze(1)).any(dim=1)
             g = G.take(idx[:, :t] * k + j.unsqueeze(1))  # (batch, t): G_{S, j}
             w = torch.bmm(Linv[:, :t, :t], g.unsqueeze(2)).squeeze(2)  # L⁻¹ g
             diag2 = 1.0 - (w * w).sum(dim=1)
             alive &= diag2 > tiny  # the new atom is (numerically) in the span of the chosen ones: stop
-            d = torch.where(alive, diag2, torch.ones_like(diag2)).sqrt()
+            d = torch.where(alive, diag2, 1.0).sqrt()
             Linv[:, t, :t] = -torch.bmm(w.unsqueeze(1), Linv[:, :t, :t]).squeeze(1) / d.unsqueeze(1)
             Linv[:, t, t] = 1 / d
-            y[:, t] = torch.where(alive, (c_j - (w * y[:, :t]).sum(dim=1)) / d, 0.0)
+        # y_t = (d_jᵀx − w·y) / d, and d_jᵀx − w·y is the residual's correlation with the new atom, a_j
+        y[:, t] = torch.where(alive, a_j / d, 0.0)
         if not bool(alive.any()):
             break
         idx[:, t] = j
