@@ -441,7 +441,8 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
     alive = torch.ones(b, dtype=torch.bool, device=dev)
     n_alive = b
     top = 0  # no slot above this one is active (an entry takes the first free slot: it grows by ≤ 1 a step)
-    two = torch.tensor(2.0, dtype=scan, device=dev)
+    one, two = (torch.tensor(v, dtype=scan, device=dev) for v in (1.0, 2.0))
+    bag = dev.type == "cpu" and scan == torch.float32
     tiny = torch.finfo(dtype).tiny
     # The (rows, atoms) arrays of a step are written into these buffers (views of their first b rows): a fresh
     # (b, k) tensor each step costs a page fault per page on the CPU, several times the arithmetic itself.
@@ -462,7 +463,11 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
         # As λ falls by γ, c falls by γ·a (a = G d) and the edges by γ: P shrinks at the rate 1 − a, Q at 1 + a.
         # An inactive atom enters when P or Q reaches 0: after γ = P / (1 − a) or Q / (1 + a), if that rate
         # is positive (else never: a division by 0 gives inf).
-        rate_p = _rows_times_gram(idx[:, :used], ds.to(scan), Gs, buffers[0, :b].fill_(1), inplace=True)
+        if bag:  # a = Σ_s d_s G[idx_s] by embedding_bag, faster than the CSR product in float32 on the CPU
+            a = torch.nn.functional.embedding_bag(idx[:, :used], Gs, per_sample_weights=ds.to(scan), mode="sum")
+            rate_p = torch.sub(one, a, out=buffers[0, :b])
+        else:
+            rate_p = _rows_times_gram(idx[:, :used], ds.to(scan), Gs, buffers[0, :b].fill_(1), inplace=True)
         # (rate_p = 1 − a.) The soonest entry is the largest rate / distance (a negative one never comes; inf
         # distances, the active atoms, give 0).
         h_up = torch.div(rate_p, P, out=buffers[1, :b])
