@@ -154,21 +154,25 @@ def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
 
 
 def _row_max(t: torch.Tensor, absolute: bool = False):
-    """Each row's largest entry (largest |entry| when `absolute`, returned as that absolute value) and its
-    column, as ``t.max(dim=1)``. On the CPU through NumPy's argmax, which is many times faster than torch's
-    max-with-indices over a (b, k) array, and, for `absolute`, without a (b, k) temporary; NaN counts as the
-    largest in both."""
+    """Each row's largest entry and its column, as ``t.max(dim=1)``; with `absolute`, each row's entry of
+    largest magnitude (with its sign) and its column. On the CPU through NumPy's argmax (and argmin), many
+    times faster than torch's max-with-indices over a (b, k) array, and without a (b, k) temporary for |t|.
+    NaN counts as the largest."""
     if t.device.type == "cpu" and t.is_contiguous() and t.dtype in (torch.float32, torch.float64):
         a = t.numpy()
-        j = torch.from_numpy(a.argmax(axis=1))
-        top = t.gather(1, j.unsqueeze(1)).squeeze(1)
-        if absolute:  # max |t| = max(max t, −min t)
-            j_low = torch.from_numpy(a.argmin(axis=1))
-            low = -t.gather(1, j_low.unsqueeze(1)).squeeze(1)
-            take_low = low > top
-            return torch.where(take_low, low, top), torch.where(take_low, j_low, j)
-        return top, j
-    return t.abs().max(dim=1) if absolute else t.max(dim=1)
+        rows = np.arange(a.shape[0])
+        j = a.argmax(axis=1)
+        value = a[rows, j]
+        if absolute:  # the largest |entry| is the largest entry or the smallest one
+            j_low = a.argmin(axis=1)
+            low = a[rows, j_low]
+            take_low = -low > value
+            j, value = np.where(take_low, j_low, j), np.where(take_low, low, value)
+        return torch.from_numpy(value), torch.from_numpy(j)
+    if absolute:
+        j = t.abs().argmax(dim=1)
+        return t.gather(1, j.unsqueeze(1)).squeeze(1), j
+    return t.max(dim=1)
 
 
 def _sparse_rows_times_gram(Z, G, minus_from) -> torch.Tensor:
@@ -407,7 +411,9 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
     eps = 1e-12 if dtype == torch.float64 else 1e-6
     Z = torch.zeros(batch, k, dtype=dtype, device=dev)
     failed = torch.zeros(batch, dtype=torch.bool, device=dev)
-    level, first = _row_max(C0, absolute=not nonnegative)  # λ₀ and the first atom of each path
+    level, first = _row_max(C0, absolute=not nonnegative)  # λ₀ (with the sign of c) and each path's first atom
+    if not nonnegative:
+        level = level.abs()
     walking = level > lam  # the other rows keep z = 0
     if bool(walking.all()):
         rows, Cs = torch.arange(batch, device=dev), C0.to(scan)
@@ -662,10 +668,9 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     for t in range(n_nonzero):
         if not bool(alive.any()):
             break
-        best, j = _row_max(alpha, absolute=True)  # (batch,): the atom most correlated with the residual
+        a_j, j = _row_max(alpha, absolute=True)  # (batch,): the atom most correlated with the residual
         # as scikit-learn: stop once no atom is correlated with the residual, or a chosen atom comes back
-        alive &= best * best >= tiny
-        a_j = alpha.gather(1, j.unsqueeze(1)).squeeze(1)
+        alive &= a_j * a_j >= tiny
         if t == 0:
             Linv[:, 0, 0] = 1.0
             d = 1.0

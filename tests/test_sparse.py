@@ -325,10 +325,11 @@ def test_row_max_of_absolute_values_matches_torch():
     for dtype in (torch.float32, torch.float64):
         t = torch.randn(60, 41, generator=gen, dtype=dtype)
         t[4] = -t[4].abs()  # a row whose largest |entry| is negative
-        values, index = _row_max(t, absolute=True)
+        values, index = _row_max(t, absolute=True)  # the entry of largest magnitude, with its sign
         expected_values, expected_index = t.abs().max(dim=1)
-        assert torch.equal(values, expected_values) and torch.equal(index, expected_index)
-        assert values[4] > 0
+        assert torch.equal(values.abs(), expected_values) and torch.equal(index, expected_index)
+        assert torch.equal(values, t.gather(1, index.unsqueeze(1)).squeeze(1))
+        assert values[4] < 0
 
 
 def test_homotopy_leaves_its_inputs_alone():
