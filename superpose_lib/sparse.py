@@ -128,11 +128,12 @@ def lasso_objective(D, X, Z, lam) -> torch.Tensor:
 
 
 def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
-    """(b, k) = minus_from − Σ_s values[:, s] · G[idx[:, s], :], as a sparse (CSR) times dense product
-    (`torch.addmm`, much faster here than `sparse @ G`), into `minus_from` itself when `inplace`.
+    """(b, k) = minus_from − Σ_s values[:, s] · G[idx[:, s], :], into `minus_from` itself when `inplace`.
 
-    Much faster than gathering the (b, s, k) rows of G, because it reads each row of G from cache; free
-    slots carry the value 0 (their atom index may repeat a used one: the duplicates add 0).
+    On the CPU each row reads its s rows of G from cache, much faster than gathering the (b, s, k) rows:
+    through `embedding_bag` in float32 and a sparse (CSR) times dense `torch.addmm` otherwise (each the
+    faster one there). Free slots carry the value 0 (their atom index may repeat a used one: the duplicates
+    add 0).
     """
     if idx.device.type != "cpu":
         # On a GPU the dense product is cheap, and the CSR one is unsafe: with torch 2.11 on CUDA it read a
@@ -142,6 +143,9 @@ def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
         if inplace:
             return minus_from.addmm_(dense, G, alpha=-1)
         return torch.addmm(minus_from, dense, G, alpha=-1)
+    if values.dtype == torch.float32:
+        rows = torch.nn.functional.embedding_bag(idx, G, per_sample_weights=values, mode="sum")
+        return minus_from.sub_(rows) if inplace else minus_from - rows
     b, s = idx.shape
     crow = torch.arange(0, b * s + 1, s, device=idx.device)
     with warnings.catch_warnings():
@@ -411,23 +415,22 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
     eps = 1e-12 if dtype == torch.float64 else 1e-6
     Z = torch.zeros(batch, k, dtype=dtype, device=dev)
     failed = torch.zeros(batch, dtype=torch.bool, device=dev)
-    level, first = _row_max(C0, absolute=not nonnegative)  # λ₀ (with the sign of c) and each path's first atom
+    lev, first = _row_max(C0, absolute=not nonnegative)  # λ₀ (with the sign of c) and each path's first atom
     if not nonnegative:
-        level = level.abs()
-    walking = level > lam  # the other rows keep z = 0
+        lev = lev.abs()
+    walking = lev > lam  # the other rows keep z = 0
     if bool(walking.all()):
         rows, Cs = torch.arange(batch, device=dev), C0.to(scan)
     else:
         rows = walking.nonzero().squeeze(1)  # global ids of the rows still walking
-        first, level, Cs = first[rows], level[rows], C0[rows].to(scan)
+        first, lev, Cs = first[rows], lev[rows], C0[rows].to(scan)
     b = rows.numel()
     if b == 0:
         return Z, failed
     limit = max(1, min(G.shape[0], k))
     m = min(limit, 8)  # slots, grown on demand
     ar = torch.arange(b, device=dev)
-    lev = level  # (b,)
-    lev_s = lev.unsqueeze(1).to(scan)
+    lev_s = lev.unsqueeze(1).to(scan)  # (b, 1)
     Gs = G.to(scan)
     P = torch.sub(lev_s, Cs)  # (b, k)
     P[ar, first] = math.inf
@@ -447,8 +450,7 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
     alive = torch.ones(b, dtype=torch.bool, device=dev)
     n_alive = b
     top = 0  # no slot above this one is active (an entry takes the first free slot: it grows by ≤ 1 a step)
-    one, two = (torch.tensor(v, dtype=scan, device=dev) for v in (1.0, 2.0))
-    bag = dev.type == "cpu" and scan == torch.float32
+    two = torch.tensor(2.0, dtype=scan, device=dev)
     tiny = torch.finfo(dtype).tiny
     # The (rows, atoms) arrays of a step are written into these buffers (views of their first b rows): a fresh
     # (b, k) tensor each step costs a page fault per page on the CPU, several times the arithmetic itself.
@@ -469,11 +471,7 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
         # As λ falls by γ, c falls by γ·a (a = G d) and the edges by γ: P shrinks at the rate 1 − a, Q at 1 + a.
         # An inactive atom enters when P or Q reaches 0: after γ = P / (1 − a) or Q / (1 + a), if that rate
         # is positive (else never: a division by 0 gives inf).
-        if bag:  # a = Σ_s d_s G[idx_s] by embedding_bag, faster than the CSR product in float32 on the CPU
-            a = torch.nn.functional.embedding_bag(idx[:, :used], Gs, per_sample_weights=ds.to(scan), mode="sum")
-            rate_p = torch.sub(one, a, out=buffers[0, :b])
-        else:
-            rate_p = _rows_times_gram(idx[:, :used], ds.to(scan), Gs, buffers[0, :b].fill_(1), inplace=True)
+        rate_p = _rows_times_gram(idx[:, :used], ds.to(scan), Gs, buffers[0, :b].fill_(1), inplace=True)
         # (rate_p = 1 − a.) The soonest entry is the largest rate / distance (a negative one never comes; inf
         # distances, the active atoms, give 0).
         h_up = torch.div(rate_p, P, out=buffers[1, :b])

@@ -9,7 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-quick=${1:-}
+case "${1:-}" in
+    "") sizes="" steps="" ;;
+    --quick) sizes="--sizes 256x1024" steps="--quick" ;;
+    *) echo "usage: bash tools/gpu_check.sh [--quick]" >&2; exit 2 ;;
+esac
 
 "$PY" - <<'PYEOF'
 import sys, torch
@@ -25,12 +29,7 @@ PYEOF
     tests/test_toy_models_hidden_l1.py tests/test_geometry.py tests/test_digits.py tests/test_metrics.py \
     tests/test_interference.py tests/test_detection.py tests/test_environment.py
 
-if [ "$quick" = "--quick" ]; then
-    "$PY" benchmarks/bench_sparse.py --device cuda --sizes 256x1024
-    "$PY" benchmarks/bench_sae.py --device cuda --quick
-    "$PY" benchmarks/bench_toy_models.py --device cuda --quick
-else
-    "$PY" benchmarks/bench_sparse.py --device cuda
-    "$PY" benchmarks/bench_sae.py --device cuda
-    "$PY" benchmarks/bench_toy_models.py --device cuda
-fi
+# (unquoted on purpose: each is empty or its words)
+"$PY" benchmarks/bench_sparse.py --device cuda $sizes
+"$PY" benchmarks/bench_sae.py --device cuda $steps
+"$PY" benchmarks/bench_toy_models.py --device cuda $steps
