@@ -13,9 +13,10 @@ Everything runs in float64. scikit-learn and SPAMS run on the CPU; ours runs whe
 by default; with ``--device cuda`` its inputs are on the GPU before the clock starts, every timing waits for
 the GPU to finish, and the codes are compared on the CPU). SPAMS is optional (``pip install spams-bin``);
 without it the script says so and skips it. SPAMS gets as many threads as torch. Times are the best of
-``--repeats`` runs; the ratios are printed, never asserted.
+``--repeats`` runs, the competitors taking turns run by run (a slow spell of a shared machine then slows all of
+them, not one); the ratios are printed, never asserted.
 
-    python benchmarks/bench_sparse.py [--repeats 3] [--signals 2000] [--sizes 64x256,128x512,256x1024] [--threads 1]
+    python benchmarks/bench_sparse.py [--repeats 5] [--signals 2000] [--sizes 64x256,128x512,256x1024] [--threads 1]
         [--device cuda]
 """
 
@@ -59,17 +60,21 @@ def problem(n: int, k: int, batch: int, seed: int):
     return D, Z @ D.T  # (n, k), (batch, n)
 
 
-def best_time(fn, repeats: int):
-    best, result = float("inf"), None
+def best_times(fns: dict, repeats: int):
+    """Each function's best time of `repeats` runs, and its result. The functions take turns (one run of each
+    per round), so a slow spell of a shared machine slows every competitor alike, not just whichever one it
+    happened to meet."""
+    best = dict.fromkeys(fns, float("inf"))
+    results = {}
     for _ in range(repeats):
-        _synchronize()
-        start = time.perf_counter()
-        result = fn()
-        _synchronize()
-        best = min(best, time.perf_counter() - start)
-    if isinstance(result, torch.Tensor):
-        result = result.cpu()
-    return best, result
+        for name, fn in fns.items():
+            _synchronize()
+            start = time.perf_counter()
+            result = fn()
+            _synchronize()
+            best[name] = min(best[name], time.perf_counter() - start)
+            results[name] = result.cpu() if isinstance(result, torch.Tensor) else result
+    return best, results
 
 
 def _synchronize() -> None:
@@ -89,16 +94,12 @@ def bench_size(n: int, k: int, args, rows: list) -> None:
     Xf, Df = np.asfortranarray(Xn.T), np.asfortranarray(Dn)  # SPAMS: signals and atoms as columns
 
     # --- Lasso ---
-    times, codes = {}, {}
-    times["ours"], codes["ours"] = best_time(lambda: lasso(Dd, Xd, LAM), args.repeats)
+    solvers = {"ours": lambda: lasso(Dd, Xd, LAM)}
     for algo in ("lasso_cd", "lasso_lars"):
-        times[algo], codes[algo] = best_time(
-            lambda algo=algo: sparse_encode(Xn, Dt, algorithm=algo, alpha=LAM), args.repeats
-        )
+        solvers[algo] = lambda algo=algo: sparse_encode(Xn, Dt, algorithm=algo, alpha=LAM)
     if spams is not None:
-        times["spams"], codes["spams"] = best_time(
-            lambda: spams.lasso(Xf, D=Df, lambda1=LAM, mode=2, numThreads=_threads()).toarray().T, args.repeats
-        )
+        solvers["spams"] = lambda: spams.lasso(Xf, D=Df, lambda1=LAM, mode=2, numThreads=_threads()).toarray().T
+    times, codes = best_times(solvers, args.repeats)
     objectives = {name: lasso_objective(D, X, torch.as_tensor(np.asarray(z)), LAM) for name, z in codes.items()}
     best = torch.stack(list(objectives.values())).min(dim=0).values
     gaps = {name: float(((f - best) / best).max()) for name, f in objectives.items()}
@@ -121,15 +122,13 @@ def bench_size(n: int, k: int, args, rows: list) -> None:
 
     # --- OMP ---
     m = args.omp_atoms
-    times, codes = {}, {}
-    times["ours"], codes["ours"] = best_time(lambda: omp(Dd, Xd, m), args.repeats)
-    times["sklearn"], codes["sklearn"] = best_time(
-        lambda: orthogonal_mp_gram(Dn.T @ Dn, Dn.T @ Xn.T, n_nonzero_coefs=m).T, args.repeats
-    )
+    solvers = {
+        "ours": lambda: omp(Dd, Xd, m),
+        "sklearn": lambda: orthogonal_mp_gram(Dn.T @ Dn, Dn.T @ Xn.T, n_nonzero_coefs=m).T,
+    }
     if spams is not None:
-        times["spams"], codes["spams"] = best_time(
-            lambda: spams.omp(Xf, Df, L=m, numThreads=_threads()).toarray().T, args.repeats
-        )
+        solvers["spams"] = lambda: spams.omp(Xf, Df, L=m, numThreads=_threads()).toarray().T
+    times, codes = best_times(solvers, args.repeats)
     # a coefficient below 1e-10 is a zero (SPAMS keeps adding atoms with ~1e-17 weights after an exact fit)
     supports = {name: np.abs(np.asarray(z)) > 1e-10 for name, z in codes.items()}
     same = {name: float((s == supports["ours"]).all(axis=1).mean()) for name, s in supports.items()}
@@ -151,7 +150,7 @@ def _device_name(device: torch.device) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--signals", type=int, default=2000)
     parser.add_argument("--sizes", default="64x256,128x512,256x1024")
     parser.add_argument("--omp-atoms", type=int, default=10)

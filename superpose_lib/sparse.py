@@ -55,7 +55,7 @@ def _prepare(D, X, device, name: str = "X"):
     dev = _validate.device(device) if device is not None else D.device
     D = D.to(device=dev, dtype=dtype)
     X2 = X2.to(device=dev, dtype=dtype)
-    if not torch.isfinite(D).all() or not torch.isfinite(X2).all():
+    if not _all_finite(D) or not _all_finite(X2):
         raise ValueError("D and X must be finite (no NaN or inf entries)")
     norms = D.norm(dim=0)  # (k,)
     tol = _NORM_TOL.get(dtype, 1e-3)
@@ -71,6 +71,12 @@ def _prepare(D, X, device, name: str = "X"):
             f"and {norms.max().item():.4g}.{hint}"
         )
     return D, X2, single
+
+
+def _all_finite(T: torch.Tensor) -> bool:
+    """No NaN or inf in T. A NaN or inf makes the sum non-finite, so a finite sum settles it in one fast pass
+    (about 10 times faster than ``isfinite(T).all()``); a sum that overflows gets the full check."""
+    return bool(torch.isfinite(T.sum())) or bool(torch.isfinite(T).all())
 
 
 def _lam(lam) -> float:
@@ -651,17 +657,19 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     dtype, dev = D.dtype, D.device
     G = D.T @ D  # (k, k)
     alpha = X2 @ D  # (batch, k): the atoms' correlations with the current residual, updated in place
-    energy0 = (X2 * X2).sum(dim=1)  # (batch,) ‖x‖²
-    idx = torch.zeros(batch, n_nonzero, dtype=torch.long, device=dev)
-    # The inverse of the Cholesky factor of G_SS (lower triangular), grown by one row per step, and
-    # y = Linv · (D_Sᵀ x): the least-squares codes are γ = Linvᵀ y and ‖x − D_S γ‖² = ‖x‖² − ‖y‖². Step t adds
-    # the orthonormalised atom t with weight y_t, so the correlations fall by y_t · G_{:, S} Linv[t]ᵀ.
-    Linv = torch.zeros(batch, n_nonzero, n_nonzero, dtype=dtype, device=dev)
-    y = torch.zeros(batch, n_nonzero, dtype=dtype, device=dev)
+    # The small per-signal quantities keep the batch as their last axis, so every step's algebra is a few
+    # elementwise operations over contiguous (batch,) rows rather than many tiny matrix products.
+    idx = torch.zeros(n_nonzero, batch, dtype=torch.long, device=dev)  # idx[t]: the atom chosen at step t
+    # L[s, r] (lower triangular in s, r): the inverse of the Cholesky factor of G_SS, grown by one row per step,
+    # and y = L · (D_Sᵀ x): the least-squares codes are γ = Lᵀ y and ‖x − D_S γ‖² = ‖x‖² − ‖y‖². Step t adds
+    # the orthonormalised atom t with weight y_t, so the correlations fall by y_t · Σ_r L[t, r] G[idx_r, :].
+    L = torch.zeros(n_nonzero, n_nonzero, batch, dtype=dtype, device=dev)
+    y = torch.zeros(n_nonzero, batch, dtype=dtype, device=dev)
     # All signals step together; a signal that has stopped gets y_t = 0 from then on, which freezes its codes.
     alive = torch.ones(batch, dtype=torch.bool, device=dev)
     if tol is not None:
-        alive &= energy0 > tol
+        residual = (X2 * X2).sum(dim=1)  # (batch,) ‖x − D_S γ‖², from ‖x‖² down
+        alive &= residual > tol
     tiny = torch.finfo(dtype).eps
     for t in range(n_nonzero):
         if not bool(alive.any()):
@@ -670,30 +678,32 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
         # as scikit-learn: stop once no atom is correlated with the residual, or a chosen atom comes back
         alive &= a_j * a_j >= tiny
         if t == 0:
-            Linv[:, 0, 0] = 1.0
+            L[0, 0] = 1.0
             d = 1.0
         else:
-            alive &= ~(idx[:, :t] == j.unsqueeze(1)).any(dim=1)
-            g = G.take(idx[:, :t] * k + j.unsqueeze(1))  # (batch, t): G_{S, j}
-            w = torch.bmm(Linv[:, :t, :t], g.unsqueeze(2)).squeeze(2)  # L⁻¹ g
-            diag2 = 1.0 - (w * w).sum(dim=1)
+            alive &= (idx[:t] != j).all(dim=0)
+            g = G.take(idx[:t] * k + j)  # (t, batch): G[idx_r, j]
+            L_old = L[:t, :t]
+            w = (L_old * g).sum(dim=1)  # (t, batch): w = L g, the new atom in the orthonormalised ones
+            diag2 = 1.0 - (w * w).sum(dim=0)
             alive &= diag2 > tiny  # the new atom is (numerically) in the span of the chosen ones: stop
-            d = torch.where(alive, diag2, 1.0).sqrt()
-            Linv[:, t, :t] = -torch.bmm(w.unsqueeze(1), Linv[:, :t, :t]).squeeze(1) / d.unsqueeze(1)
-            Linv[:, t, t] = 1 / d
+            d = torch.where(alive, diag2, 1.0).sqrt_()
+            L[t, :t] = (L_old * w.unsqueeze(1)).sum(dim=0).div_(-d)  # −wᵀL / d
+            L[t, t] = 1 / d
         # y_t = (d_jᵀx − w·y) / d, and d_jᵀx − w·y is the residual's correlation with the new atom, a_j
-        y[:, t] = torch.where(alive, a_j / d, 0.0)
+        y[t] = torch.where(alive, a_j / d, 0.0)
         if not bool(alive.any()):
             break
-        idx[:, t] = j
-        alpha = _rows_times_gram(
-            idx[:, : t + 1], y[:, t : t + 1] * Linv[:, t, : t + 1], G, minus_from=alpha, inplace=True
-        )
+        idx[t] = j
+        if t + 1 < n_nonzero:  # after the last step the correlations are not needed
+            alpha = _rows_times_gram(idx[: t + 1].T, (y[t] * L[t, : t + 1]).T, G, minus_from=alpha, inplace=True)
         if tol is not None:
-            alive &= energy0 - (y[:, : t + 1] ** 2).sum(dim=1) > tol
-    codes = torch.bmm(y.unsqueeze(1), Linv).squeeze(1)  # γ = Linvᵀ y, each signal's coefficients by step
-    # steps after a signal stopped hold the code 0 (their slot index may be stale), so adding them changes nothing
-    Z = torch.zeros(batch, k, dtype=dtype, device=dev).scatter_add_(1, idx, codes)
+            residual -= y[t] * y[t]
+            alive &= residual > tol
+    codes = (L * y.unsqueeze(1)).sum(dim=0)  # (n_nonzero, batch): γ = Lᵀ y, each signal's coefficients by step
+    # steps after a signal stopped hold the code 0 (their slot index may be stale), so adding them changes nothing;
+    # the correlations are no longer needed, so their memory holds the codes
+    Z = alpha.zero_().scatter_add_(1, idx.T, codes.T)
     return _out(Z, single)
 
 
@@ -980,7 +990,7 @@ def dictionary_learning(
     dev = _validate.device(device) if device is not None else H.device
     dtype = H.dtype if H.dtype in (torch.float32, torch.float64) else torch.float32
     H = H.to(device=dev, dtype=dtype)
-    if not torch.isfinite(H).all():
+    if not _all_finite(H):
         raise ValueError("H must be finite (no NaN or inf entries)")
     gen = _validate.generator(seed, generator)
 

@@ -244,6 +244,20 @@ def test_misshaped_signals_are_refused_with_a_hint():
         fista(D[0], X, 0.1)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_signals_are_refused_and_huge_finite_ones_are_not(bad):
+    D, X, _ = problem()
+    X = X.clone()
+    X[2, 3] = bad
+    for solver in (lambda: omp(D, X, 2), lambda: lasso(D, X, 0.1), lambda: fista(D, X, 0.1, max_iter=2)):
+        with pytest.raises(ValueError, match="finite"):
+            solver()
+    # the finiteness check sums first: finite entries whose sum overflows must still be accepted
+    huge = torch.full((2, D.shape[0]), 1e308, dtype=torch.float64)
+    assert torch.isinf(huge.sum())
+    assert omp(D, huge, 1).shape == (2, D.shape[1])
+
+
 @pytest.mark.parametrize("lam", [-1.0, float("nan"), "0.1", True])
 def test_bad_lambda_is_refused(lam):
     D, X, _ = problem()
