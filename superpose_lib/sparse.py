@@ -612,10 +612,9 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
 
     All signals of the batch advance together ("Batch-OMP", Rubinstein, Zibulevsky and Elad, 2008): the
     correlations are updated through the precomputed Gram matrix DᵀD and the least-squares fit through the
-    inverse of a Cholesky factor that grows by one row per step (so every solve is a small batched product),
-    and no step touches the signals again. It returns the
-    same supports and coefficients as ``sklearn.linear_model.orthogonal_mp_gram(D.T @ D, D.T @ x,
-    n_nonzero_coefs=n_nonzero, tol=tol)``.
+    inverse of a Cholesky factor that grows by one row per step (so every solve is a few products over the
+    batch), and no step touches the signals again. It returns the same supports and coefficients as
+    ``sklearn.linear_model.orthogonal_mp_gram(D.T @ D, D.T @ x, n_nonzero_coefs=n_nonzero, tol=tol)``.
 
     Parameters
     ----------

@@ -209,6 +209,40 @@ def test_omp_with_tolerance_matches_sklearn():
     assert ((X - ours @ D.T) ** 2).sum(dim=1).max() <= 0.05
 
 
+def test_omp_with_tolerance_and_a_cap_stops_at_whichever_comes_first():
+    # scikit-learn ignores n_nonzero_coefs when tol is given, so each signal is checked against its own
+    # fixed-size run: the first m atoms of the path, where m is the fewest that reach tol (or the cap)
+    D, X, _ = problem(n=40, k=120, batch=30, s=5, seed=7)
+    G, Xy = (D.T @ D).numpy(), (X @ D).numpy().T
+    cap, tol = 3, 0.5
+    ours = omp(D, X, cap, tol=tol)
+    sizes = (ours != 0).sum(dim=1)
+    residual = ((X - ours @ D.T) ** 2).sum(dim=1)
+    assert {0, cap} < set(sizes.tolist())  # some signals stop on the tolerance (one at once), some on the cap
+    for row in range(X.shape[0]):
+        m = int(sizes[row])
+        assert residual[row] <= tol or m == cap
+        if m == 0:
+            assert (X[row] ** 2).sum() <= tol  # already within tol: no atom at all
+            continue
+        theirs = torch.tensor(orthogonal_mp_gram(G, Xy[:, row], n_nonzero_coefs=m))
+        assert torch.allclose(ours[row], theirs, atol=1e-10)
+        fewer = orthogonal_mp_gram(G, Xy[:, row], n_nonzero_coefs=m - 1) if m > 1 else np.zeros(D.shape[1])
+        assert ((X[row] - torch.tensor(fewer) @ D.T) ** 2).sum() > tol  # one atom less would not do
+
+
+def test_omp_in_float32_agrees_with_float64_and_leaves_inputs_alone():
+    # float32 takes the embedding_bag product and the float64 one the CSR product: the same algorithm
+    D, X, _ = problem(n=40, k=120, batch=200, s=5, seed=8)
+    X32, D32 = X.float(), D.float()
+    before = X32.clone()
+    z64, z32 = omp(D, X, 6), omp(D32, X32, 6)
+    assert z32.dtype == torch.float32 and torch.equal(X32, before)
+    same = ((z64 != 0) == (z32 != 0)).all(dim=1)
+    assert same.float().mean() >= 0.98  # only near-ties may pick another atom in float32
+    assert torch.allclose(z32[same].double(), z64[same], atol=1e-4)
+
+
 def test_omp_recovers_exact_sparse_codes_and_stops_at_zero_residual():
     D, X, Z = problem(n=40, k=120, batch=20, s=4, seed=6, noise=0.0)
     got = omp(D, X, 10)  # asks for more atoms than needed: stops once the residual vanishes
