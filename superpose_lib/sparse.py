@@ -378,8 +378,9 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     # The events are found in float32 when the codes are float64 on the CPU (half the memory traffic; the
     # codes themselves stay float64). Rows whose float64 optimality check then fails walk again in float64.
     scan = torch.float32 if (G.dtype == torch.float64 and G.device.type == "cpu") else G.dtype
-    Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan)
-    bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative)
+    support = []  # the homotopy lists where the codes are nonzero, which saves the check a search
+    Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan, support)
+    bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative, support)
     if scan != G.dtype and bool(bad_rows.any()):
         Z[bad_rows], failed[bad_rows] = _homotopy(G, C0[bad_rows], lam, nonnegative, max_steps, G.dtype)
         bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative)
@@ -389,24 +390,42 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     return _out(Z, single)
 
 
-def _kkt_holds(G, C0, Z, lam, nonnegative):
+def _kkt_holds(G, C0, Z, lam, nonnegative, support=None):
     """Per row: do the codes meet the Lasso's optimality conditions (c = Dᵀ(x − D z)): |c_j| ≤ λ everywhere,
-    and c_j = λ·sign(z_j) on the support, up to rounding?"""
-    corr = _sparse_rows_times_gram(Z, G, minus_from=C0)  # C0 − Z G
+    and c_j = λ·sign(z_j) on the support, up to rounding?
+
+    `support`, if given, lists tensors of flat indices into Z (row · k + atom) that together hold every
+    nonzero of Z exactly once (as `_homotopy` reports them); otherwise the nonzeros are searched for."""
+    batch, k = Z.shape
+    if support:
+        flat = torch.sort(torch.cat(support)).values  # row-major, as a CSR matrix wants
+    else:
+        flat = Z.view(-1).nonzero().squeeze(1)
+    r = torch.div(flat, k, rounding_mode="floor")
+    z = Z.view(-1).take(flat)
+    if Z.device.type == "cpu":  # C0 − Z G through the nonzeros (a CSR matrix built from them directly)
+        crow = torch.zeros(batch + 1, dtype=torch.long)
+        torch.cumsum(torch.bincount(r, minlength=batch), 0, out=crow[1:])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta state"
+            sparse = torch.sparse_csr_tensor(crow, flat - r * k, z, size=(batch, k))
+            corr = torch.addmm(C0, sparse, G, alpha=-1)
+    else:
+        corr = _sparse_rows_times_gram(Z, G, minus_from=C0)
     # (reductions only, no (batch, k) temporaries: max|v| = max(max v, −min v))
     slack = lam * 1e-6 + 1e-6 * torch.maximum(C0.amax(dim=1), -C0.amin(dim=1))  # (batch,)
     top = corr.amax(dim=1) if nonnegative else torch.maximum(corr.amax(dim=1), -corr.amin(dim=1))
     ok = top - lam <= slack  # the largest |c| exceeds λ by no more than rounding
-    r, j = Z.nonzero(as_tuple=True)  # the support
-    off = (corr[r, j] - lam * torch.sign(Z[r, j])).abs() > slack[r]
+    off = (corr.view(-1).take(flat) - lam * torch.sign(z)).abs() > slack[r]
     ok[r[off]] = False
     if nonnegative:
-        ok[r[Z[r, j] < 0]] = False
+        ok[r[z < 0]] = False
     return ok
 
 
-def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
+def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None):
     """Walk every row's Lasso path from λ₀ = max|c| down to `lam`; return the codes and a per-row failure flag.
+    If `support` is a list, the flat indices (row · k + atom) of the nonzero codes are appended to it.
 
     State per row (rows are compacted as their paths end): the current level λ; the active atoms in `slots`
     (holes allowed; a slot is active when its sign is ±1, free when 0), their signs and codes; the inverse of
@@ -518,6 +537,8 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan):
             rhs = (C0.view(-1).take(flat) - lam * s_r) * s_r.abs()
             z = torch.bmm(Minv[r, :used, :used], rhs.unsqueeze(2)).squeeze(2) * s_r.abs()
             Z.view(-1).index_add_(0, flat.view(-1), z.view(-1))
+            if support is not None:
+                support.append(flat[z != 0])
             alive &= ~done
         do_exit = alive & (g_exit < g_entry)
         do_entry = alive & ~do_exit

@@ -113,13 +113,32 @@ def test_float32_event_scan_gives_the_float64_path_exactly():
     assert torch.allclose(lasso(D, X, 0.02), want, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("nonnegative", [False, True])
+def test_optimality_check_on_the_homotopys_support_agrees_with_a_search(nonnegative):
+    D, X, _ = problem(n=30, k=90, batch=40, s=5, seed=9)
+    G, C0 = D.T @ D, X @ D
+    support = []
+    Z, failed = sparse._homotopy(G, C0, 0.05, nonnegative, 200, torch.float64, support)
+    assert not failed.any()
+    flat = torch.cat(support)
+    assert torch.equal(torch.sort(flat).values, Z.view(-1).nonzero().squeeze(1))  # every nonzero, once
+    off = Z.clone()
+    off[::3] *= 1.01  # every third row leaves the optimum on the same support
+    moved = (Z[::3] != 0).any(dim=1)
+    for codes in (Z, off):
+        with_support = sparse._kkt_holds(G, C0, codes, 0.05, nonnegative, support)
+        assert torch.equal(with_support, sparse._kkt_holds(G, C0, codes, 0.05, nonnegative))
+    assert sparse._kkt_holds(G, C0, Z, 0.05, nonnegative, support).all()
+    assert moved.any() and not sparse._kkt_holds(G, C0, off, 0.05, nonnegative, support)[::3][moved].any()
+
+
 def test_rows_failing_the_fast_scan_walk_again_in_float64(monkeypatch):
     D, X, _ = problem(n=20, k=60, batch=12, s=4, seed=4)
     want = lasso(D, X, 0.05)
     real, calls = sparse._kkt_holds, []
 
-    def first_check_rejects_rows_0_and_5(G, C0, Z, lam, nonnegative):
-        ok = real(G, C0, Z, lam, nonnegative)
+    def first_check_rejects_rows_0_and_5(G, C0, Z, lam, nonnegative, support=None):
+        ok = real(G, C0, Z, lam, nonnegative, support)
         if not calls:
             Z[[0, 5]] = 0  # as if the float32 scan had found wrong supports there
             ok[[0, 5]] = False
