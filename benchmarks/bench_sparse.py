@@ -174,11 +174,15 @@ def main() -> None:
         n, k = (int(v) for v in size.split("x"))
         bench_size(n, k, args, rows)
 
-    print("\n| dictionary | solver | ours (s) | scikit-learn (s) | SPAMS (s) | sklearn / ours | equal quality |")
-    print("|---|---|---|---|---|---|---|")
+    columns = ("dictionary", "solver", "ours (s)", "scikit-learn (s)", "SPAMS (s)", "sklearn / ours", "ours / SPAMS")
+    print("\n| " + " | ".join(columns) + " | equal quality |")
+    print("|---|---|---|---|---|---|---|---|")
     for size, solver, ours, theirs, spams_time, equal in rows:
-        spams_text = "–" if spams_time is None else f"{spams_time:.3f}"
-        print(f"| {size} | {solver} | {ours:.3f} | {theirs:.3f} | {spams_text} | {theirs / ours:.1f}x | {equal} |")
+        spams_text, over_spams = ("–", "–") if spams_time is None else (f"{spams_time:.3f}", f"{ours / spams_time:.2f}")
+        print(
+            f"| {size} | {solver} | {ours:.3f} | {theirs:.3f} | {spams_text} | {theirs / ours:.1f}x | {over_spams} "
+            f"| {equal} |"
+        )
 
 
 if __name__ == "__main__":
