@@ -145,7 +145,9 @@ def _rows_times_gram(idx, values, G, minus_from, inplace=False) -> torch.Tensor:
         # On a GPU the dense product is cheap, and the CSR one is unsafe: with torch 2.11 on CUDA it read a
         # column-index view with a stride (the (b, 1) slice idx[:, :1] of a wider array) as if it were
         # contiguous, and OMP lost atoms. So the values are scattered into a dense (b, k) matrix.
-        dense = torch.zeros(minus_from.shape, dtype=values.dtype, device=values.device).scatter_add_(1, idx, values)
+        # (contiguous copies: callers may pass transposed views, and that CSR bug was about strides)
+        dense = torch.zeros(minus_from.shape, dtype=values.dtype, device=values.device)
+        dense.scatter_add_(1, idx.contiguous(), values.contiguous())
         if inplace:
             return minus_from.addmm_(dense, G, alpha=-1)
         return torch.addmm(minus_from, dense, G, alpha=-1)
@@ -723,7 +725,7 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     codes = (L * y.unsqueeze(1)).sum(dim=0)  # (n_nonzero, batch): γ = Lᵀ y, each signal's coefficients by step
     # steps after a signal stopped hold the code 0 (their slot index may be stale), so adding them changes nothing;
     # the correlations are no longer needed, so their memory holds the codes
-    Z = alpha.zero_().scatter_add_(1, idx.T, codes.T)
+    Z = alpha.zero_().scatter_add_(1, idx.T.contiguous(), codes.T.contiguous())
     return _out(Z, single)
 
 
