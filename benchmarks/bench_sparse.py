@@ -176,7 +176,7 @@ def main() -> None:
 
     columns = ("dictionary", "solver", "ours (s)", "scikit-learn (s)", "SPAMS (s)", "sklearn / ours", "ours / SPAMS")
     print("\n| " + " | ".join(columns) + " | equal quality |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|" + "---|" * (len(columns) + 1))
     for size, solver, ours, theirs, spams_time, equal in rows:
         spams_text, over_spams = ("–", "–") if spams_time is None else (f"{spams_time:.3f}", f"{ours / spams_time:.2f}")
         print(
