@@ -42,6 +42,11 @@ def test_a_claim_that_fails_raises_with_the_statement_and_the_numbers(capsys):
     assert capsys.readouterr().out.startswith("✗ the error is below 1%")
 
 
+def test_tensor_and_numpy_evidence_shows_as_plain_numbers(capsys):
+    claim("scalars", True, {"tensor": torch.tensor(1.23456), "numpy": np.float32(0.5), "count": np.int64(12000)})
+    assert capsys.readouterr().out == "✓ scalars  [tensor = 1.235, numpy = 0.5, count = 12,000]\n"
+
+
 def test_holds_accepts_numpy_and_torch_booleans(capsys):
     claim("numpy", np.float64(1.0) < 2.0, {"x": 1.0})
     claim("torch", torch.tensor(1.0) < 2.0, {"x": 1.0})
