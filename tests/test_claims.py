@@ -196,6 +196,14 @@ def test_a_statement_held_in_a_variable_needs_a_record_of_its_own(tmp_path):
     assert _states(both) == [("01", "read from a variable", True), ("01", "a literal", True)]
 
 
+def test_a_claim_inside_a_function_is_expected_where_the_function_runs(tmp_path):
+    define = 'def check(x):\n    claim(f"{x} is small", x < 4, {"x": x})'
+    path = _write(
+        tmp_path, [_cell(define, []), _cell("check(1)\ncheck(2)", [_record("1 is small"), _record("2 is small")])]
+    )
+    assert _states(path) == [("03", "1 is small", True), ("03", "2 is small", True)]
+
+
 def test_magics_and_module_qualified_calls_are_read(tmp_path):
     source = '%matplotlib inline\nfrom superpose_lib import claims\nclaims.claim("qualified", True, "e")'
     path = _write(tmp_path, [_cell(source, [])])

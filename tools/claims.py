@@ -10,7 +10,8 @@ call: the cell was never run (no ``execution_count`` or no outputs), or it was e
 stored. Calls are matched to records by their statement: a literal statement needs a record with exactly that
 text, an f-string one a record that fits its literal parts; a call whose statement is any other expression
 needs a record no other call in the cell accounts for. A call inside a loop may leave several records; a
-missing one is never shown as held.
+missing one is never shown as held. A call inside a function body is expected where the function is called
+(its records are listed there), not in the cell that defines it.
 
     python tools/claims.py                    # the lectures in notebooks/, as a table
     python tools/claims.py --json             # one JSON object per line: chapter, statement, holds, evidence
@@ -95,10 +96,18 @@ def claim_calls(source: str) -> list[_CallSite]:
         tree = ast.parse(python)
     except SyntaxError:  # not Python we can read: fall back to counting the calls by their text
         return [_CallSite("claim(...)", None) for _ in re.finditer(r"\bclaim\(", python)]
+    deferred = {  # calls inside a function body run when (and where) the function is called, not here
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for inner in ast.walk(node)
+        if inner is not node
+    }
     calls = [
         node
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
+        and id(node) not in deferred
         and (
             (isinstance(node.func, ast.Name) and node.func.id == "claim")
             or (isinstance(node.func, ast.Attribute) and node.func.attr == "claim")
