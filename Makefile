@@ -5,7 +5,7 @@ ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: setup lab workspace run times test lint exercises check-exercises outputs badges slides site browser-deps \
-        release-check bench gpu-check clean
+        release-check bench gpu-check claims clean
 
 setup: $(VENV)/.installed                        ## a .venv with the library (editable) and the dev tools
 
@@ -41,6 +41,9 @@ check-exercises: setup                           ## fail if exercises/ is not wh
 
 outputs: setup                                   ## re-execute the lecture notebooks in place (stored outputs)
 	$(PY) tools/run_notebooks.py notebooks --in-place && $(PY) tools/slides.py
+
+claims: setup                                    ## every lecture claim in the stored outputs: held, failed or missing (ARGS=--json)
+	$(PY) tools/claims.py $(ARGS)
 
 badges: setup                                    ## regenerate setup cells and README badges from pyproject.toml
 	$(PY) tools/course_links.py && $(PY) tools/make_exercises.py

@@ -24,18 +24,20 @@ class ClaimFailed(AssertionError):
     """A lecture's claim that its own evidence no longer supports."""
 
 
+def _scalar(value):
+    """A one-element tensor or array (or NumPy scalar) as its Python number or bool; anything else unchanged."""
+    item = getattr(value, "item", None)
+    size = getattr(value, "size", None)
+    numel = getattr(value, "numel", None)
+    n = numel() if callable(numel) else size if isinstance(size, int) else None
+    return item() if callable(item) and n == 1 else value
+
+
 def _as_bool(holds, statement):
     """``holds`` as a Python bool: a bool, a NumPy bool or a one-element tensor/array of bools."""
-    if isinstance(holds, bool):
-        return holds
-    item = getattr(holds, "item", None)
-    size = getattr(holds, "size", None)
-    numel = getattr(holds, "numel", None)
-    n = numel() if callable(numel) else size if isinstance(size, int) else None
-    if callable(item) and n == 1:
-        value = item()
-        if isinstance(value, bool):
-            return value
+    value = _scalar(holds)
+    if isinstance(value, bool):
+        return value
     raise TypeError(
         f"claim({statement!r}): holds must be a bool (the result of the comparison that backs the "
         f"statement), got {type(holds).__name__} {holds!r}. Pass e.g. `gap < 0.05`, not the gap itself."
@@ -43,6 +45,7 @@ def _as_bool(holds, statement):
 
 
 def _format_number(value):
+    value = _scalar(value)  # a 0-d tensor shows as its number, not as "tensor(1.1393)"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return str(value)
     if isinstance(value, numbers.Integral):

@@ -133,10 +133,14 @@ class DigitsMLP(torch.nn.Module):
         self.b2 = torch.nn.Parameter(torch.zeros(self.n_classes))
         self.to(_validate.device(device))
 
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden layer before its non-linearity, ``W₁ x + b₁``: x of shape (batch, d_in) → (batch, d_hidden)."""
+        self._check_input(x)
+        return x @ self.W1.T + self.b1
+
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden activations ``act(W₁ x + b₁)``: x of shape (batch, d_in) → (batch, d_hidden)."""
-        self._check_input(x)
-        pre = x @ self.W1.T + self.b1  # (batch, d_hidden)
+        pre = self.pre_activations(x)  # (batch, d_hidden)
         return torch.relu(pre) if self.activation == "relu" else pre
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -312,9 +316,15 @@ def plane_rotation(n: int, i: int, j: int, angle: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def hidden_activations(model: DigitsMLP, X: torch.Tensor) -> torch.Tensor:
-    """The hidden layer's activations for images X (n, d_in), as a (n, d_hidden) tensor without gradients."""
-    return model.hidden(X)
+def hidden_activations(model: DigitsMLP, X: torch.Tensor, *, pre_activation: bool = False) -> torch.Tensor:
+    """The hidden layer's activations for images X (n, d_in), as a (n, d_hidden) tensor without gradients.
+
+    With ``pre_activation=True``, the values before the non-linearity, ``W₁ x + b₁`` (for the identity
+    network the two are the same).
+    """
+    if not isinstance(pre_activation, bool):
+        raise ValueError(f"pre_activation must be True or False, got {pre_activation!r}")
+    return model.pre_activations(X) if pre_activation else model.hidden(X)
 
 
 def class_means(activations, labels, n_classes: int = 10) -> torch.Tensor:

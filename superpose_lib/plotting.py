@@ -19,11 +19,17 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def feature_directions_2d(W, ax=None, title=None, labels=None):
-    """Draw the columns of a (2, n_features) matrix W as arrows from the origin, with the unit circle."""
+def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None):
+    """Draw the columns of a (2, n_features) matrix W as arrows from the origin, with the unit circle.
+
+    ``limit`` is the half-width of both axes; by default it fits W. Pass the same value to panels that should
+    be compared (snapshots of one W during training), so that lengths read the same in each.
+    """
     W = _numpy(W)
     if W.ndim != 2 or W.shape[0] != 2:
         raise ValueError(f"W must have shape (2, n_features) to be drawn in the plane, got {W.shape}")
+    if limit is not None and not (isinstance(limit, (int, float)) and np.isfinite(limit) and limit > 0):
+        raise ValueError(f"limit must be a positive number (the half-width of both axes) or None, got {limit!r}")
     ax = _axes(ax)
     angle = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(angle), np.sin(angle), color="0.85", lw=1)
@@ -32,7 +38,8 @@ def feature_directions_2d(W, ax=None, title=None, labels=None):
         ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": colors[i], "lw": 2})
         label = labels[i] if labels is not None else str(i)
         ax.text(*(1.12 * W[:, i]), label, color=colors[i], ha="center", va="center")
-    limit = max(1.3, 1.25 * float(np.abs(W).max()))
+    if limit is None:
+        limit = max(1.3, 1.25 * float(np.abs(W).max()))
     ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", xlabel="hidden dim 0", ylabel="hidden dim 1")
     if title:
         ax.set_title(title)

@@ -118,6 +118,14 @@ def test_plane_rotation_validates_axes():
         digits.plane_rotation(4, 0, 4, 0.3)
 
 
+def test_pre_activations_are_what_the_relu_rectifies(data, relu_model):
+    pre = digits.hidden_activations(relu_model, data.X_train, pre_activation=True)
+    assert not pre.requires_grad and (pre < 0).any()
+    assert torch.equal(digits.hidden_activations(relu_model, data.X_train), torch.relu(pre))
+    with pytest.raises(ValueError, match="pre_activation must be True or False"):
+        digits.hidden_activations(relu_model, data.X_train, pre_activation="yes")
+
+
 def test_class_selectivity_on_known_cases():
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
     only_zero = torch.tensor([1.0, 0, 0, 3, 0, 0])  # fires for class 0 only → 1
