@@ -25,7 +25,7 @@ run: setup                                       ## every lecture at full settin
 times: setup                                     ## make run, then write its time table into README.md
 	$(PY) tools/run_notebooks.py notebooks --out build/run --readme
 
-test: setup lint check-exercises                 ## lint, unit and property tests, checks, notebook gates, site, browser
+test: setup check-exercises lint                 ## lint, unit and property tests, checks, notebook gates, site, browser
 	$(PY) -m pytest --doctest-modules superpose_lib tests $(NBVAL) notebooks
 
 browser-deps:                                    ## Debian's chromium for tests/test_browser.py (apt-get, as root)
