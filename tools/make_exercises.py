@@ -14,8 +14,11 @@ out). A workbook that differs from what would be written now is replaced only wh
 generator's own doing: its content still matches the digest it carries (written from older solutions), or it
 has the same content as the new workbook (only the digest or the layout of the file differs, as after a merge).
 Anything else (an answer in a blank, outputs, execution counts, a new cell, a file that is no notebook) is left
-exactly as it is: the run names the file, says how to keep or drop the changes, and exits 1. Every write is
-atomic (a temporary file in exercises/, then a rename), and a file that cannot be written is named, exit 1.
+exactly as it is: the run names the file, says how to keep or drop the changes, and exits 1. It stops rather
+than keep a timestamped copy beside the file because exercises/ ships in the wheel, is copied into workspaces
+and is checked file by file: a learner's copy there would travel with the course and fail the check. Every
+write is atomic (a temporary file in exercises/, then a rename), and a file that cannot be written is named,
+exit 1.
 """
 
 from __future__ import annotations
