@@ -4,6 +4,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -265,3 +266,18 @@ def test_every_committed_workbook_carries_the_digest_of_its_own_content():
     for path in sorted((ROOT / "exercises").glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         assert notebook.metadata["superpose"][make_exercises.DIGEST_KEY] == make_exercises.content_digest(notebook)
+
+
+def test_following_the_advice_twice_never_overwrites_the_copy_saved_the_first_time(course, monkeypatch, capsys):
+    """The command the generator suggests must not clobber what the same command saved before."""
+    saved = []
+    for how in (_answer_a_blank, _add_a_cell):
+        mine = _edit(course / "exercises" / WORKBOOK, how)
+        status, _, err = _generate(monkeypatch, capsys)
+        assert status == 1
+        command = re.search(r"`(mkdir -p workspace && mv [^`]+)`", err).group(1)
+        subprocess.run(["bash", "-c", command], cwd=course, check=True)
+        saved.append(mine)
+        assert _generate(monkeypatch, capsys)[0] == 0  # the generator restored the workbook
+    kept = sorted((course / "workspace").glob("*.ipynb"))
+    assert len(kept) == 2 and sorted(path.read_bytes() for path in kept) == sorted(saved)

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -149,13 +151,24 @@ def workbook_state(path: Path, expected: str) -> str:
     return "edited"
 
 
+def free_name(folder: Path, stem: str) -> str:
+    """`STEM-mine.ipynb`, or `STEM-mine-2.ipynb`, ...: the first name that nothing in `folder` has yet."""
+    candidates = (f"{stem}-mine{'' if number == 1 else f'-{number}'}.ipynb" for number in itertools.count(1))
+    return next(name for name in candidates if not os.path.lexists(folder / name))
+
+
 def keep_or_drop(names: list[str]) -> str:
-    """What a learner whose edits stopped the generator can do, with a command for the first file."""
+    """What a learner whose edits stopped the generator can do, with a command for the first file.
+
+    The suggested name is one the workspace does not have yet, so following the advice again (after a second
+    round of edits in exercises/) never replaces the copy the first round saved.
+    """
     first = names[0]
+    mine = free_name(ROOT / "workspace", first[: -len(".ipynb")])
     return (
         "Your changes are kept as they are. exercises/ holds the course's generated workbooks; do your own work in a\n"
         "workspace (`make lab` or `make workspace` copies the workbooks into workspace/). To keep these changes,\n"
-        f"move the file there, e.g. `mkdir -p workspace && mv exercises/{first} workspace/{first[:-6]}-mine.ipynb`;\n"
+        f"move the file there, e.g. `mkdir -p workspace && mv exercises/{first} workspace/{mine}`;\n"
         f"to drop them, `git checkout -- exercises/{first}`. Then run this again."
     )
 
