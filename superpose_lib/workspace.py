@@ -140,8 +140,8 @@ def create_workspace(directory, source=None) -> WorkspaceReport:
     Creates `directory` if needed (`~` is expanded). A workbook whose name already exists in `directory` (as a
     file, a folder or a link) is kept as it is and listed in the report's `kept`; the others are copied, each
     atomically (`write_atomically`), and listed in `copied`; one that cannot be written (a read-only folder, a
-    full disk) is listed with the reason in `failed`, and the copy goes on with the next. Never overwrites,
-    never deletes.
+    full disk, a course copy that cannot be read) is listed with the reason in `failed`, and the copy goes on
+    with the next. Never overwrites, never deletes.
 
     Raises ValueError if `directory` is empty, is an existing file, lies below a file, or is the source folder
     itself, and OSError (with a one-line message) if the folder cannot be created.
@@ -154,8 +154,17 @@ def create_workspace(directory, source=None) -> WorkspaceReport:
         raise OSError(f"cannot create the folder {directory}: {describe(error)}") from None
     report = WorkspaceReport(directory=directory)
     for workbook in sorted(source.glob("[0-9][0-9]_*.ipynb")):
+        target = directory / workbook.name
+        if os.path.lexists(target):  # the learner's: kept without a look at the course's copy, which may be broken
+            report.kept.append(workbook.name)
+            continue
         try:
-            written = write_atomically(directory / workbook.name, workbook.read_bytes(), overwrite=False)
+            data = workbook.read_bytes()
+        except OSError as error:  # a folder or a dangling link where the course's workbook should be
+            report.failed[workbook.name] = f"cannot read the course's copy in {source}: {describe(error)}"
+            continue
+        try:
+            written = write_atomically(target, data, overwrite=False)
         except OSError as error:
             report.failed[workbook.name] = describe(error)
             continue

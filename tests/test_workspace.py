@@ -313,3 +313,27 @@ def test_lecture_00_sends_the_learner_to_the_workspace_not_to_exercises():
     text = "\n".join(cell.source for cell in lecture.cells if cell.cell_type == "markdown")
     assert "workspace/00_start_here.ipynb" in text and "Save a copy in Drive" in text
     assert "Open the workbook `exercises/" not in text
+
+
+def test_a_broken_course_copy_never_blocks_a_workspace_that_already_has_that_workbook(tmp_path):
+    """exercises/NN replaced by a folder (or a dangling link) in a checkout: the learner's own copy is kept and
+    `make lab` still starts; only a workspace that lacks the workbook reports it, naming the source as the cause."""
+    source = tmp_path / "course"
+    shutil.copytree(ROOT / "exercises", source)
+    broken = source / WORKBOOKS[0]
+    broken.unlink()
+    broken.mkdir()
+    (source / WORKBOOKS[1]).unlink()
+    (source / WORKBOOKS[1]).symlink_to(tmp_path / "nowhere.ipynb")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in WORKBOOKS[:2]:
+        (mine / name).write_text(f"my answers in {name}")
+
+    report = create_workspace(mine, source)
+    assert not report.failed and report.kept == WORKBOOKS[:2] and report.copied == WORKBOOKS[2:]
+    assert (mine / WORKBOOKS[0]).read_text() == f"my answers in {WORKBOOKS[0]}"
+
+    fresh = create_workspace(tmp_path / "fresh", source)
+    assert sorted(fresh.failed) == WORKBOOKS[:2] and fresh.copied == WORKBOOKS[2:]
+    assert all("cannot read" in line and str(source) in line for line in fresh.errors())
