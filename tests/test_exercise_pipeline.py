@@ -281,3 +281,23 @@ def test_following_the_advice_twice_never_overwrites_the_copy_saved_the_first_ti
         assert _generate(monkeypatch, capsys)[0] == 0  # the generator restored the workbook
     kept = sorted((course / "workspace").glob("*.ipynb"))
     assert len(kept) == 2 and sorted(path.read_bytes() for path in kept) == sorted(saved)
+
+
+def test_a_save_between_the_generators_look_and_its_write_is_kept(course, monkeypatch, capsys):
+    """JupyterLab autosaves an open workbook while `make exercises` runs: the save lands after the generator
+    judged the file stale (its own doing) and before it writes. The learner's save must win."""
+    _change_a_master(course, WORKBOOK)
+    path = course / "exercises" / WORKBOOK
+    judge, saved = make_exercises.workbook_state, []
+
+    def judged_then_saved(where, expected):
+        state = judge(where, expected)
+        if where.name == WORKBOOK and not saved:
+            saved.append(_edit(path, _answer_a_blank))  # the autosave, right after the first look
+        return state
+
+    monkeypatch.setattr(make_exercises, "workbook_state", judged_then_saved)
+    status, out, err = _generate(monkeypatch, capsys)
+    assert path.read_bytes() == saved[0]
+    assert status == 1 and f"error: exercises/{WORKBOOK} was not overwritten" in err
+    assert "wrote 0 workbook(s); 10 already up to date" in out
