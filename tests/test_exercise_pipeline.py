@@ -301,3 +301,20 @@ def test_a_save_between_the_generators_look_and_its_write_is_kept(course, monkey
     assert path.read_bytes() == saved[0]
     assert status == 1 and f"error: exercises/{WORKBOOK} was not overwritten" in err
     assert "wrote 0 workbook(s); 10 already up to date" in out
+
+
+def test_a_duplicated_workbook_in_exercises_gets_advice_that_works(course, monkeypatch, capsys):
+    """JupyterLab's Duplicate makes exercises/00_start_here-Copy1.ipynb: --check (so `make test`) names it, and
+    following its advice makes the check pass; `make exercises` cannot, so it is not what the check suggests."""
+    copy = course / "exercises" / "00_start_here-Copy1.ipynb"
+    mine = _edit(course / "exercises" / WORKBOOK, _answer_a_blank)
+    (course / "exercises" / WORKBOOK).rename(copy)
+    assert _generate(monkeypatch, capsys)[0] == 0 and copy.read_bytes() == mine  # left in place
+
+    status, out, _ = _generate(monkeypatch, capsys, "--check")
+    assert status == 1 and "exercises/00_start_here-Copy1.ipynb has no master in solutions/" in out
+    assert "run: make exercises" not in out
+    command = re.search(r"`(mkdir -p workspace && mv [^`]+)`", out).group(1)
+    subprocess.run(["bash", "-c", command], cwd=course, check=True)
+    assert _generate(monkeypatch, capsys, "--check")[0] == 0
+    assert [path.read_bytes() for path in (course / "workspace").iterdir()] == [mine]

@@ -192,11 +192,16 @@ def main() -> int:
                 f"exercises/{name} holds changes the generator did not make (answers, outputs or new cells), "
                 f"so it cannot match what solutions/{name} generates"
             )
-        for name in orphans:
-            print(f"exercises/{name} has no master in solutions/")
+        for name in orphans:  # a learner's copy (JupyterLab's Duplicate, a rename) or a chapter that left
+            mine = free_name(ROOT / "workspace", name[: -len(".ipynb")])
+            print(
+                f"exercises/{name} has no master in solutions/: if it is your copy of a workbook, move it into\n"
+                f"your workspace (`mkdir -p workspace && mv exercises/{name} workspace/{mine}`); if its chapter\n"
+                "left the course, delete it. (make exercises leaves it in place.)"
+            )
         if edited:
             print(keep_or_drop(edited))
-        if stale or orphans:
+        if stale:
             print("run: make exercises")
         if stale or orphans or edited:
             return 1
