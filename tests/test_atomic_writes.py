@@ -107,3 +107,33 @@ def test_slides_cut_short_leaves_the_lecture_whole(course):
     assert result.returncode != 0
     _whole(lecture)
     assert lecture.read_bytes() == before
+
+
+def test_make_outputs_never_overwrites_a_save_made_while_the_lecture_ran(course):
+    """A lecture runs for minutes; a learner who saves it in JupyterLab meanwhile keeps that save."""
+    lecture = course / "notebooks" / "01_rotational_invariance.ipynb"
+    script = textwrap.dedent(
+        f"""
+        import sys, types
+        from pathlib import Path
+        sys.path.insert(0, {str(course / "tools")!r})
+        lecture = Path({str(lecture)!r})
+
+        class NotebookClient:  # the kernel runs; meanwhile the learner saves a note into the lecture
+            def __init__(self, notebook, **kwargs):
+                self.notebook = notebook
+
+            def execute(self):
+                lecture.write_text(lecture.read_text().replace('"cells": [', '"cells": [{{"cell_type": "markdown", '
+                    '"id": "mine", "metadata": {{}}, "source": "my note"}},', 1))
+
+        sys.modules["nbclient"] = types.SimpleNamespace(NotebookClient=NotebookClient)
+        import run_notebooks
+
+        run_notebooks.refresh_outputs(lecture)
+        """
+    )
+    result = subprocess.run([sys.executable, "-B", "-c", script], cwd=course, capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "changed while it ran" in result.stderr and lecture.name in result.stderr
+    assert nbformat.read(lecture, as_version=4).cells[0].source == "my note"

@@ -114,7 +114,8 @@ def refresh_outputs(path: Path) -> Run:
     """Re-execute a lecture notebook in place with its stored parameters, so its outputs are current."""
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(path, as_version=4)
+    original = path.read_bytes()
+    notebook = nbformat.reads(original.decode("utf-8"), as_version=4)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     client = NotebookClient(
@@ -128,6 +129,11 @@ def refresh_outputs(path: Path) -> Run:
     client.execute()
     seconds = time.perf_counter() - start
     notebook.metadata.get("language_info", {}).pop("version", None)  # a machine detail, not course content
+    if path.read_bytes() != original:  # saved in JupyterLab during the minutes it ran: that save is kept
+        raise SystemExit(
+            f"error: {_display(path)} changed while it ran (saved in JupyterLab?), so its refreshed outputs were "
+            "not written: close or save it, then run make outputs again"
+        )
     # All or nothing: a refresh cut short never leaves a truncated lecture (make lab opens them; notes live there).
     write_atomically(path, (nbformat.writes(notebook) + "\n").encode("utf-8"), overwrite=True)
     return Run(_display(path), "in place", seconds, budget(notebook))
