@@ -18,6 +18,7 @@ them) and come from the checkout's `exercises/` folder in an editable install.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +132,24 @@ def _workspace_folder(directory, source: Path) -> Path:
         raise ValueError(
             f"directory {directory} is where the workbooks are copied from: pass a folder of your own instead"
         )
+    checkout = source.resolve().parent
+    for cleaned in _cleaned_by_make_clean(checkout):
+        if directory.resolve() == cleaned or cleaned in directory.resolve().parents:
+            raise ValueError(
+                f"directory {directory} is inside {cleaned.name}/, which `make clean` deletes: "
+                "pass a folder of your own elsewhere (the default is workspace/)"
+            )
     return directory
+
+
+def _cleaned_by_make_clean(checkout: Path) -> list[Path]:
+    """The folders the checkout's `make clean` removes (its `rm -rf` line); none outside a checkout."""
+    try:
+        makefile = (checkout / "Makefile").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    match = re.search(r"^clean:.*\n\trm -rf ([^\n]+)", makefile, flags=re.MULTILINE)
+    return [checkout / name for name in match.group(1).split()] if match else []
 
 
 def create_workspace(directory, source=None) -> WorkspaceReport:

@@ -337,3 +337,15 @@ def test_a_broken_course_copy_never_blocks_a_workspace_that_already_has_that_wor
     fresh = create_workspace(tmp_path / "fresh", source)
     assert sorted(fresh.failed) == WORKBOOKS[:2] and fresh.copied == WORKBOOKS[2:]
     assert all("cannot read" in line and str(source) in line for line in fresh.errors())
+
+
+@pytest.mark.parametrize("inside", ["build", "build/my work", ".pytest_cache/ws", ".ruff_cache"])
+def test_a_folder_that_make_clean_deletes_is_refused(tmp_path, capsys, inside):
+    """`make clean` runs `rm -rf build .pytest_cache .ruff_cache`: a workspace there would be deleted with it."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "exercises", course / "exercises")
+    shutil.copy(ROOT / "Makefile", course / "Makefile")
+    with pytest.raises(ValueError, match="make clean"):
+        create_workspace(course / inside, course / "exercises")
+    assert sorted(p.name for p in course.iterdir()) == ["Makefile", "exercises"]  # nothing made
+    assert create_workspace(course / "workspace", course / "exercises").copied == WORKBOOKS
