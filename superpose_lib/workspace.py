@@ -83,7 +83,10 @@ def write_atomically(path, data: bytes, *, overwrite: bool) -> bool:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp's 0o600 would hide the workbook from a shared group
+        try:
+            os.chmod(temporary, 0o644)  # mkstemp's 0o600 would hide the workbook from a shared group
+        except OSError:  # FAT drives and some network shares have no modes to set: the file is fine as it is
+            pass
         if overwrite:
             os.replace(temporary, path)
             return True

@@ -349,3 +349,15 @@ def test_a_folder_that_make_clean_deletes_is_refused(tmp_path, capsys, inside):
         create_workspace(course / inside, course / "exercises")
     assert sorted(p.name for p in course.iterdir()) == ["Makefile", "exercises"]  # nothing made
     assert create_workspace(course / "workspace", course / "exercises").copied == WORKBOOKS
+
+
+def test_a_file_system_that_refuses_chmod_still_gets_the_workbooks(tmp_path, monkeypatch):
+    """FAT drives (a USB stick) and some network shares refuse chmod with EPERM; the copy itself is fine there."""
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(workspace.os, "chmod", refused)
+    report = create_workspace(tmp_path / "usb")
+    assert report.copied == WORKBOOKS and not report.failed
+    assert sorted(p.name for p in (tmp_path / "usb").iterdir()) == WORKBOOKS
