@@ -3,6 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+WORKSPACE := $(or $(DIR),workspace)
 
 .PHONY: setup lab workspace run times test lint exercises check-exercises outputs badges slides site browser-deps \
         release-check bench gpu-check claims clean
@@ -12,11 +13,11 @@ setup: $(VENV)/.installed                        ## a .venv with the library (ed
 $(VENV)/.installed: pyproject.toml tools/setup_venv.sh
 	VENV=$(VENV) TORCH="$(TORCH)" bash tools/setup_venv.sh && touch $@
 
-lab: setup                                       ## open the course in JupyterLab
+lab: workspace                                   ## open the course in JupyterLab; your workbooks are in workspace/
 	$(VENV)/bin/jupyter lab $(ROOT_OK) --notebook-dir=. notebooks/00_start_here.ipynb
 
 workspace: setup                                 ## copy the workbooks into DIR (default workspace/), never overwriting
-	$(PY) -m superpose_lib workspace $(or $(DIR),workspace)
+	$(PY) -m superpose_lib workspace "$(WORKSPACE)"
 
 run: setup                                       ## every lecture at full settings into build/run, with a time table
 	$(PY) tools/run_notebooks.py notebooks --out build/run
@@ -24,7 +25,7 @@ run: setup                                       ## every lecture at full settin
 times: setup                                     ## make run, then write its time table into README.md
 	$(PY) tools/run_notebooks.py notebooks --out build/run --readme
 
-test: setup lint check-exercises                 ## lint, unit and property tests, checks, notebook gates, site, browser
+test: setup check-exercises lint                 ## lint, unit and property tests, checks, notebook gates, site, browser
 	$(PY) -m pytest --doctest-modules superpose_lib tests $(NBVAL) notebooks
 
 browser-deps:                                    ## Debian's chromium for tests/test_browser.py (apt-get, as root)
@@ -33,7 +34,7 @@ browser-deps:                                    ## Debian's chromium for tests/
 lint: setup                                      ## ruff on the code and the notebooks
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-exercises: setup                                 ## regenerate exercises/ from solutions/ (touches exercises/ only)
+exercises: setup                                 ## regenerate exercises/ from solutions/ (never overwrites an edited one)
 	$(PY) tools/make_exercises.py
 
 check-exercises: setup                           ## fail if exercises/ is not what solutions/ generates

@@ -140,6 +140,11 @@ def landing_page(chapters: list[dict], setting: dict, has_guide: bool) -> str:
         "Colab, follow",
         f"[the README of the repository]({repo_url}/blob/{setting['ref']}/README.md) (`make lab` on a fresh clone).",
         "",
+        "Your answers go in your own copy of each workbook. On your machine, `make lab` copies the workbooks into a",
+        "`workspace/` folder the first time and never overwrites them afterwards; work there, not in `exercises/`,",
+        "which the course regenerates. In Colab, *File → Save a copy in Drive* before you write: your edits then",
+        "live in your Drive. A workbook downloaded from this page is yours, wherever you save it.",
+        "",
         "## Chapter map",
         "",
     ]

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 
+from superpose_lib.workspace import describe, write_atomically
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -149,22 +151,36 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="report out-of-date files and exit 1; change nothing")
     args = parser.parse_args()
     setting = settings()
-    stale = []
+    stale, failed = [], {}
+
+    def write(path: Path, text: str) -> None:
+        """All of `text` or nothing: a run cut short never leaves a truncated notebook (a learner's notes)."""
+        try:
+            write_atomically(path, text.encode("utf-8"), overwrite=True)
+        except OSError as error:
+            failed[path] = describe(error)
+
     for path in course_notebooks():
         before = path.read_text()
         after = nbformat.writes(with_setup_cell(nbformat.reads(before, as_version=4), setting)) + "\n"
         if after != before:
             stale.append(path)
             if not args.check:
-                path.write_text(after)
+                write(path, after)
     readme = ROOT / "README.md"
     text = readme.read_text()
     rendered = render_readme(text, setting)
     if rendered != text:
         stale.append(readme)
         if not args.check:
-            readme.write_text(rendered)
+            write(readme, rendered)
     names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
+    if failed:
+        written = ", ".join(str(p.relative_to(ROOT)) for p in stale if p not in failed)
+        print(f"updated: {written}" if written else "nothing updated")
+        for path, reason in failed.items():
+            print(f"error: could not write {path.relative_to(ROOT)} ({reason}); it is as it was", file=sys.stderr)
+        return 1
     if args.check:
         if stale:
             print(f"out of date with [tool.superpose] in pyproject.toml: {names}\nrun: make badges")

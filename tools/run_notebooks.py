@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from superpose_lib.workspace import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "python3"
 CELL_TIMEOUT_S = 600
@@ -112,7 +114,8 @@ def refresh_outputs(path: Path) -> Run:
     """Re-execute a lecture notebook in place with its stored parameters, so its outputs are current."""
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(path, as_version=4)
+    original = path.read_bytes()
+    notebook = nbformat.reads(original.decode("utf-8"), as_version=4)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     client = NotebookClient(
@@ -126,7 +129,13 @@ def refresh_outputs(path: Path) -> Run:
     client.execute()
     seconds = time.perf_counter() - start
     notebook.metadata.get("language_info", {}).pop("version", None)  # a machine detail, not course content
-    nbformat.write(notebook, path)
+    if path.read_bytes() != original:  # saved in JupyterLab during the minutes it ran: that save is kept
+        raise SystemExit(
+            f"error: {_display(path)} changed while it ran (saved in JupyterLab?), so its refreshed outputs were "
+            "not written: close or save it, then run make outputs again"
+        )
+    # All or nothing: a refresh cut short never leaves a truncated lecture (make lab opens them; notes live there).
+    write_atomically(path, (nbformat.writes(notebook) + "\n").encode("utf-8"), overwrite=True)
     return Run(_display(path), "in place", seconds, budget(notebook))
 
 
@@ -179,7 +188,8 @@ def write_readme_table(runs: list[Run], readme: Path = ROOT / "README.md") -> No
     from course_links import replace_block
 
     table_text = readme_table(runs, machine(), datetime.date.today().isoformat())
-    readme.write_text(replace_block(readme.read_text(), README_START, README_END, table_text))
+    text = replace_block(readme.read_text(), README_START, README_END, table_text)
+    write_atomically(readme, text.encode("utf-8"), overwrite=True)
 
 
 def main() -> int:

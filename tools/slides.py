@@ -36,6 +36,8 @@ import re
 import sys
 from pathlib import Path
 
+from superpose_lib.workspace import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 SKIPPED_TAGS = ("setup", "parameters")
 HEADING = re.compile(r"^(#{1,6})\s+\S")
@@ -114,7 +116,7 @@ def update(path: Path) -> int:
     notebook = json.loads(path.read_text(encoding="utf-8"))
     changed = apply(notebook)
     if changed:
-        path.write_text(render(notebook), encoding="utf-8")
+        write_atomically(path, render(notebook).encode("utf-8"), overwrite=True)  # never a truncated lecture
     return changed
 
 
