@@ -135,9 +135,7 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     if xlim is not None and not (len(xlim) == 2 and -1 <= xlim[0] < xlim[1] <= 1):
         raise ValueError(f"xlim must be (low, high) with -1 <= low < high <= 1, got {xlim!r}")
     ax = _axes(ax, figsize=(5, 3.5))
-    ax.hist(
-        dots, bins=bins, range=(-1, 1) if n <= 6 else None, density=True, color=color, alpha=0.5, label=label
-    )
+    ax.hist(dots, bins=bins, range=(-1, 1) if n <= 6 else None, density=True, color=color, alpha=0.5, label=label)
     half_width = min(1.0, 6 / np.sqrt(n)) if n > 6 else 1.0
     low, high = (-half_width, half_width) if xlim is None else xlim
     t = np.linspace(max(low, -half_width), min(high, half_width), 401)[1:-1]
