@@ -128,30 +128,38 @@ def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(
 # Chapter 04
 
 
-def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None):
+def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=None, color="tab:blue", label=None):
     """Histogram (as a density) of sampled dot products `dots` of unit vectors in R^n, with the exact density
-    `geometry.dot_product_density` drawn over it and, when `eps` is given, the band |t| < eps shaded."""
+    `geometry.dot_product_density` drawn over it and, when `eps` is given, the band |t| < eps shaded.
+
+    By default the x-axis fits this n (±6/√n). Pass ``xlim=(-1, 1)`` and one `ax` with a `label` per call to
+    overlay several dimensions on one shared axis, where the narrowing like 1/√n is visible."""
     from .geometry import dot_product_density
 
     dots = _numpy(dots).ravel()
     if dots.size == 0:
         raise ValueError("dots must contain at least one sampled dot product")
+    if xlim is not None and not (len(xlim) == 2 and -1 <= xlim[0] < xlim[1] <= 1):
+        raise ValueError(f"xlim must be (low, high) with -1 <= low < high <= 1, got {xlim!r}")
     ax = _axes(ax, figsize=(5, 3.5))
-    ax.hist(dots, bins=bins, range=(-1, 1) if n <= 6 else None, density=True, color="tab:blue", alpha=0.5)
+    ax.hist(dots, bins=bins, range=(-1, 1) if n <= 6 else None, density=True, color=color, alpha=0.5, label=label)
     half_width = min(1.0, 6 / np.sqrt(n)) if n > 6 else 1.0
-    t = np.linspace(-half_width, half_width, 401)[1:-1]
-    ax.plot(t, dot_product_density(torch.tensor(t), n).numpy(), color="black", lw=1.5, label="exact density")
+    low, high = (-half_width, half_width) if xlim is None else xlim
+    t = np.linspace(max(low, -half_width), min(high, half_width), 401)[1:-1]
+    curve = "exact density" if label is None else "_exact density"  # one legend entry per overlaid histogram
+    ax.plot(t, dot_product_density(torch.tensor(t), n).numpy(), color="black", lw=1.5, label=curve)
     if eps is not None:
         ax.axvspan(-eps, eps, color="tab:green", alpha=0.1, label=f"|t| < ε = {eps:g}")
-    ax.set(xlabel="dot product t = u·v", ylabel="density", xlim=(-half_width, half_width))
+    ax.set(xlabel="dot product t = u·v", ylabel="density", xlim=(low, high))
     ax.set_title(title or f"n = {n}")
     ax.legend(fontsize=8, loc="upper right")
     return ax
 
 
-def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None):
+def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, spread=None):
     """The coherence of k random unit vectors in R^n against k: the leading-order law √(4 ln k / n), the
-    second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots.
+    second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots and, when
+    given, their `spread` (one per k, e.g. the standard deviation over repeated draws) as error bars.
 
     The curves span `k_range` = (k_min, k_max), by default the range of `ks` (pass it when `ks` is one k)."""
     from .geometry import coherence_estimate, welch_bound
@@ -172,7 +180,15 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None):
         measured = _numpy(measured)
         if measured.shape != ks.shape:
             raise ValueError(f"measured must have one value per k ({ks.size}), got shape {measured.shape}")
-        ax.plot(ks, measured, "o", color="tab:blue", label="measured")
+        if spread is None:
+            ax.plot(ks, measured, "o", color="tab:blue", label="measured")
+        else:
+            spread = _numpy(spread)
+            if spread.shape != ks.shape or (spread < 0).any():
+                raise ValueError(f"spread must have one non-negative value per k ({ks.size}), got {spread!r}")
+            ax.errorbar(ks, measured, yerr=spread, fmt="o", color="tab:blue", capsize=3, label="measured")
+    elif spread is not None:
+        raise ValueError("spread needs measured: pass the measured values the error bars belong to")
     ax.set(xscale="log", xlabel="number of vectors k", ylabel="coherence  max |cos|", ylim=(0, None))
     ax.set_title(title or f"coherence of k random unit vectors in R^{n}")
     ax.legend(fontsize=8)

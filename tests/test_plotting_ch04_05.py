@@ -42,12 +42,32 @@ def test_coherence_versus_k_draws_three_curves_and_the_measurements():
     plt.close("all")
 
 
+def test_dot_product_histograms_overlay_on_one_shared_axis():
+    ax = None
+    for n in (3, 100):
+        V = random_unit_vectors(2_000, n, seed=n)
+        ax = dot_product_histogram((V[:1_000] * V[1_000:]).sum(dim=1), n, ax=ax, xlim=(-1, 1), label=f"n = {n}")
+    assert ax.get_xlim() == (-1.0, 1.0)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["n = 3", "n = 100"]
+    assert len(ax.lines) == 2  # one exact density per dimension
+    plt.close("all")
+
+
+def test_coherence_versus_k_draws_error_bars_from_the_spread():
+    ax = coherence_versus_k(64, [10, 100], measured=[0.3, 0.45], spread=[0.02, 0.01])
+    assert len(ax.containers) == 1 and ax.containers[0].get_label() == "measured"
+    plt.close("all")
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: dot_product_histogram(torch.tensor([]), 5), "at least one sampled dot product"),
         (lambda: coherence_versus_k(10, [1, 5]), "ks must be a non-empty 1-D list"),
         (lambda: coherence_versus_k(10, [5, 50], measured=[0.1]), "one value per k"),
+        (lambda: coherence_versus_k(10, [5, 50], measured=[0.1, 0.2], spread=[0.01]), "spread must have one"),
+        (lambda: coherence_versus_k(10, [5, 50], spread=[0.01, 0.02]), "spread needs measured"),
+        (lambda: dot_product_histogram(torch.zeros(5), 5, xlim=(0.5, -0.5)), "xlim must be"),
     ],
 )
 def test_chapter_04_figures_reject_what_they_cannot_draw(call, message):
