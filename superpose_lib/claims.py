@@ -52,7 +52,7 @@ def _format_number(value):
     return f"{value:.4g}"
 
 
-def claim(statement: str, holds, evidence) -> bool:
+def claim(statement: str, holds, evidence) -> None:
     """Show a takeaway with its evidence; raise :class:`ClaimFailed` if the evidence does not support it.
 
     Parameters
@@ -66,16 +66,13 @@ def claim(statement: str, holds, evidence) -> bool:
         What the reader needs to judge it: the values and the threshold or tolerance. A dict is shown as
         ``name = value`` pairs, numbers to four significant digits.
 
-    Returns
-    -------
-    bool
-        ``True`` (a claim that does not hold raises instead).
+    Returns nothing, so that a claim as a cell's last line adds no ``Out[]`` to the notebook; a claim that
+    does not hold raises :class:`ClaimFailed` with the statement and the evidence.
 
     Examples
     --------
     >>> claim("2 + 2 is 4", 2 + 2 == 4, {"2 + 2": 4})
     ✓ 2 + 2 is 4  [2 + 2 = 4]
-    True
     """
     if not isinstance(statement, str) or not statement.strip():
         raise ValueError(f"claim: statement must be a non-empty string, got {statement!r}")
@@ -88,7 +85,6 @@ def claim(statement: str, holds, evidence) -> bool:
     _show(line, {"statement": statement, "holds": ok, "evidence": evidence})
     if not ok:
         raise ClaimFailed(f"claim no longer holds: {statement}\n  evidence: {evidence}")
-    return True
 
 
 def _show(line, record):
