@@ -354,6 +354,7 @@ def tradeoff_scatter(records, x="explained_variance", y="coherence", ax=None, ti
     for record in records:
         ax.scatter(record[x], record[y], s=40)
         ax.annotate(record["method"], (record[x], record[y]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.margins(x=0.25, y=0.1)
     ax.set(xlabel=x.replace("_", " "), ylabel=y.replace("_", " "))
     ax.set_title(title or "Reconstruction against interpretability")
     return ax
