@@ -202,8 +202,7 @@ def decompose(wv: WordVectors, dictionary, word: str, n_nonzero: int = 5, k_word
     used = used[code[used].abs().argsort(descending=True)]
     words = atom_words(wv, dictionary[:, used], k=k_words) if len(used) else []
     return [
-        {"atom": int(atom), "coefficient": float(code[atom]), "words": near}
-        for atom, near in zip(used.tolist(), words)
+        {"atom": int(atom), "coefficient": float(code[atom]), "words": near} for atom, near in zip(used.tolist(), words)
     ]
 
 
