@@ -76,3 +76,12 @@ CASES = {
     test_untouched_stub_reports_not_implemented,
     test_missing_return_is_named,
 ) = check_contract.contract_tests(CASES)
+
+
+def test_a_right_answer_that_normalises_its_inputs_in_place_still_passes(capsys):
+    def nearest_words(vectors, direction, k):
+        vectors.div_(vectors.norm(dim=1, keepdim=True))  # in place: the check must hand over copies
+        return (vectors @ direction).topk(k).indices
+
+    checks.check_nearest_words(nearest_words)
+    assert "✓ nearest_words" in capsys.readouterr().out

@@ -1,4 +1,7 @@
-"""Chapter 11: the nearest words of an atom, an atom's coherence, and the two-sense score of a polysemous word."""
+"""Chapter 11: the nearest words of an atom, an atom's coherence, and the two-sense score of a polysemous word.
+
+The learner's function always gets copies of the inputs, so one that normalises them in place cannot change
+what the reference sees."""
 
 from __future__ import annotations
 
@@ -44,12 +47,12 @@ def check_nearest_words(nearest_words) -> None:
     name = "nearest_words"
     vectors, k = _vocabulary(), 6
     direction = torch.randn(8, generator=_seeded(1))
-    got = _tensor(name, _call(nearest_words, name, vectors, direction, k), (k,))
+    got = _tensor(name, _call(nearest_words, name, vectors.clone(), direction.clone(), k), (k,))
     want = _reference_nearest_words(vectors, direction, k)
     if torch.equal(got.long(), want):
         for seed in (2, 3):
             other = torch.randn(8, generator=_seeded(seed))
-            got_other = _tensor(name, _call(nearest_words, name, vectors, other, 3), (3,)).long()
+            got_other = _tensor(name, _call(nearest_words, name, vectors.clone(), other.clone(), 3), (3,)).long()
             if not torch.equal(got_other, _reference_nearest_words(vectors, other, 3)):
                 raise AssertionError(f"{name} is right for one direction and wrong for another: compare cosines.")
         _passed(name, nearest_words, "the k words with the largest cosine, nearest first.")
@@ -77,11 +80,11 @@ def check_atom_coherence(atom_coherence) -> None:
     name = "atom_coherence"
     vectors, k = _vocabulary(), 5
     direction = torch.randn(8, generator=_seeded(4))
-    got = _number(name, _call(atom_coherence, name, vectors, direction, k))
+    got = _number(name, _call(atom_coherence, name, vectors.clone(), direction.clone(), k))
     want = _reference_atom_coherence(vectors, direction, k)
     if abs(got - want) < 1e-4:
         other = torch.randn(8, generator=_seeded(5))
-        got_other = _number(name, _call(atom_coherence, name, vectors, other, 8))
+        got_other = _number(name, _call(atom_coherence, name, vectors.clone(), other.clone(), 8))
         if abs(got_other - _reference_atom_coherence(vectors, other, 8)) > 1e-4:
             raise AssertionError(f"{name} is right for k = {k} but not for k = 8: use k, not a fixed number.")
         _passed(name, atom_coherence, "the mean cosine between distinct words near the atom.")
@@ -105,7 +108,7 @@ def check_two_sense_score(two_sense_score) -> None:
     name = "two_sense_score"
     senses = torch.eye(4)[:, :2]
     both = torch.tensor([[2.0, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]).T
-    got = _number(name, _call(two_sense_score, name, both, senses))
+    got = _number(name, _call(two_sense_score, name, both.clone(), senses.clone()))
     if abs(got - 2.0) < 1e-4 or abs(got - 0.5) < 1e-4:
         raise AssertionError(
             f"{name} returned {got:.2f} for directions of lengths 2 and 0.5 that match the senses exactly: "
@@ -118,7 +121,7 @@ def check_two_sense_score(two_sense_score) -> None:
     gen = _seeded(6)
     for _ in range(8):
         directions, senses = torch.randn(6, 5, generator=gen), torch.randn(6, 2, generator=gen)
-        got = _number(name, _call(two_sense_score, name, directions, senses))
+        got = _number(name, _call(two_sense_score, name, directions.clone(), senses.clone()))
         want = _reference_two_sense_score(directions, senses)
         if abs(got - want) < 1e-4:
             continue
