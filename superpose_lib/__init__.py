@@ -3,7 +3,8 @@
 Modules follow the course: `geometry` (rotations, directions), `embeddings` (word vectors), `digits`
 (a small image classifier), `interference`, `toy_models` (Elhage et al. 2022), `metrics`, `sparse` (sparse
 recovery and dictionary learning), `sae` (sparse autoencoders), `detection` (statistical tests for
-superposition), `plotting`, `widgets`, and `checks` (the workbooks' exercise checks).
+superposition), `atoms` (atoms of discourse in word vectors), `plotting`, `widgets`, and `checks` (the
+workbooks' exercise checks).
 """
 
 __version__ = "0.1.0"

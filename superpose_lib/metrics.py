@@ -168,3 +168,32 @@ def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
     if absolute:
         cos = cos.abs()
     return cos.max(dim=-1).values.mean(dim=-1)
+
+
+def explained_variance(x, x_hat) -> torch.Tensor:
+    """Share of the data's variance a reconstruction explains: ``1 − Σ‖x − x̂‖² / Σ‖x − mean(x)‖²``.
+
+    The variance is taken around the mean of the rows of `x`, as in `sae.evaluate_sae`, so reconstructing
+    every row by the mean scores 0 and a perfect reconstruction 1 (a bad one can go below 0).
+
+    Parameters
+    ----------
+    x, x_hat : tensors of shape (N, d), N ≥ 2: the data (one sample per row) and its reconstruction
+
+    Examples
+    --------
+    >>> x = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
+    >>> explained_variance(x, x * torch.tensor([1.0, 0.0]))  # the first coordinate only: 2 of 10
+    tensor(0.2000)
+    """
+    x = _validate.tensor("x", x, ndim=2)
+    x_hat = _validate.tensor("x_hat", x_hat, ndim=2)
+    if x.shape != x_hat.shape or x.shape[0] < 2:
+        raise ValueError(
+            f"x and x_hat must have the same shape (N, d) with N ≥ 2, got {tuple(x.shape)} and {tuple(x_hat.shape)}"
+        )
+    x64, x_hat64 = x.double(), x_hat.double()
+    total = (x64 - x64.mean(dim=0)).square().sum()
+    if total == 0:
+        raise ValueError("x has no variance (all rows are equal): explained variance is undefined")
+    return (1 - (x64 - x_hat64).square().sum() / total).to(x.dtype if x.is_floating_point() else torch.float64)

@@ -348,3 +348,36 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     ax.legend(fontsize=7)
     ax.set_title(title or "Superposition against hidden size")
     return ax
+
+
+def word_atoms_bars(word, parts, ax=None, title=None):
+    """A word's sparse code as horizontal bars: one bar per atom, its coefficient, labelled by the atom's words.
+
+    `parts` is what `atoms.decompose` returns: dicts with "atom", "coefficient" and "words", largest first.
+    """
+    if not parts:
+        raise ValueError("parts must list at least one atom (the output of atoms.decompose)")
+    ax = _axes(ax, figsize=(6, 0.5 + 0.45 * len(parts)))
+    coefficients = [part["coefficient"] for part in parts]
+    labels = [f"atom {part['atom']}: " + ", ".join(part["words"]) for part in parts]
+    positions = np.arange(len(parts))[::-1]
+    ax.barh(positions, coefficients, color=["tab:blue" if c > 0 else "tab:red" for c in coefficients])
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("coefficient in the word's code")
+    ax.set_title(title or f"'{word}' as a sum of atoms")
+    return ax
+
+
+def tradeoff_scatter(records, x="explained_variance", y="coherence", ax=None, title=None):
+    """One labelled point per method: `records` are dicts with "method" and the two keys `x` and `y`."""
+    if not records:
+        raise ValueError("records must hold at least one method's scores")
+    ax = _axes(ax, figsize=(5.5, 4))
+    for record in records:
+        ax.scatter(record[x], record[y], s=40)
+        ax.annotate(record["method"], (record[x], record[y]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.margins(x=0.25, y=0.1)
+    ax.set(xlabel=x.replace("_", " "), ylabel=y.replace("_", " "))
+    ax.set_title(title or "Reconstruction against interpretability")
+    return ax

@@ -158,3 +158,34 @@ def toy_model_explorer(density: float = 0.05, importance_decay: float = 0.9):
         ),
     }
     return ipywidgets.interactive(show, **sliders)
+
+
+# Chapter 11
+
+
+def word_atoms_explorer(wv: WordVectors, dictionary, word: str = "bank", n_nonzero: int = 5, k_words: int = 5):
+    """A text box for a word and a slider for its number of atoms; shows the word's atoms (`atoms.decompose`) as
+    bars labelled by each atom's nearest words, or what is wrong with the word typed."""
+    import matplotlib.pyplot as plt
+
+    from .atoms import decompose
+    from .plotting import word_atoms_bars
+
+    def show(word, n_nonzero):
+        word = word.strip().lower()
+        if not word:
+            print("type a word")
+            return
+        try:
+            parts = decompose(wv, dictionary, word, n_nonzero=n_nonzero, k_words=k_words)
+        except UnknownWordError as error:
+            print(str(error))
+            return
+        word_atoms_bars(word, parts)
+        plt.show()
+
+    controls = {
+        "word": ipywidgets.Text(value=word, description="word", continuous_update=False),
+        "n_nonzero": ipywidgets.IntSlider(value=n_nonzero, min=1, max=10, description="atoms", continuous_update=False),
+    }
+    return ipywidgets.interactive(show, **controls)

@@ -109,3 +109,13 @@ def test_every_subpackage_ships_in_the_wheel():
     found = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "superpose_lib").rglob("__init__.py")}
     assert found == listed - set(mapped), f"list every package in [tool.setuptools] packages: found {sorted(found)}"
     assert mapped == {"superpose_lib.workbooks": "exercises"} and set(mapped) <= listed
+
+
+def test_every_data_file_of_the_library_ships_in_the_wheel():
+    # e.g. the GloVe subset and chapter 11's polysemy set: a file no package-data pattern matches is left out
+    import fnmatch
+
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["superpose_lib"]
+    for path in (ROOT / "superpose_lib" / "data").iterdir():
+        relative = path.relative_to(ROOT / "superpose_lib").as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"{relative} is not in package-data"

@@ -153,8 +153,8 @@ def test_site_builds_with_no_warnings(site):
     assert re.search(r"site: build time \d+\.\d s", site.log)
 
 
-def test_there_is_a_page_for_every_chapter_00_to_10(site):
-    assert [lecture.name[:2] for lecture in LECTURES] == [f"{n:02d}" for n in range(11)]
+def test_there_is_a_page_for_every_chapter_00_to_11(site):
+    assert [lecture.name[:2] for lecture in LECTURES] == [f"{n:02d}" for n in range(12)]
     for lecture in LECTURES:
         assert (site.html / "notebooks" / f"{lecture.stem}.html").exists(), lecture.name
 
