@@ -34,7 +34,8 @@ LECTURES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOT_YET = {"06", "07", "08", "09", "10"}
 
 CITATION = re.compile(
-    r"[A-Z][\w'’-]+(?:\s+(?:et\s+al\.|(?:and|&)\s+[A-Z][\w'’-]+))?\]?\s*\((?:19|20)\d\d[a-z]?\)"  # Author (YYYY)
+    # Author (YYYY), Author (YYYY, "Title")
+    r"[A-Z][\w'’-]+(?:\s+(?:et\s+al\.|(?:and|&)\s+[A-Z][\w'’-]+))?\]?\s*\((?:19|20)\d\d[a-z]?(?:,[^()]{0,160})?\)"
     r"|\([^()]{0,80}?\b[A-Z][^()]{0,120}?,?\s(?:19|20)\d\d[a-z]?\)"  # (Author, YYYY), (see Author, Title, YYYY)
 )
 NOT_READ = [
@@ -43,6 +44,7 @@ NOT_READ = [
     re.compile(r"\]\([^)\s]*\)"),  # link targets
     re.compile(r"https?://\S+"),  # bare URLs
     re.compile(r"<[^>\n]+>"),  # HTML tags
+    re.compile(r"^#+\s*\d\d\s*·", re.MULTILINE),  # a lecture's title: "# 11 · ..."
     re.compile(r"\b[Cc]hapters?\s+\d\d(?:\s*(?:[–—-]|,|and|or|to)\s*\d\d)*"),  # chapter numbers
     re.compile(r"(?:~|\*\*Time:?\*\*:?\s*(?:about\s+|~)?)\s*\d+(?:\s*[–-]\s*\d+)?\s*min(?:utes)?\b"),  # times
 ]
@@ -181,6 +183,8 @@ def test_a_metadata_exception_passes():
         ("chapter 04 and chapters 06–10, (~12 min), **Time:** 40 min, **Time:** about 45 minutes", []),
         ("see [the paper](https://arxiv.org/abs/2209.10652)", []),
         ("Pennington et al. (2014) and (Elhage et al., 2022)", []),
+        ('Arora, Li and Risteski (2018, "Linear algebraic structure of word senses")', []),
+        ("# 11 · Superposition in real data\n\n11 atoms", ["11"]),
         ("(see, e.g., Vershynin, *High-Dimensional Probability*, 2018) and (Johnson and\nLindenstrauss, 1984)", []),
         ("in 2018 we saw 45 minutes", ["2018", "45"]),
     ],
