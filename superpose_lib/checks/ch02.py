@@ -98,6 +98,9 @@ declare(
         cases=_selectivity_cases,
         atol=1e-6,
         mistakes=[
+            Mistake("a neuron that never fires gives 0 / 0: return 0 for it, not NaN.",
+                    lambda activations, labels, n_classes=10: _selectivity_against(
+                        activations, labels, n_classes, lambda means, top: (means.sum(0) - top) / (n_classes - 1))),
             Mistake("you compared with the mean over all examples: μ_rest is the average of the *other* classes' means.",
                     lambda activations, labels, n_classes=10: _selectivity_against(
                         activations, labels, n_classes, lambda means, top: activations.mean(dim=0))),
@@ -108,9 +111,6 @@ declare(
                         activations, labels, n_classes, lambda means, top: means.topk(2, dim=0).values[1])),
             Mistake("you pooled the examples of the other classes: average the other classes' *means* instead, so that "
                     "a large class does not count more.", _pooled_rest),
-            Mistake("a neuron that never fires gives 0 / 0: return 0 for it, not NaN.",
-                    lambda activations, labels, n_classes=10: _selectivity_against(
-                        activations, labels, n_classes, lambda means, top: (means.sum(0) - top) / (n_classes - 1))),
         ],  # fmt: skip
         formula="(μ_max − μ_rest) / (μ_max + μ_rest) per neuron, μ_rest the mean of the other classes' means; 0 "
         "for a neuron that never fires.",

@@ -1,0 +1,109 @@
+"""Chapter 03: reading features, composing a neuron, a difference-of-means probe, alignment with neurons."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import geometry
+from ._common import Exercise, Mistake, declare, seeded
+
+
+def _orthonormal(n, k, gen):
+    return geometry.random_rotation(n, generator=gen).double()[:, :k]  # (n, k)
+
+
+def _read_cases():
+    gen = seeded(0)
+    W = _orthonormal(6, 4, gen)
+    x = torch.rand(5, 4, generator=gen, dtype=torch.float64)
+    # A square, non-orthogonal W separates the readout h·wⱼ from other plausible answers.
+    square = dict(h=torch.randn(3, 4, generator=gen, dtype=torch.float64), W=torch.randn(4, 4, generator=gen, dtype=torch.float64))
+    return [dict(h=x @ W.T, W=W), square]  # fmt: skip
+
+
+def _neuron_cases():
+    gen = seeded(0)
+    c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64)
+    return [dict(W=_orthonormal(7, 4, gen), coefficients=c), dict(W=geometry.random_rotation(4, generator=gen).double(), coefficients=c)]  # fmt: skip
+
+
+def _probe(activations, targets):
+    direction = activations[targets].mean(dim=0) - activations[~targets].mean(dim=0)
+    return direction / direction.norm()
+
+
+def _probe_cases():
+    activations = torch.rand(40, 5, generator=seeded(0), dtype=torch.float64) + 1.0  # positive, like ReLU outputs
+    targets = torch.zeros(40, dtype=torch.bool)
+    targets[:12] = True
+    activations[:12, 1] += 2.0
+    activations[:12, 3] -= 0.5
+    return [dict(activations=activations, targets=targets), dict(activations=activations, targets=targets.long())]
+
+
+declare(
+    Exercise(
+        "read_features(h, W)",
+        reference=lambda h, W: h @ W,
+        cases=_read_cases,
+        atol=1e-6,
+        mistakes=[
+            Mistake("you used the rows of W: the feature directions are its columns, so use h @ W.", lambda h, W: h @ W.T),
+            Mistake("you solved for x (pseudo-inverse): the readout asked for is the dot product h · wⱼ, h @ W, whose "
+                    "errors are the interference this chapter studies.", lambda h, W: h @ torch.linalg.pinv(W).T),
+            Mistake("return one row per input, shape (batch, k).", lambda h, W: (h @ W).T),
+        ],  # fmt: skip
+        formula="x̂[b, j] = h[b] · W[:, j], i.e. h @ W, shape (batch, k).",
+        passed="x̂ⱼ = h · wⱼ for every feature j, exact for orthonormal directions.",
+    ),
+    Exercise(
+        "neuron_weights(W, coefficients)",
+        reference=lambda W, coefficients: W @ coefficients,
+        cases=_neuron_cases,
+        atol=1e-6,
+        mistakes=[
+            Mistake("the sign is wrong: v · wᵢ should equal +cᵢ.", lambda W, coefficients: -(W @ coefficients)),
+            Mistake("you used the rows of W: the feature directions are its columns, v = W @ c.",
+                    lambda W, coefficients: W.T @ coefficients),
+            Mistake("the neuron's weights live in the hidden space: v = Σᵢ cᵢ wᵢ has shape (n,), one per neuron of "
+                    "the layer below, not one per feature.", lambda W, coefficients: W.T @ (W @ coefficients)),
+        ],  # fmt: skip
+        formula="v = Σᵢ cᵢ wᵢ = W @ c, so that v · wᵢ = cᵢ for orthonormal wᵢ.",
+        passed="v = Σᵢ cᵢ wᵢ, so the neuron computes Σᵢ cᵢ xᵢ.",
+    ),
+    Exercise(
+        "mean_difference_probe(activations, targets)",
+        reference=lambda activations, targets: _probe(activations, targets.bool()),
+        cases=_probe_cases,
+        atol=1e-6,
+        mistakes=[
+            Mistake("it points the wrong way: subtract the mean of class 0 from the mean of class 1.",
+                    lambda activations, targets: -_probe(activations, targets.bool())),
+            Mistake("it is not unit length: divide the difference by its norm.",
+                    lambda activations, targets: activations[targets.bool()].mean(0) - activations[~targets.bool()].mean(0)),
+            Mistake("you used only the mean of class 1: subtract the mean of class 0.",
+                    lambda activations, targets: (lambda m: m / m.norm())(activations[targets.bool()].mean(0))),
+            Mistake("with targets holding 0/1 integers, indexing picks rows 0 and 1: convert them with targets.bool().",
+                    _probe),
+            Mistake("average over the examples (dim=0): the probe is one direction in activation space.",
+                    lambda activations, targets: (lambda d: d / d.norm())(activations.mean(dim=1))),
+        ],  # fmt: skip
+        formula="(mean of class 1 − mean of class 0) divided by its norm.",
+        passed="the unit vector from the mean of class 0 to the mean of class 1.",
+    ),
+    Exercise(
+        "max_axis_cosine(direction)",
+        reference=lambda direction: direction.abs().max() / direction.norm(),
+        cases=lambda: [dict(direction=torch.tensor(d, dtype=torch.float64)) for d in
+                       ([0.5, -3.0, 2.0, 1.0], [0.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0])],  # fmt: skip
+        returns="number",
+        atol=1e-6,
+        mistakes=[
+            Mistake("a cosine of −0.9 is as aligned as 0.9: take .abs().", lambda direction: direction.max() / direction.norm()),
+            Mistake("divide by the length of the direction: cos = uᵢ / ‖u‖.", lambda direction: direction.abs().max()),
+            Mistake("you returned the index of the neuron, not the cosine.", lambda direction: direction.abs().argmax()),
+        ],  # fmt: skip
+        formula="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
+        passed="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
+    ),
+)
