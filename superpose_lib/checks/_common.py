@@ -345,7 +345,7 @@ def _changed(before: dict, after: dict) -> list[str]:
     return names
 
 
-def _generator_discipline(fn, exercise: Exercise, inputs: dict, result) -> None:
+def _generator_discipline(fn, exercise: Exercise, inputs: dict) -> None:
     """A random function draws from the generator it is given, and only from it."""
     name = exercise.name
     generator = torch.Generator().manual_seed(11)
@@ -371,20 +371,30 @@ def _generator_discipline(fn, exercise: Exercise, inputs: dict, result) -> None:
         )
 
 
-def _judge(exercise: Exercise, got: list, want: list, fn_outputs: dict, index: int, cases: list) -> None:
-    """Raise the verdict for a case whose answer `got` differs from `want`."""
+def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list) -> None:
+    """Raise the verdict for answers `gots` (one per case), some of which differ from `wants`."""
     name = exercise.name
-    seeds = [1000 + i for i in range(len(cases))] if exercise.random else [None] * len(cases)
-    matching = []
-    for mistake in exercise.mistakes:
-        try:
-            wrong = _answer(mistake.answer, exercise, cases[index], seeds[index])
-        except Exception:  # noqa: BLE001 - a mistake that cannot run on this case does not match it
-            continue
-        if _close(got, wrong, exercise, equal_nan=True) and not _close(wrong, want, exercise):
-            matching.append(mistake)
-    if matching:
-        raise Failed(f"{name}: {matching[0].hint}")
+    index = next(i for i, (g, w) in enumerate(zip(gots, wants, strict=True)) if not _close(g, w, exercise) or _nonfinite(g) is not None)
+    got, want = gots[index], wants[index]
+    best, best_agreement = None, 0
+    for mistake in exercise.mistakes:  # the mistake the answers agree with on the most cases, this one included
+        agreement = 0
+        for i, (case, seed) in enumerate(zip(cases, seeds, strict=True)):
+            try:
+                wrong = _answer(mistake.answer, exercise, case, seed)
+            except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
+                if i == index:
+                    break
+                continue
+            if _close(gots[i], wrong, exercise, equal_nan=True):
+                agreement += 1
+            elif i == index:
+                break
+        else:
+            if agreement > best_agreement:
+                best, best_agreement = mistake, agreement
+    if best is not None:
+        raise Failed(f"{name}: {best.hint}")
     bad = _nonfinite(got)
     inputs = _call_text(name, *_split(exercise, cases[index]))
     if bad is not None:
@@ -412,35 +422,23 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
         cases = exercise.cases()
         seeds = [1000 + i for i in range(len(cases))] if exercise.random else [None] * len(cases)
         wants = [_answer(exercise.reference, exercise, case, seed) for case, seed in zip(cases, seeds, strict=True)]
-        notes: set[str] = set()
-        for index, (case, seed, want) in enumerate(zip(cases, seeds, wants, strict=True)):
-            parts, changed = [], []
+        gots, notes = [], set()
+        for index, (case, seed) in enumerate(zip(cases, seeds, strict=True)):
+            parts = []
             generator = torch.Generator().manual_seed(seed) if seed is not None else None
             for call in range(exercise.calls):
                 inputs = case if generator is None else {**case, "generator": generator}
                 progress = f", call {call + 1} of {exercise.calls}" if exercise.calls > 1 else ""
                 result, copies = _run(fn, exercise, inputs, progress)
                 parts.append(_read(exercise.returns, result, name))
-                changed += _changed(case, copies)
-                if any(isinstance(p, torch.Tensor) and p.shape != q.shape for p, q in zip(parts[-1], parts[0], strict=True)):
-                    break
+                notes.update(_changed(case, copies))
             if exercise.random:
-                want_shapes = _answer_shapes(exercise, case)
-                for part, shape in zip(parts[0], want_shapes, strict=True):
-                    if isinstance(part, torch.Tensor) and tuple(part.shape) != shape:
-                        raise Failed(
-                            f"{name} returned shape {tuple(part.shape)} for "
-                            f"{_call_text(name, *_split(exercise, case))}, expected {shape}."
-                        )
-                bad = next((p for p in parts if _nonfinite(p) is not None), None)
-                if bad is not None:
-                    raise Failed(f"{name} returned NaN or inf: every value it returns should be a finite number.")
+                _check_random_output(exercise, case, parts)
                 if index == 0:
-                    _generator_discipline(fn, exercise, case, result)
-            got = _summary(exercise, parts)
-            if not _close(got, want, exercise) or _nonfinite(got) is not None:
-                _judge(exercise, got, want, {}, index, cases)
-            notes.update(changed)
+                    _generator_discipline(fn, exercise, case)
+            gots.append(_summary(exercise, parts))
+        if any(not _close(g, w, exercise) or _nonfinite(g) is not None for g, w in zip(gots, wants, strict=True)):
+            _judge(exercise, gots, wants, cases, seeds)
         _PASSED[name] = fn
         print(f"✓ {name}: {exercise.passed}")
         if notes:
@@ -453,6 +451,20 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
     check.__doc__ = f"Check ``{exercise.signature}``: {exercise.passed}"
     check.exercise = exercise
     return check
+
+
+def _check_random_output(exercise: Exercise, case: dict, parts: list) -> None:
+    """Each draw of a random exercise has the reference's shape and finite values."""
+    name = exercise.name
+    for part, shape in zip(parts[0], _answer_shapes(exercise, case), strict=True):
+        if isinstance(part, torch.Tensor) and tuple(part.shape) != shape:
+            raise Failed(f"{name} returned shape {tuple(part.shape)} for {_call_text(name, *_split(exercise, case))}, "
+                         f"expected {shape}.")  # fmt: skip
+    for draw in parts:
+        if any(isinstance(p, torch.Tensor) and p.shape != q.shape for p, q in zip(draw, parts[0], strict=True)):
+            raise Failed(f"{name} returned results of different shapes for the same arguments.")
+        if _nonfinite(draw) is not None:
+            raise Failed(f"{name} returned NaN or inf: every value it returns should be a finite number.")
 
 
 def _answer_shapes(exercise: Exercise, case: dict) -> list[tuple]:
