@@ -213,6 +213,33 @@ def variants(name: str, reference, params=None) -> list[tuple[str, object, str]]
     return [(label, _named(fn, name), expected) for label, fn, expected in out]
 
 
+def per_input_mutations(name: str, reference, params=None) -> list[tuple[str, object, str]]:
+    """One input at a time, mutated in place before computing (must fail, if it changed anything the answer
+    depends on) and after computing (must pass)."""
+    params = params or _params(reference)
+    signature = inspect.Signature([p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
+    out = []
+    for param in params:
+
+        def before(*args, _param=param.name, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            if _param in bound.arguments and _mutate(bound.arguments[_param]):
+                before.changed = True
+            return reference(*args, **kwargs)
+
+        def after(*args, _param=param.name, **kwargs):
+            result = _clone(reference(*args, **kwargs))
+            bound = signature.bind(*args, **kwargs)
+            if _param in bound.arguments:
+                _mutate(bound.arguments[_param])
+            return result
+
+        before.changed = False
+        out += [(f"mutate_before_{param.name}", _named(before, name), "fail"),
+                (f"mutate_after_{param.name}", _named(after, name), "pass")]  # fmt: skip
+    return out
+
+
 def _wrong_signatures(reference, params):
     """Functions computing the right thing under another signature: the last parameter dropped (the check
     passes it, so this must fail), and a parameter renamed: an optional one (the check passes it by keyword,

@@ -376,23 +376,16 @@ def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list
     name = exercise.name
     index = next(i for i, (g, w) in enumerate(zip(gots, wants, strict=True)) if not _close(g, w, exercise) or _nonfinite(g) is not None)
     got, want = gots[index], wants[index]
-    best, best_agreement = None, 0
-    for mistake in exercise.mistakes:  # the mistake the answers agree with on the most cases, this one included
-        agreement = 0
-        for i, (case, seed) in enumerate(zip(cases, seeds, strict=True)):
-            try:
-                wrong = _answer(mistake.answer, exercise, case, seed)
-            except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
-                if i == index:
-                    break
-                continue
-            if _close(gots[i], wrong, exercise, equal_nan=True):
-                agreement += 1
-            elif i == index:
-                break
-        else:
-            if agreement > best_agreement:
-                best, best_agreement = mistake, agreement
+    candidates = []  # the mistakes this case's answer equals
+    for mistake in exercise.mistakes:
+        try:
+            if _close(got, _answer(mistake.answer, exercise, cases[index], seeds[index]), exercise, equal_nan=True):
+                candidates.append(mistake)
+        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
+            continue
+    best = candidates[0] if candidates else None
+    if len(candidates) > 1:  # the one the answers agree with on the most cases
+        best = max(candidates, key=lambda mistake: _agreement(exercise, mistake, gots, cases, seeds))
     if best is not None:
         raise Failed(f"{name}: {best.hint}")
     bad = _nonfinite(got)
@@ -412,6 +405,16 @@ def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list
         f"{name}'s {what} for {inputs} is {', '.join(map(str, shown))}, expected {', '.join(map(str, expected))}"
         + (f": {exercise.formula}" if exercise.formula else ".")
     )
+
+
+def _agreement(exercise: Exercise, mistake: Mistake, gots: list, cases: list, seeds: list) -> int:
+    agreement = 0
+    for got, case, seed in zip(gots, cases, seeds, strict=True):
+        try:
+            agreement += _close(got, _answer(mistake.answer, exercise, case, seed), exercise, equal_nan=True)
+        except Exception:  # noqa: BLE001
+            continue
+    return agreement
 
 
 def make_check(exercise: Exercise) -> Callable[[Callable], None]:
