@@ -50,12 +50,6 @@ _WORDS = {
 }
 
 
-@pytest.fixture
-def fast_limit(monkeypatch):
-    monkeypatch.setattr(_common, "TIME_LIMIT_S", FAST_LIMIT_S)
-    monkeypatch.setattr(_common, "PROGRESS_AFTER_S", FAST_LIMIT_S / 3)
-
-
 def contract_tests():
     mistakes = [
         pytest.param(name, i, id=f"{name}-{i}") for name in NAMES for i in range(len(_common.EXERCISES[name].mistakes))
@@ -76,7 +70,9 @@ def contract_tests():
         assert mistake.hint in message
 
     @pytest.mark.parametrize(("name", "label", "expected"), _battery())
-    def test_hostile_battery(name, label, expected, fast_limit, capsys):
+    def test_hostile_battery(name, label, expected, monkeypatch, capsys):
+        monkeypatch.setattr(_common, "TIME_LIMIT_S", FAST_LIMIT_S)
+        monkeypatch.setattr(_common, "PROGRESS_AFTER_S", FAST_LIMIT_S / 3)
         exercise = _common.EXERCISES[name]
         variants = hostile.variants(name, exercise.reference, exercise.parameters)
         variants += hostile.per_input_mutations(name, exercise.reference, exercise.parameters)

@@ -220,24 +220,26 @@ def per_input_mutations(name: str, reference, params=None) -> list[tuple[str, ob
     signature = inspect.Signature([p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
     out = []
     for param in params:
-
-        def before(*args, _param=param.name, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            if _param in bound.arguments and _mutate(bound.arguments[_param]):
-                before.changed = True
-            return reference(*args, **kwargs)
-
-        def after(*args, _param=param.name, **kwargs):
-            result = _clone(reference(*args, **kwargs))
-            bound = signature.bind(*args, **kwargs)
-            if _param in bound.arguments:
-                _mutate(bound.arguments[_param])
-            return result
-
-        before.changed = False
-        out += [(f"mutate_before_{param.name}", _named(before, name), "fail"),
-                (f"mutate_after_{param.name}", _named(after, name), "pass")]  # fmt: skip
+        out += _mutations_of(param.name, name, reference, signature)
     return out
+
+
+def _mutations_of(param: str, name: str, reference, signature) -> list[tuple[str, object, str]]:
+    def before(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        if param in bound.arguments and _mutate(bound.arguments[param]):
+            before.changed = True
+        return reference(*args, **kwargs)
+
+    def after(*args, **kwargs):
+        result = _clone(reference(*args, **kwargs))
+        bound = signature.bind(*args, **kwargs)
+        if param in bound.arguments:
+            _mutate(bound.arguments[param])
+        return result
+
+    before.changed = False
+    return [(f"mutate_before_{param}", _named(before, name), "fail"), (f"mutate_after_{param}", _named(after, name), "pass")]
 
 
 def _wrong_signatures(reference, params):

@@ -29,14 +29,14 @@ MORE_WRONG = {
     .expand(len(A), len(B)),
     "analogy": lambda wv, a, b, c, k=5: [w for w, _ in wv.nearest(wv[b] + wv[c], k=k, exclude=(a, b, c))],
     "change_basis": lambda W, x, M: (W @ torch.linalg.pinv(M).T, M @ x),
-    "rotate_hidden_layer": lambda W1, b1, W2, R: (R @ W1, R @ b1, (R @ W2.T).T),
+    "rotate_hidden_layer": lambda W1, b1, W2, R: (R @ W1, b1 @ R, W2 @ R.T),
     "pearson_kurtosis": lambda x: ((x - x.mean(0)) ** 4).mean(0) / x.std(0) ** 4,
     "class_selectivity": lambda activations, labels, n_classes=10: metrics.kurtosis(activations, dim=0),
     "top_activating": lambda activations, k: torch.topk(activations.T.abs(), k, dim=1).indices,
     "read_features": lambda h, W: h @ (W / W.norm(dim=0)),
     "neuron_weights": lambda W, coefficients: W @ coefficients / coefficients.norm(),
-    "mean_difference_probe": lambda activations, targets: (lambda d: d / d.norm())(
-        activations[targets.bool()].mean(0) - activations.mean(0)
+    "mean_difference_probe": lambda activations, targets: (lambda m1, m0: m1 / m1.norm() - m0 / m0.norm())(
+        activations[targets.bool()].mean(0), activations[~targets.bool()].mean(0)
     ),
     "max_axis_cosine": lambda direction: direction.abs().min() / direction.norm(),
     "dot_product_density": lambda t, n: geometry.dot_product_density(t, n + 1),

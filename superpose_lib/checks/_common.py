@@ -312,6 +312,16 @@ def _nonfinite(parts: list) -> torch.Tensor | None:
     return None
 
 
+_ANSWERS: dict[tuple, list] = {}  # (exercise, function, case index) -> answer: cases are fixed, so computed once
+
+
+def _cached_answer(fn, exercise: Exercise, cases: list, index: int, seeds: list):
+    key = (exercise.name, fn, index)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = _answer(fn, exercise, cases[index], seeds[index])
+    return _ANSWERS[key]
+
+
 def _answer(fn, exercise: Exercise, inputs: dict, seed: int | None):
     """A trusted function's answer (the reference or a mistake) on fresh copies, read as the declared kind."""
     copies = _copy(inputs)
@@ -371,20 +381,25 @@ def _generator_discipline(fn, exercise: Exercise, inputs: dict) -> None:
         )
 
 
-def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list) -> None:
-    """Raise the verdict for answers `gots` (one per case), some of which differ from `wants`."""
+def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list, learners_answer) -> None:
+    """Raise the verdict for the last of the answers `gots`, which differs from the reference's."""
     name = exercise.name
-    index = next(i for i, (g, w) in enumerate(zip(gots, wants, strict=True)) if not _close(g, w, exercise) or _nonfinite(g) is not None)
+    index = len(gots) - 1
     got, want = gots[index], wants[index]
     candidates = []  # the mistakes this case's answer equals
     for mistake in exercise.mistakes:
         try:
-            if _close(got, _answer(mistake.answer, exercise, cases[index], seeds[index]), exercise, equal_nan=True):
+            if _close(got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True):
                 candidates.append(mistake)
         except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
             continue
     best = candidates[0] if candidates else None
     if len(candidates) > 1:  # the one the answers agree with on the most cases
+        for later in range(index + 1, len(cases)):
+            try:
+                gots.append(learners_answer(later))
+            except Exception:  # noqa: BLE001 - the verdict is about the case already judged
+                break
         best = max(candidates, key=lambda mistake: _agreement(exercise, mistake, gots, cases, seeds))
     if best is not None:
         raise Failed(f"{name}: {best.hint}")
@@ -409,9 +424,9 @@ def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list
 
 def _agreement(exercise: Exercise, mistake: Mistake, gots: list, cases: list, seeds: list) -> int:
     agreement = 0
-    for got, case, seed in zip(gots, cases, seeds, strict=True):
+    for index, got in enumerate(gots):
         try:
-            agreement += _close(got, _answer(mistake.answer, exercise, case, seed), exercise, equal_nan=True)
+            agreement += _close(got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True)
         except Exception:  # noqa: BLE001
             continue
     return agreement
@@ -424,11 +439,12 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
     def check(fn) -> None:
         cases = exercise.cases()
         seeds = [1000 + i for i in range(len(cases))] if exercise.random else [None] * len(cases)
-        wants = [_answer(exercise.reference, exercise, case, seed) for case, seed in zip(cases, seeds, strict=True)]
+        wants = [_cached_answer(exercise.reference, exercise, cases, i, seeds) for i in range(len(cases))]
         gots, notes = [], set()
-        for index, (case, seed) in enumerate(zip(cases, seeds, strict=True)):
-            parts = []
-            generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+        def learners_answer(index: int):
+            case, parts = cases[index], []
+            generator = torch.Generator().manual_seed(seeds[index]) if exercise.random else None
             for call in range(exercise.calls):
                 inputs = case if generator is None else {**case, "generator": generator}
                 progress = f", call {call + 1} of {exercise.calls}" if exercise.calls > 1 else ""
@@ -436,12 +452,15 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
                 parts.append(_read(exercise.returns, result, name))
                 notes.update(_changed(case, copies))
             if exercise.random:
-                _check_random_output(exercise, case, parts)
-                if index == 0:
-                    _generator_discipline(fn, exercise, case)
-            gots.append(_summary(exercise, parts))
-        if any(not _close(g, w, exercise) or _nonfinite(g) is not None for g, w in zip(gots, wants, strict=True)):
-            _judge(exercise, gots, wants, cases, seeds)
+                _check_random_output(exercise, case, index, parts)
+            return _summary(exercise, parts)
+
+        for index in range(len(cases)):
+            gots.append(learners_answer(index))
+            if exercise.random and index == 0:
+                _generator_discipline(fn, exercise, cases[0])
+            if not _close(gots[-1], wants[index], exercise) or _nonfinite(gots[-1]) is not None:
+                _judge(exercise, gots, wants, cases, seeds, learners_answer)
         _PASSED[name] = fn
         print(f"✓ {name}: {exercise.passed}")
         if notes:
@@ -456,10 +475,13 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
     return check
 
 
-def _check_random_output(exercise: Exercise, case: dict, parts: list) -> None:
+def _check_random_output(exercise: Exercise, case: dict, index: int, parts: list) -> None:
     """Each draw of a random exercise has the reference's shape and finite values."""
     name = exercise.name
-    for part, shape in zip(parts[0], _answer_shapes(exercise, case), strict=True):
+    key = (name, "shapes", index)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = _answer_shapes(exercise, case)
+    for part, shape in zip(parts[0], _ANSWERS[key], strict=True):
         if isinstance(part, torch.Tensor) and tuple(part.shape) != shape:
             raise Failed(f"{name} returned shape {tuple(part.shape)} for {_call_text(name, *_split(exercise, case))}, "
                          f"expected {shape}.")  # fmt: skip

@@ -66,10 +66,10 @@ declare(
     Exercise(
         "random_rotation(n, generator=None)",
         reference=lambda n, generator=None: geometry.random_rotation(n, generator=generator),
-        cases=lambda: [dict(n=n) for n in (2, 3, 8)],
+        cases=lambda: [dict(n=n) for n in (3, 8)],
         calls=300,
         statistics=_rotation_statistics,
-        atol=0.2,
+        atol=0.3,  # over 20 seeds the statistics spread by at most 0.15; a missing sign fix moves them by 0.5
         mistakes=[
             Mistake("it is not orthogonal (QᵀQ ≠ I): return the Q of the QR decomposition of a Gaussian matrix "
                     "(torch.linalg.qr), not the Gaussian matrix itself.",

@@ -18,13 +18,13 @@ def _read_cases():
     x = torch.rand(5, 4, generator=gen, dtype=torch.float64)
     # A square, non-orthogonal W separates the readout h·wⱼ from other plausible answers.
     square = dict(h=torch.randn(3, 4, generator=gen, dtype=torch.float64), W=torch.randn(4, 4, generator=gen, dtype=torch.float64))
-    return [dict(h=x @ W.T, W=W), square]  # fmt: skip
+    return [square, dict(h=x @ W.T, W=W)]  # fmt: skip
 
 
 def _neuron_cases():
     gen = seeded(0)
     c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64)
-    return [dict(W=_orthonormal(7, 4, gen), coefficients=c), dict(W=geometry.random_rotation(4, generator=gen).double(), coefficients=c)]  # fmt: skip
+    return [dict(W=geometry.random_rotation(4, generator=gen).double(), coefficients=c), dict(W=_orthonormal(7, 4, gen), coefficients=c)]  # fmt: skip
 
 
 def _probe(activations, targets):

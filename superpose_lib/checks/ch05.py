@@ -53,8 +53,6 @@ declare(
                     lambda W, x: x @ W.T @ W),
             Mistake("you subtracted x itself, which is right only for unit-length features: remove the diagonal of "
                     "WᵀW (each feature's own term (wⱼ·wⱼ) xⱼ) instead.", lambda W, x: x @ W.T @ W - x),
-            Mistake("the Gram matrix of the features is WᵀW, of shape (k, k), not W Wᵀ.",
-                    lambda W, x: x @ (W @ W.T - torch.diag((W @ W.T).diagonal()))),
         ],  # fmt: skip
         formula="Σ_{i≠j} (wᵢ·wⱼ) xᵢ = x @ (WᵀW with its diagonal set to 0), shape (batch, k).",
         passed="Σ_{i≠j} (wᵢ·wⱼ) xᵢ: the readout minus each feature's own term.",

@@ -30,12 +30,14 @@ def _count_antipodal_pairs(W, threshold=0.5):
 
 
 def _antipodal_cases():
-    # an exact pair; a pair at cos −0.95 with short columns (raw dot −0.53); a loner with a tiny opposite
-    # feature (not represented); a column at cos −0.87 with the loner (negative, not antipodal)
+    # an exact pair; a pair at cos −0.95 with short columns (raw dot −0.53) and one with long columns (raw dot
+    # −1.37); a loner with a tiny opposite feature (not represented); a column at cos −0.87 with the loner
     s = math.sqrt(1 - 0.95**2)
-    W = torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.5],
-                      [0.0, 0.0, 0.7, -0.95 * 0.8, 0.0, 0.0, 0.0],
-                      [0.0, 0.0, 0.0, s * 0.8, 1.0, -0.03, -0.866]])  # fmt: skip
+    W = torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
+                      [0.0, 0.0, 0.7, -0.95 * 0.8, 0.0, 0.0, 0.0, 0.0, 0.0],
+                      [0.0, 0.0, 0.0, s * 0.8, 1.0, -0.03, -0.866, 0.0, 0.0],
+                      [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.2, -0.95 * 1.2],
+                      [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, s * 1.2]])  # fmt: skip
     return [dict(W=W), dict(W=1.5 * W, threshold=1.1), dict(W=torch.eye(3))]
 
 

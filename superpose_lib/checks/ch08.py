@@ -144,7 +144,7 @@ declare(
         cases=lambda: [dict(delta=0.5, rho=0.2, N=60, trials=20), dict(delta=0.5, rho=0.8, N=60, trials=20)],
         returns="number",
         statistics=lambda rate: rate.reshape(-1),
-        atol=0.3,
+        atol=0.2,  # over 10 seeds the rate spreads over 0.95–1 below the curve; ρ per unknown gives 0.35–0.6
         mistakes=[
             Mistake("ρ counts nonzeros per measurement, not per unknown: take n = round(δN) measurements and "
                     "s = round(ρn) nonzeros.",

@@ -12,8 +12,8 @@ from ._common import Exercise, Mistake, declare, seeded
 
 def _null_statistics(draws: torch.Tensor) -> torch.Tensor:
     """Mean and standard deviation of the largest |cos| over the draws. Over 12 seeds at 20,000 draws they spread
-    by at most 0.0026 (so about 0.004 at 10,000); directions from a cube instead of the sphere move the mean by
-    0.008 at k = 10, d = 5."""
+    by at most 0.0026 (k = 4, d = 12) and 0.0014 (k = 10, d = 5); directions from a cube instead of the sphere
+    move the mean by 0.008 at k = 10, d = 5. Hence the tolerance 0.005."""
     draws = draws.reshape(-1)
     return torch.stack([draws.mean(), draws.std()])
 
@@ -75,9 +75,9 @@ declare(
     Exercise(
         "null_max_abs_cos(k, d, n_samples, generator=None)",
         reference=lambda k, d, n_samples, generator=None: detection.null_distribution(k, d, "max_abs_cos", n_samples, generator=generator),
-        cases=lambda: [dict(k=4, d=12, n_samples=10_000), dict(k=10, d=5, n_samples=10_000)],
+        cases=lambda: [dict(k=4, d=12, n_samples=20_000), dict(k=10, d=5, n_samples=20_000)],
         statistics=_null_statistics,
-        atol=0.004,
+        atol=0.005,
         mistakes=[
             Mistake("every vector has cosine 1 with itself: take the maximum over pairs i ≠ j only (mask the diagonal "
                     "of the k × k cosine matrix).",
@@ -145,7 +145,7 @@ declare(
     Exercise(
         "count_live_latents(codes, min_frequency=1e-3)",
         reference=lambda codes, min_frequency=1e-3: int(((codes != 0).double().mean(dim=0) > min_frequency).sum()),
-        cases=lambda: [dict(codes=_codes()), dict(codes=_codes(), min_frequency=0.3)],
+        cases=lambda: [dict(codes=_codes(), min_frequency=0.3), dict(codes=_codes())],
         returns="count",
         mistakes=[
             Mistake("a latent is live when it fires on more than min_frequency of the samples, not merely once.",
