@@ -75,7 +75,11 @@ def _poison(value, bad: float):
     if isinstance(value, torch.Tensor):
         if value.numel() == 0:
             return None
-        out = value.detach().to(torch.promote_types(value.dtype, torch.float32)).clone(memory_format=torch.contiguous_format)
+        out = (
+            value.detach()
+            .to(torch.promote_types(value.dtype, torch.float32))
+            .clone(memory_format=torch.contiguous_format)
+        )
         out.view(-1)[0] = bad
         return out
     if isinstance(value, bool):
@@ -239,7 +243,10 @@ def _mutations_of(param: str, name: str, reference, signature) -> list[tuple[str
         return result
 
     before.changed = False
-    return [(f"mutate_before_{param}", _named(before, name), "fail"), (f"mutate_after_{param}", _named(after, name), "pass")]
+    return [
+        (f"mutate_before_{param}", _named(before, name), "fail"),
+        (f"mutate_after_{param}", _named(after, name), "pass"),
+    ]
 
 
 def _wrong_signatures(reference, params):
@@ -251,8 +258,10 @@ def _wrong_signatures(reference, params):
     target = optional[-1] if optional else len(names) - 1
     renamed = list(names)
     renamed[target] = "gen" if names[target] == "generator" else names[target] + "_value"
-    header = [n if params[i].default is inspect.Parameter.empty else f"{n}={params[i].default!r}"
-              for i, n in enumerate(renamed)]  # fmt: skip
+    header = [
+        n if params[i].default is inspect.Parameter.empty else f"{n}={params[i].default!r}"
+        for i, n in enumerate(renamed)
+    ]
     scope = {"reference": reference}
     exec(f"def dropped_last({', '.join(names[:-1])}):\n    return reference({', '.join(names[:-1])})", scope)  # noqa: S102
     exec(f"def renamed({', '.join(header)}):\n    return reference({', '.join(renamed)})", scope)  # noqa: S102
@@ -277,7 +286,9 @@ def judge(variant: str, expected: str, outcome: str, fn=None) -> str | None:
     if expected == "pass":
         if outcome == "pass":
             return None
-        return {"verdict": "false fail", "raw": "raw traceback"}.get(outcome, outcome if outcome == "crash" else "error")
+        return {"verdict": "false fail", "raw": "raw traceback"}.get(
+            outcome, outcome if outcome == "crash" else "error"
+        )
     if outcome == "pass":
         return "silent wait" if variant == "slow" else "false pass"
     if outcome in ("verdict", "learner"):

@@ -53,8 +53,11 @@ def test_a_wrong_signature_is_a_message_naming_the_expected_one():
     def generate_batch(n_batch, n_features, feature_probability, gen=None):
         return None
 
-    with pytest.raises(AssertionError, match=r"def generate_batch\(n_batch, n_features, feature_probability, "
-                       r"generator=None\)") as info:  # fmt: skip
+    with pytest.raises(
+        AssertionError,
+        match=r"def generate_batch\(n_batch, n_features, feature_probability, "
+        r"generator=None\)",
+    ) as info:
         checks.check_generate_batch(generate_batch)
     assert hasattr(info.value, "_render_traceback_")
 

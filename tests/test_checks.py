@@ -25,8 +25,9 @@ MORE_WRONG = {
     "importance_weighted_loss": lambda x, x_hat, importance: (importance * (x - x_hat) ** 2).mean(dim=1).sum(),
     "feature_norms": lambda W: W.norm(dim=0) / W.shape[0],
     "random_rotation": lambda n, generator=None: torch.linalg.qr(torch.rand(n, n, generator=generator))[0],
-    "cosine_similarity": lambda A, B: torch.nn.functional.cosine_similarity(A, B.mean(0, keepdim=True)).unsqueeze(1)
-    .expand(len(A), len(B)),
+    "cosine_similarity": lambda A, B: (
+        torch.nn.functional.cosine_similarity(A, B.mean(0, keepdim=True)).unsqueeze(1).expand(len(A), len(B))
+    ),
     "analogy": lambda wv, a, b, c, k=5: [w for w, _ in wv.nearest(wv[b] + wv[c], k=k, exclude=(a, b, c))],
     "change_basis": lambda W, x, M: (W @ torch.linalg.pinv(M).T, M @ x),
     "rotate_hidden_layer": lambda W1, b1, W2, R: (R @ W1, b1 @ R, W2 @ R.T),
@@ -51,8 +52,8 @@ MORE_WRONG = {
     "count_antipodal_pairs": lambda W, threshold=0.5: int((W.T @ W < -0.9).sum()),
     "feature_superposition": lambda W: metrics.feature_dimensionality(W),
     "one_draw_batch": lambda n_batch, n_features, feature_probability, generator=None: (
-        (torch.rand(n_batch, n_features, generator=generator) - (1 - feature_probability)).clamp_min(0)
-    ),
+        torch.rand(n_batch, n_features, generator=generator) - (1 - feature_probability)
+    ).clamp_min(0),
     "instances_forward": lambda W, b, x: torch.relu(torch.einsum("bif,ihf->bih", x, W).sum(-1, keepdim=True) + b),
     "dimensionality": lambda W: metrics.superposition(W),
     "two_feature_losses": lambda r, p: torch.tensor([r * p / 3, p / 3, (1 + r) * p / 6]),

@@ -25,7 +25,6 @@ import dataclasses
 import inspect
 import math
 import threading
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,8 +49,9 @@ def _short_traceback(self) -> list[str]:
 
 # Verdicts keep the built-in names (learners, the guide and the notebook tools know them).
 Failed = type("AssertionError", (AssertionError,), {"_render_traceback_": _short_traceback, "__module__": __name__})
-NotYet = type("NotImplementedError", (NotImplementedError,), {"_render_traceback_": _short_traceback,
-                                                              "__module__": __name__})  # fmt: skip
+NotYet = type(
+    "NotImplementedError", (NotImplementedError,), {"_render_traceback_": _short_traceback, "__module__": __name__}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,10 +262,14 @@ def _read(kind, value, name: str):
     """The result as float64 tensors (or word lists), one per part; a Failed for a type the task excludes."""
     if isinstance(kind, tuple):
         if not isinstance(value, tuple | list) or len(value) != len(kind):
-            raise Failed(f"{name} should return a tuple of {len(kind)} values ({', '.join(kind)}), got {_describe(value)}")
+            raise Failed(
+                f"{name} should return a tuple of {len(kind)} values ({', '.join(kind)}), got {_describe(value)}"
+            )
         return [_read(k, v, f"{name}'s result {i}")[0] for i, (k, v) in enumerate(zip(kind, value, strict=True))]
     if isinstance(value, np.ndarray):
-        raise Failed(f"{name} returned a numpy array: return a torch.Tensor (torch.from_numpy(...), or compute with torch).")
+        raise Failed(
+            f"{name} returned a numpy array: return a torch.Tensor (torch.from_numpy(...), or compute with torch)."
+        )
     if kind == "words":
         if not isinstance(value, list | tuple):
             raise Failed(f"{name} should return a list of words, got {_describe(value)}")
@@ -300,7 +304,9 @@ def _close(a: list, b: list, exercise: Exercise, equal_nan: bool = False) -> boo
         if isinstance(x, list) or isinstance(y, list):
             if x != y:
                 return False
-        elif x.shape != y.shape or not torch.allclose(x, y, rtol=exercise.rtol, atol=exercise.atol, equal_nan=equal_nan):
+        elif x.shape != y.shape or not torch.allclose(
+            x, y, rtol=exercise.rtol, atol=exercise.atol, equal_nan=equal_nan
+        ):
             return False
     return True
 
@@ -426,7 +432,9 @@ def _agreement(exercise: Exercise, mistake: Mistake, gots: list, cases: list, se
     agreement = 0
     for index, got in enumerate(gots):
         try:
-            agreement += _close(got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True)
+            agreement += _close(
+                got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True
+            )
         except Exception:  # noqa: BLE001
             continue
     return agreement
@@ -483,8 +491,10 @@ def _check_random_output(exercise: Exercise, case: dict, index: int, parts: list
         _ANSWERS[key] = _answer_shapes(exercise, case)
     for part, shape in zip(parts[0], _ANSWERS[key], strict=True):
         if isinstance(part, torch.Tensor) and tuple(part.shape) != shape:
-            raise Failed(f"{name} returned shape {tuple(part.shape)} for {_call_text(name, *_split(exercise, case))}, "
-                         f"expected {shape}.")  # fmt: skip
+            raise Failed(
+                f"{name} returned shape {tuple(part.shape)} for {_call_text(name, *_split(exercise, case))}, "
+                f"expected {shape}."
+            )
     for draw in parts:
         if any(isinstance(p, torch.Tensor) and p.shape != q.shape for p, q in zip(draw, parts[0], strict=True)):
             raise Failed(f"{name} returned results of different shapes for the same arguments.")

@@ -13,13 +13,17 @@ def _sparsity_statistics(x: torch.Tensor) -> torch.Tensor:
     on = x != 0
     values = x[on]
     per_row = on.double().mean(dim=-1)  # independent features: p² + p(1 − p)/n_features; one coin per row: p
-    return torch.stack([on.double().mean(), values.mean(), (values < 0.25).double().mean(), x.min(), x.max(),
-                        per_row.pow(2).mean()])  # fmt: skip
+    return torch.stack(
+        [on.double().mean(), values.mean(), (values < 0.25).double().mean(), x.min(), x.max(), per_row.pow(2).mean()]
+    )
 
 
 def _batch_cases():
     # Over 20 seeds the statistics spread by at most 0.0063 at these sizes, against the tolerance 0.015.
-    return [dict(n_batch=n, n_features=10, feature_probability=p) for n, p in ((20_000, 1.0), (20_000, 0.3), (100_000, 0.05))]
+    return [
+        dict(n_batch=n, n_features=10, feature_probability=p)
+        for n, p in ((20_000, 1.0), (20_000, 0.3), (100_000, 0.05))
+    ]
 
 
 def _toy_cases():
@@ -38,9 +42,17 @@ def _importance_weighted_loss(x, x_hat, importance):
 def _loss_cases():
     gen = seeded(0)
     return [
-        dict(x=torch.rand(64, 5, generator=gen), x_hat=torch.rand(64, 5, generator=gen), importance=0.7 ** torch.arange(5.0)),
-        dict(x=torch.rand(3, 4, generator=gen), x_hat=torch.rand(3, 4, generator=gen), importance=torch.tensor([2.0, 0.0, 0.5, 1.5])),
-    ]  # fmt: skip
+        dict(
+            x=torch.rand(64, 5, generator=gen),
+            x_hat=torch.rand(64, 5, generator=gen),
+            importance=0.7 ** torch.arange(5.0),
+        ),
+        dict(
+            x=torch.rand(3, 4, generator=gen),
+            x_hat=torch.rand(3, 4, generator=gen),
+            importance=torch.tensor([2.0, 0.0, 0.5, 1.5]),
+        ),
+    ]
 
 
 declare(
@@ -55,22 +67,31 @@ declare(
         mistakes=[
             Mistake(
                 "did you forget to set each feature to zero with probability 1 − feature_probability?",
-                lambda n_batch, n_features, feature_probability, generator=None: torch.rand(n_batch, n_features, generator=generator),
+                lambda n_batch, n_features, feature_probability, generator=None: torch.rand(
+                    n_batch, n_features, generator=generator
+                ),
             ),
             Mistake(
                 "you kept features with probability 1 − p instead of p: a feature is present when the coin is below p.",
-                lambda n_batch, n_features, feature_probability, generator=None: torch.rand(n_batch, n_features, generator=generator)
-                * (torch.rand(n_batch, n_features, generator=generator) >= feature_probability),
+                lambda n_batch, n_features, feature_probability, generator=None: (
+                    torch.rand(n_batch, n_features, generator=generator)
+                    * (torch.rand(n_batch, n_features, generator=generator) >= feature_probability)
+                ),
             ),
             Mistake(
                 "non-zero features are uniform on [0, 1], so use torch.rand, not torch.randn.",
-                lambda n_batch, n_features, feature_probability, generator=None: torch.randn(n_batch, n_features, generator=generator)
-                * (torch.rand(n_batch, n_features, generator=generator) < feature_probability),
+                lambda n_batch, n_features, feature_probability, generator=None: (
+                    torch.randn(n_batch, n_features, generator=generator)
+                    * (torch.rand(n_batch, n_features, generator=generator) < feature_probability)
+                ),
             ),
             Mistake(
-                "each feature is present independently: draw the on/off coins with shape (n_batch, n_features), not one per sample.",
-                lambda n_batch, n_features, feature_probability, generator=None: torch.rand(n_batch, n_features, generator=generator)
-                * (torch.rand(n_batch, 1, generator=generator) < feature_probability),
+                "each feature is present independently: draw the on/off coins with shape (n_batch, n_features), "
+                "not one per sample.",
+                lambda n_batch, n_features, feature_probability, generator=None: (
+                    torch.rand(n_batch, n_features, generator=generator)
+                    * (torch.rand(n_batch, 1, generator=generator) < feature_probability)
+                ),
             ),
         ],
         formula="(share non-zero, mean and share below ¼ of the non-zero values, min, max, mean squared share of "
@@ -86,10 +107,14 @@ declare(
             Mistake("did you forget the ReLU? The outputs should never be negative.", lambda W, b, x: x @ W.T @ W + b),
             Mistake("did you forget to add the bias before the ReLU?", lambda W, b, x: torch.relu(x @ W.T @ W)),
             Mistake("add the bias before the ReLU, not after it.", lambda W, b, x: torch.relu(x @ W.T @ W) + b),
-            Mistake("there is no ReLU on the hidden layer h = W x here, only on the output.",
-                    lambda W, b, x: torch.relu(torch.relu(x @ W.T) @ W + b)),  # fmt: skip
-            Mistake("with x stored as rows (batch, n_features), h = x @ W.T and the output is ReLU(h @ W + b).",
-                    lambda W, b, x: torch.relu(x @ W @ W.T + b)),  # fmt: skip
+            Mistake(
+                "there is no ReLU on the hidden layer h = W x here, only on the output.",
+                lambda W, b, x: torch.relu(torch.relu(x @ W.T) @ W + b),
+            ),
+            Mistake(
+                "with x stored as rows (batch, n_features), h = x @ W.T and the output is ReLU(h @ W + b).",
+                lambda W, b, x: torch.relu(x @ W @ W.T + b),
+            ),
         ],
         formula="ReLU(Wᵀ W x + b) for every row x of the batch: h = x @ W.T, output ReLU(h @ W + b).",
         passed="ReLU(Wᵀ W x + b) for every sample of the batch.",
@@ -100,16 +125,26 @@ declare(
         cases=_loss_cases,
         returns="number",
         mistakes=[
-            Mistake("did you forget to multiply by the importance?", lambda x, x_hat, importance: ((x - x_hat) ** 2).mean()),
-            Mistake("take the mean over batch and features, not the sum.",
-                    lambda x, x_hat, importance: (importance * (x - x_hat) ** 2).sum()),
-            Mistake("average over the features too, not only over the batch.",
-                    lambda x, x_hat, importance: (importance * (x - x_hat) ** 2).sum(dim=1).mean()),
-            Mistake("square the errors, (x − x_hat)², rather than taking |x − x_hat|.",
-                    lambda x, x_hat, importance: (importance * (x - x_hat).abs()).mean()),
-            Mistake("weight the squared error by the importance, not by its square.",
-                    lambda x, x_hat, importance: (importance**2 * (x - x_hat) ** 2).mean()),
-        ],  # fmt: skip
+            Mistake(
+                "did you forget to multiply by the importance?", lambda x, x_hat, importance: ((x - x_hat) ** 2).mean()
+            ),
+            Mistake(
+                "take the mean over batch and features, not the sum.",
+                lambda x, x_hat, importance: (importance * (x - x_hat) ** 2).sum(),
+            ),
+            Mistake(
+                "average over the features too, not only over the batch.",
+                lambda x, x_hat, importance: (importance * (x - x_hat) ** 2).sum(dim=1).mean(),
+            ),
+            Mistake(
+                "square the errors, (x − x_hat)², rather than taking |x − x_hat|.",
+                lambda x, x_hat, importance: (importance * (x - x_hat).abs()).mean(),
+            ),
+            Mistake(
+                "weight the squared error by the importance, not by its square.",
+                lambda x, x_hat, importance: (importance**2 * (x - x_hat) ** 2).mean(),
+            ),
+        ],
         formula="mean(importance · (x − x_hat)²) over batch and features, one number.",
         passed="the importance-weighted mean squared error.",
     ),
@@ -118,12 +153,18 @@ declare(
         reference=lambda W: torch.linalg.vector_norm(W, dim=0),
         cases=lambda: [dict(W=torch.randn(2, 5, generator=seeded(0))), dict(W=torch.randn(4, 3, generator=seeded(1)))],
         mistakes=[
-            Mistake("features are the columns of W, so take the norm along dim=0 (one number per feature).",
-                    lambda W: W.norm(dim=1)),
-            Mistake("you returned squared lengths: take the square root (or use .norm(dim=0)).", lambda W: (W**2).sum(dim=0)),
-            Mistake("the length is the Euclidean norm √(Σ W[j, i]²), not the sum of absolute values.",
-                    lambda W: W.abs().sum(dim=0)),
-        ],  # fmt: skip
+            Mistake(
+                "features are the columns of W, so take the norm along dim=0 (one number per feature).",
+                lambda W: W.norm(dim=1),
+            ),
+            Mistake(
+                "you returned squared lengths: take the square root (or use .norm(dim=0)).", lambda W: (W**2).sum(dim=0)
+            ),
+            Mistake(
+                "the length is the Euclidean norm √(Σ W[j, i]²), not the sum of absolute values.",
+                lambda W: W.abs().sum(dim=0),
+            ),
+        ],
         formula="‖W[:, i]‖ for each feature i (column).",
         passed="one length per feature (column of W).",
     ),
