@@ -20,7 +20,7 @@ from superpose_lib import checks
 from superpose_lib.checks import _common
 
 NAMES = sorted(_common.EXERCISES)
-FAST_LIMIT_S = 0.3  # the checks' time limit under test; the slow learner sleeps hostile.SLOW_SECONDS
+FAST_LIMIT_S = 1.5  # the checks' time limit under test (the slowest reference call takes about 0.4 s under load)
 
 
 def check_of(name):

@@ -20,7 +20,7 @@ import torch
 from superpose_lib import checks
 
 CHECKS_FOLDER = Path(checks.__file__).resolve().parent
-SLOW_SECONDS = 1.0  # how long the slow learner sleeps; tests set the checks' time limit well below it
+SLOW_SECONDS = 3.0  # how long the slow learner sleeps; tests set the checks' time limit well below it
 
 
 # --- outcomes ------------------------------------------------------------------------------------------------

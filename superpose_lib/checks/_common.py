@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 import math
 import threading
@@ -96,7 +97,7 @@ class Exercise:
     def name(self) -> str:
         return self.signature.split("(", 1)[0]
 
-    @property
+    @functools.cached_property
     def parameters(self) -> list[inspect.Parameter]:
         scope: dict = {}
         exec(f"def {self.signature}: pass", scope)  # noqa: S102 - our own declared signature
