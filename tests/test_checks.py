@@ -2,6 +2,7 @@
 declarations, one more plausible wrong answer per exercise written here, and `yours_or_reference`."""
 
 import math
+import time
 
 import check_contract
 import hostile
@@ -140,3 +141,16 @@ def test_a_count_may_be_an_int_or_a_0d_tensor_but_not_a_fraction(capsys):
     assert "✓" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="whole number"):
         checks.check_count_represented(lambda W, threshold=0.5: float((W.norm(dim=0) > threshold).sum()) + 0.5)
+
+
+def test_a_check_of_many_calls_shows_progress_and_stops_at_its_limit(monkeypatch, capsys):
+    monkeypatch.setattr(_common, "CHECK_LIMIT_S", 1.5)
+    monkeypatch.setattr(_common, "PROGRESS_AFTER_S", 0.2)
+
+    def random_rotation(n, generator=None):
+        time.sleep(0.01)  # fast enough per call, too slow for the hundreds of calls the check makes
+        return geometry.random_rotation(n, generator=generator)
+
+    with pytest.raises(AssertionError, match="too slow for the calls this check makes"):
+        checks.check_random_rotation(random_rotation)
+    assert "… check_random_rotation: case 1 of 2, call" in capsys.readouterr().out

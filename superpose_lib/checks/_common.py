@@ -26,6 +26,7 @@ import functools
 import inspect
 import math
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ _PASSED: dict[str, Callable] = {}
 EXERCISES: dict[str, Exercise] = {}
 
 TIME_LIMIT_S = 30.0  # per call of the learner's function
+CHECK_LIMIT_S = 120.0  # for all the calls of one check together
 PROGRESS_AFTER_S = 3.0  # a slower check says what it is waiting for
 
 _CHECKS_FOLDER = Path(__file__).resolve().parent
@@ -441,6 +443,20 @@ def _agreement(exercise: Exercise, mistake: Mistake, gots: list, cases: list, se
     return agreement
 
 
+def _pace(clock: dict, exercise: Exercise, where: str) -> None:
+    """A check of many calls says where it is when it runs long, and stops at the time limit overall."""
+    now = time.monotonic()
+    if now - clock["start"] > CHECK_LIMIT_S:
+        raise Failed(
+            f"check_{exercise.name} stopped after {fmt(now - clock['start'], 3)} s at {where}: your function is too "
+            "slow for the calls this check makes. Look for a loop over every entry (use tensor operations)."
+        )
+    first = clock["shown"] == clock["start"]
+    if now - clock["shown"] > (PROGRESS_AFTER_S if first else 5 * PROGRESS_AFTER_S):  # then every 5 × as long
+        print(f"… check_{exercise.name}: {where}", flush=True)
+        clock["shown"] = now
+
+
 def make_check(exercise: Exercise) -> Callable[[Callable], None]:
     """The ``check_<name>`` function of a declared exercise."""
     name = exercise.name
@@ -450,6 +466,8 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
         seeds = [1000 + i for i in range(len(cases))] if exercise.random else [None] * len(cases)
         wants = [_cached_answer(exercise.reference, exercise, cases, i, seeds) for i in range(len(cases))]
         gots, notes = [], set()
+        start = time.monotonic()
+        clock = {"start": start, "shown": start}
 
         def learners_answer(index: int):
             case, parts = cases[index], []
@@ -457,6 +475,7 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
             for call in range(exercise.calls):
                 inputs = case if generator is None else {**case, "generator": generator}
                 progress = f", call {call + 1} of {exercise.calls}" if exercise.calls > 1 else ""
+                _pace(clock, exercise, f"case {index + 1} of {len(cases)}{progress}")
                 result, copies = _run(fn, exercise, inputs, progress)
                 parts.append(_read(exercise.returns, result, name))
                 notes.update(_changed(case, copies))
