@@ -53,3 +53,13 @@ def test_the_sae_forward_pass_is_the_library_sae():
     x_hat, z = sae(x)
     want_hat, want_z = reference("sae_forward_pass")(x, sae.W_enc[0], sae.b_enc[0], sae.W_dec[0], sae.b_dec[0])
     assert torch.allclose(x_hat[0], want_hat, atol=1e-6) and torch.allclose(z[0], want_z, atol=1e-6)
+
+
+def test_the_importance_weighted_loss_is_the_toy_models_loss():
+    from superpose_lib.toy_models import ToyModel
+
+    gen = torch.Generator().manual_seed(0)
+    x, x_hat, importance = torch.rand(64, 5, generator=gen), torch.rand(64, 5, generator=gen), 0.7 ** torch.arange(5.0)
+    model = ToyModel(5, 1, importance=importance)
+    want = model.loss(x.unsqueeze(1), x_hat.unsqueeze(1))
+    assert torch.allclose(reference("importance_weighted_loss")(x, x_hat, importance), want)
