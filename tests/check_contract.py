@@ -1,55 +1,90 @@
-"""The contract every exercise check meets, written once and applied to each chapter's table of cases.
+"""The contract every declared exercise meets, generated from its declaration (`checks._common.Exercise`):
 
-A chapter's test file builds ``CASES = {exercise: (reference, [(wrong answer, words its message must contain),
-...])}`` and binds the returned tests to module-level names, so pytest collects them there:
+- its reference passes, and is what ``yours_or_reference`` falls back to;
+- each named mistake fails with its own hint;
+- the hostile battery (`hostile.py`): NaN and inf in the output, inputs mutated in place before and after
+  computing, float64 answers, numpy arrays, the wrong shape, a global seed instead of the generator, the wrong
+  signature, a slow function, the untouched blank, a missing return; each gets the verdict it must get, and
+  none raises from the check's own code.
 
-    test_reference_passes, test_plausible_mistake_fails_with_its_hint, test_untouched_stub_reports_not_implemented,
-    test_missing_return_is_named = check_contract.contract_tests(CASES)
+A chapter's exercises are covered as soon as they are declared: ``test_checks.py`` binds these tests.
+HOSTILE_FULL=1 adds one mutation variant per input (each input on its own, before and after computing).
 """
 
+import os
+
+import hostile
 import pytest
 
 from superpose_lib import checks
-from superpose_lib.checks._common import _REFERENCES
+from superpose_lib.checks import _common
 
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("the workbook's blank")
+NAMES = sorted(_common.EXERCISES)
+FAST_LIMIT_S = 1.5  # the checks' time limit under test (the slowest reference call takes about 0.4 s under load)
 
 
 def check_of(name):
     return getattr(checks, f"check_{name}")
 
 
-def contract_tests(cases: dict):
-    names = sorted(cases)
-    mistakes = [(name, wrong, words) for name, (_, wrongs) in sorted(cases.items()) for wrong, words in wrongs]
+def _battery():
+    rows = []
+    for name in NAMES:
+        exercise = _common.EXERCISES[name]
+        variants = hostile.variants(name, exercise.reference, exercise.parameters)
+        if os.environ.get("HOSTILE_FULL"):
+            variants += hostile.per_input_mutations(name, exercise.reference, exercise.parameters)
+        rows += [pytest.param(name, label, expected, id=f"{name}-{label}") for label, _, expected in variants]
+    return rows
 
-    @pytest.mark.parametrize("name", names)
+
+# What a failing verdict must say, by variant (a wrong answer may also fail inside the learner's own code
+# when it mutates its inputs before computing: the reference may reject what it made of them).
+_WORDS = {
+    "slow": "took more than",
+    "stub": "not implemented yet",
+    "no_return": "forget the `return`",
+    "signature_missing_last": "should be defined as",
+    "signature_renamed": "should be defined as",
+    "global_seed": "generator",
+}
+
+
+def contract_tests():
+    mistakes = [
+        pytest.param(name, i, id=f"{name}-{i}") for name in NAMES for i in range(len(_common.EXERCISES[name].mistakes))
+    ]
+
+    @pytest.mark.parametrize("name", NAMES)
     def test_reference_passes(name, capsys):
-        check_of(name)(cases[name][0])
+        exercise = _common.EXERCISES[name]
+        check_of(name)(exercise.reference)
         assert f"✓ {name}" in capsys.readouterr().out
-        assert name in _REFERENCES, f"register {name}'s reference in _REFERENCES, for yours_or_reference"
+        assert _common._REFERENCES[name] is exercise.reference
 
-    @pytest.mark.parametrize(("name", "wrong", "words"), mistakes)
-    def test_plausible_mistake_fails_with_its_hint(name, wrong, words):
-        with pytest.raises(AssertionError) as info:
-            check_of(name)(wrong)
-        assert words in str(info.value)
+    @pytest.mark.parametrize(("name", "index"), mistakes)
+    def test_named_mistake_fails_with_its_hint(name, index):
+        mistake = _common.EXERCISES[name].mistakes[index]
+        outcome, message = hostile.run(check_of(name), mistake.answer)
+        assert outcome == "verdict", message
+        assert mistake.hint in message
 
-    @pytest.mark.parametrize("name", names)
-    def test_untouched_stub_reports_not_implemented(name):
-        with pytest.raises(NotImplementedError, match="not implemented yet"):
-            check_of(name)(stub)
+    @pytest.mark.parametrize(("name", "label", "expected"), _battery())
+    def test_hostile_battery(name, label, expected, monkeypatch, capsys):
+        monkeypatch.setattr(_common, "TIME_LIMIT_S", FAST_LIMIT_S)
+        monkeypatch.setattr(_common, "PROGRESS_AFTER_S", FAST_LIMIT_S / 3)
+        exercise = _common.EXERCISES[name]
+        variants = hostile.variants(name, exercise.reference, exercise.parameters)
+        variants += hostile.per_input_mutations(name, exercise.reference, exercise.parameters)
+        fn = next(fn for variant, fn, _ in variants if variant == label)
+        outcome, message = hostile.run(check_of(name), fn)
+        if not getattr(fn, "changed", True):  # nothing to spoil: the variant is the reference
+            expected = "pass"
+        if expected == "pass":
+            assert outcome == "pass", message
+            return
+        allowed = ("verdict", "learner") if label.startswith("mutate_before") else ("verdict",)
+        assert outcome in allowed, message
+        assert _WORDS.get(label, "") in message
 
-    @pytest.mark.parametrize("name", names)
-    def test_missing_return_is_named(name):
-        with pytest.raises(AssertionError, match="forget the `return`"):
-            check_of(name)(lambda *args, **kwargs: None)
-
-    return (
-        test_reference_passes,
-        test_plausible_mistake_fails_with_its_hint,
-        test_untouched_stub_reports_not_implemented,
-        test_missing_return_is_named,
-    )
+    return test_reference_passes, test_named_mistake_fails_with_its_hint, test_hostile_battery

@@ -1,152 +1,106 @@
-"""Every exercise check: the reference passes, plausible mistakes fail with the intended message, and the
-untouched blank reports "not implemented yet"."""
+"""Every exercise check: the contract (reference, named mistakes, hostile battery) generated from the
+declarations, one more plausible wrong answer per exercise written here, and `yours_or_reference`."""
 
-from pathlib import Path
+import math
+import time
 
 import check_contract
+import hostile
 import pytest
 import torch
 
-from superpose_lib import checks, embeddings, geometry
+from superpose_lib import checks, geometry, metrics, sparse
+from superpose_lib.checks import _common
+
+test_reference_passes, test_named_mistake_fails_with_its_hint, test_hostile_battery = check_contract.contract_tests()
 
 
-# check name -> (reference, [(wrong answer, words the message must contain), ...])
-def _qr_without_sign_fix(n, generator=None):
-    q, _ = torch.linalg.qr(torch.randn(n, n, generator=generator))
-    return q
+def _gen_rand(n, f, p, generator=None):
+    return torch.rand(n, f, generator=generator) * p  # scaled, never zero
 
 
-def _analogy_keeping_queries(wv, a, b, c, k=5):
-    target = wv[b] - wv[a] + wv[c]
-    cos = geometry.cosine_similarity(target, wv.vectors)
-    return [wv.words[i] for i in torch.topk(cos, k).indices]
-
-
-def _analogy_by_dot_product(wv, a, b, c, k=5):
-    scores = wv.vectors @ (wv[b] - wv[a] + wv[c])
-    for word in (a, b, c):
-        scores[wv.index(word)] = -torch.inf
-    return [wv.words[i] for i in torch.topk(scores, k).indices]
-
-
-def _analogy_wrong_order(wv, a, b, c, k=5):
-    return [word for word, _ in wv.nearest(wv[a] - wv[b] + wv[c], k=k, exclude=(a, b, c))]
-
-
-CASES = {
-    "generate_batch": (
-        checks.ch00._reference_generate_batch,
-        [
-            (lambda n, f, p, generator=None: torch.rand(n, f, generator=generator), "forget to set each feature"),
-            (
-                lambda n, f, p, generator=None: (
-                    torch.rand(n, f, generator=generator) * (torch.rand(n, f, generator=generator) > p)
-                ),
-                "1 − p instead of p",
-            ),
-            (
-                lambda n, f, p, generator=None: (
-                    torch.randn(n, f, generator=generator).abs().clamp(max=1)
-                    * (torch.rand(n, f, generator=generator) < p)
-                ),
-                "uniform on [0, 1]",
-            ),
-            (lambda n, f, p, generator=None: torch.randn(n, f, generator=generator), "torch.rand, not torch.randn"),
-            (lambda n, f, p, generator=None: checks.ch00._reference_generate_batch(n, f, p), "generator=generator"),
-        ],
+# Plausible wrong answers that are not among the named mistakes: each must get a verdict, never a tick.
+MORE_WRONG = {
+    "generate_batch": _gen_rand,
+    "toy_forward": lambda W, b, x: torch.relu(x @ W.T @ W + b).clamp(max=1),
+    "importance_weighted_loss": lambda x, x_hat, importance: (importance * (x - x_hat) ** 2).mean(dim=1).sum(),
+    "feature_norms": lambda W: W.norm(dim=0) / W.shape[0],
+    "random_rotation": lambda n, generator=None: torch.linalg.qr(torch.rand(n, n, generator=generator))[0],
+    "cosine_similarity": lambda A, B: (
+        torch.nn.functional.cosine_similarity(A, B.mean(0, keepdim=True)).unsqueeze(1).expand(len(A), len(B))
     ),
-    "toy_forward": (
-        checks.ch00._reference_toy_forward,
-        [
-            (lambda W, b, x: (x @ W.T) @ W + b, "forget the ReLU"),
-            (lambda W, b, x: torch.relu((x @ W.T) @ W), "forget to add the bias"),
-            (lambda W, b, x: torch.relu((x @ W.T) @ W) + b, "before the ReLU, not after"),
-            (lambda W, b, x: torch.relu((x @ W.T) @ W.T.T.T.T + b * 2), "ReLU(Wᵀ W x + b)"),
-        ],
+    "analogy": lambda wv, a, b, c, k=5: [w for w, _ in wv.nearest(wv[b] + wv[c], k=k, exclude=(a, b, c))],
+    "change_basis": lambda W, x, M: (W @ torch.linalg.pinv(M).T, M @ x),
+    "rotate_hidden_layer": lambda W1, b1, W2, R: (R @ W1, b1 @ R, W2 @ R.T),
+    "pearson_kurtosis": lambda x: ((x - x.mean(0)) ** 4).mean(0) / x.std(0) ** 4,
+    "class_selectivity": lambda activations, labels, n_classes=10: metrics.kurtosis(activations, dim=0),
+    "top_activating": lambda activations, k: torch.topk(activations.T.abs(), k, dim=1).indices,
+    "read_features": lambda h, W: h @ (W / W.norm(dim=0)),
+    "neuron_weights": lambda W, coefficients: W @ coefficients / coefficients.norm(),
+    "mean_difference_probe": lambda activations, targets: (lambda m1, m0: m1 / m1.norm() - m0 / m0.norm())(
+        activations[targets.bool()].mean(0), activations[~targets.bool()].mean(0)
     ),
-    "importance_weighted_loss": (
-        checks.ch00._reference_importance_weighted_loss,
-        [
-            (lambda x, y, i: ((x - y) ** 2).mean(), "multiply by the importance"),
-            (lambda x, y, i: (i * (x - y) ** 2).sum(), "not the sum"),
-            (lambda x, y, i: (i * (x - y) ** 2).sum(dim=1).mean(), "over the features too"),
-            (lambda x, y, i: (i * (x - y).abs()).mean(), "square the errors"),
-            (lambda x, y, i: (i * (x - y) ** 2).mean(dim=0), "single number"),
-        ],
+    "max_axis_cosine": lambda direction: direction.abs().min() / direction.norm(),
+    "dot_product_density": lambda t, n: geometry.dot_product_density(t, n + 1),
+    "coherence": lambda V: geometry.coherence(V.T),
+    "welch_bound": lambda k, n: math.sqrt(max(k - n, 0) / (n * k)),
+    "jl_min_dim": lambda n_points, eps: int(8 * math.log(n_points) / eps**2),
+    "interference_terms": lambda W, x: x @ (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) * 0.5,
+    "predicted_readout_error": lambda W, p: p / 3 * (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)).pow(2).sum(1) * 2,
+    "bias_tradeoff": lambda W, x, biases: torch.zeros(len(biases), 2, dtype=W.dtype),
+    "antipodal_loss": lambda importance, n, p: float(importance.mean()) * p**2 / 6,
+    "count_represented": lambda W, threshold=0.5: int((W.norm(dim=0) >= threshold).sum()) + 1,
+    "count_antipodal_pairs": lambda W, threshold=0.5: int((W.T @ W < -0.9).sum()),
+    "feature_superposition": lambda W: metrics.feature_dimensionality(W),
+    "one_draw_batch": lambda n_batch, n_features, feature_probability, generator=None: (
+        torch.rand(n_batch, n_features, generator=generator) - (1 - feature_probability)
+    ).clamp_min(0),
+    "instances_forward": lambda W, b, x: torch.relu(torch.einsum("bif,ihf->bih", x, W).sum(-1, keepdim=True) + b),
+    "dimensionality": lambda W: metrics.superposition(W),
+    "two_feature_losses": lambda r, p: torch.tensor([r * p / 3, p / 3, (1 + r) * p / 6]),
+    "privileged_forward": lambda W, b, x: torch.relu(torch.relu(x @ W.T + 0.1) @ W + b),
+    "dims_per_feature": lambda W: W.shape[1] / W.pow(2).sum(),
+    "two_feature_phase": lambda w: int(w.abs().argmax()),
+    "soft_threshold": lambda v, t: torch.sign(v) * (v.abs() - t).abs(),
+    "ista_step": lambda D, X, Z, lam, L: sparse.soft_threshold(Z - (Z @ D.T - X) @ D / L, lam),
+    "fista_codes": lambda D, X, lam, n_iter: sparse.fista(D, X, lam, max_iter=max(n_iter - 1, 1), tol=0),
+    "omp_codes": lambda D, X, n_nonzero: sparse.omp(D, X, max(n_nonzero - 1, 1)),
+    "recovery_rate": lambda delta, rho, N, trials, generator=None: float(torch.rand(1, generator=generator)) * 0 + 0.5,
+    "sae_forward_pass": lambda x, W_enc, b_enc, W_dec, b_dec: (
+        torch.relu(x @ W_enc + b_enc) @ W_enc.T + b_dec,
+        torch.relu(x @ W_enc + b_enc),
     ),
-    "feature_norms": (
-        checks.ch00._reference_feature_norms,
-        [
-            (lambda W: W.norm(dim=1), "columns of W"),
-            (lambda W: (W**2).sum(dim=0), "squared lengths"),
-            (lambda W: W.abs().sum(dim=0), "‖W[:, i]‖"),
-        ],
-    ),
-    "random_rotation": (
-        geometry.random_rotation,
-        [
-            (lambda n, generator=None: torch.randn(n, n, generator=generator), "QR decomposition"),
-            (_qr_without_sign_fix, "sign of the matching diagonal entry of R"),
-            (lambda n, generator=None: geometry.random_rotation(n), "ignores its generator"),
-        ],
-    ),
-    "cosine_similarity": (
-        geometry.cosine_similarity,
-        [
-            (lambda A, B: A @ B.T, "plain dot products"),
-            (lambda A, B: (A / A.norm(dim=1, keepdim=True)) @ B.T, "only one of A and B"),
-            (lambda A, B: geometry.cosine_similarity(B, A), "put the rows of A first"),
-            (
-                lambda A, B: (A / A.norm(dim=0, keepdim=True)) @ (B / B.norm(dim=0, keepdim=True)).T,
-                "normalised the columns",
-            ),
-        ],
-    ),
-    "analogy": (
-        embeddings.analogy,
-        [
-            (_analogy_keeping_queries, "exclude the three query words"),
-            (_analogy_by_dot_product, "not by the raw dot product"),
-            (_analogy_wrong_order, "king − man + woman"),
-        ],
-    ),
-    "change_basis": (
-        checks.ch01._reference_change_basis,
-        [
-            (lambda W, x, M: (W @ M.T, M @ x), "Mᵀ in place of M⁻¹"),
-            (lambda W, x, M: (torch.linalg.inv(M) @ W.T, M @ x), "M⁻¹ on the right"),
-            (lambda W, x, M: (W @ torch.linalg.inv(M), x), "x' = M x"),
-            (lambda W, x, M: (W @ M, M @ x), "W' = W M⁻¹"),
-        ],
-    ),
+    "unit_norm_decoder": lambda W_dec: W_dec / W_dec.abs().max(dim=0, keepdim=True).values.clamp_min(1e-12),
+    "l0_and_explained_variance": lambda x, x_hat, z: (float((z > 0.5).sum(1).double().mean()), 0.9),
+    "mean_max_cosine": lambda learned, true: metrics.mmcs(true, learned),
+    "dictionary_update": lambda H, Z: (lambda D: D / D.norm(dim=0))(torch.linalg.pinv(Z) @ H).T.T.T,
+    "null_max_abs_cos": lambda k, d, n_samples, generator=None: geometry.coherence(
+        torch.randn(k, d, generator=generator)
+    ).expand(n_samples),
+    "p_value_less": lambda observed, null: float((null <= observed).double().mean()) + 1e-3,
+    "mean_interference": lambda W, threshold=0.5: float(metrics.superposition(W).max()),
+    "count_live_latents": lambda codes, min_frequency=1e-3: int((codes.mean(0) > min_frequency).sum()),
+    "fraction_superposed": lambda W, threshold=0.5, tolerance=0.1: 0.5,
 }
 
 
-(
-    test_reference_passes,
-    test_plausible_mistake_fails_with_its_hint,
-    test_untouched_stub_reports_not_implemented,
-    test_missing_return_is_named,
-) = check_contract.contract_tests(CASES)
+def test_every_exercise_has_another_wrong_answer_here():
+    assert set(MORE_WRONG) == set(_common.EXERCISES), "add a plausible wrong answer for each new exercise"
 
 
-def test_every_chapter_00_and_01_check_is_covered_here():
-    declared = {
-        name[len("check_") :] for m in (checks.ch00, checks.ch01) for name in dir(m) if name.startswith("check_")
-    }
-    assert declared == set(CASES), "add the new check's reference and wrong answers to CASES"
+@pytest.mark.parametrize("name", sorted(MORE_WRONG))
+def test_another_plausible_wrong_answer_fails(name, monkeypatch):
+    monkeypatch.setattr(_common, "TIME_LIMIT_S", 5.0)
+    wrong = MORE_WRONG[name]
+    wrong.__name__ = name
+    outcome, message = hostile.run(getattr(checks, f"check_{name}"), wrong)
+    assert outcome in ("verdict", "learner"), message
 
 
-def test_every_chapter_of_checks_has_a_test_file():
-    # Each superpose_lib/checks/chNN.py is covered by a tests/test_checks*.py that names its checks.
-    tests_text = "".join(p.read_text() for p in Path(__file__).parent.glob("test_checks*.py"))
-    for module in sorted(Path(checks.__file__).parent.glob("ch[0-9][0-9].py")):
-        chapter = getattr(checks, module.stem)
-        for name in dir(chapter):
-            if name.startswith("check_"):
-                assert name[len("check_") :] in tests_text, (
-                    f"{module.name}: {name} has no test in tests/test_checks*.py"
-                )
+def test_every_chapter_module_declares_its_exercises():
+    for name, exercise in _common.EXERCISES.items():
+        assert getattr(checks, f"check_{name}").exercise is exercise
+        assert name in exercise.signature and exercise.passed
 
 
 def test_yours_or_reference_uses_yours_only_after_its_check_passes(capsys):
@@ -165,3 +119,38 @@ def test_yours_or_reference_names_unknown_exercises():
 
     with pytest.raises(ValueError, match="no exercise is called"):
         checks.yours_or_reference(not_an_exercise)
+
+
+def test_a_correct_answer_that_writes_to_its_input_passes_with_a_note(capsys):
+    def soft_threshold(v, t):
+        return v.copy_(torch.sign(v) * torch.clamp(v.abs() - t, min=0))
+
+    checks.check_soft_threshold(soft_threshold)
+    out = capsys.readouterr().out
+    assert "✓ soft_threshold" in out and "changed its argument v in place" in out
+
+
+def test_messages_round_their_numbers():
+    assert _common.fmt(0.19999998807907104) == "0.2"
+    assert _common.fmt(-0.0) == "0"
+    assert _common.fmt(torch.tensor([1 / 3, -0.0])) == "[0.3333, 0]"
+
+
+def test_a_count_may_be_an_int_or_a_0d_tensor_but_not_a_fraction(capsys):
+    checks.check_count_represented(lambda W, threshold=0.5: (W.norm(dim=0) > threshold).sum())
+    assert "✓" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="whole number"):
+        checks.check_count_represented(lambda W, threshold=0.5: float((W.norm(dim=0) > threshold).sum()) + 0.5)
+
+
+def test_a_check_of_many_calls_shows_progress_and_stops_at_its_limit(monkeypatch, capsys):
+    monkeypatch.setattr(_common, "CHECK_LIMIT_S", 1.5)
+    monkeypatch.setattr(_common, "PROGRESS_AFTER_S", 0.2)
+
+    def random_rotation(n, generator=None):
+        time.sleep(0.01)  # fast enough per call, too slow for the hundreds of calls the check makes
+        return geometry.random_rotation(n, generator=generator)
+
+    with pytest.raises(AssertionError, match="too slow for the calls this check makes"):
+        checks.check_random_rotation(random_rotation)
+    assert "… check_random_rotation: case 1 of 2, call" in capsys.readouterr().out

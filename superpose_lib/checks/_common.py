@@ -1,15 +1,46 @@
-"""What every chapter's checks share: calling the learner's function, the references, the pass record."""
+"""The check engine: an exercise is declared once (`Exercise`) and `make_check` turns it into its `check_*`.
+
+What every check does, whatever the exercise:
+
+1. draws the declared inputs, computes the reference's answer from pristine copies, and hands the learner
+   fresh copies (so writing to them in place can neither fool the check nor break it);
+2. calls the learner with the declared signature (a mismatch is a message naming the signature), in a worker
+   thread with a time limit (a message, not a silent wait; a progress line when a call is slow);
+3. reads the result as the declared kind (tensor, number, count, words, or a tuple of these): numpy arrays,
+   wrong types and wrong shapes get messages, any float dtype is compared in float64;
+4. rejects NaN and inf, then compares with the reference; on a mismatch, names the declared mistake the
+   answer equals, else shows the answer and the expected value, rounded;
+5. for an exercise that draws random numbers (it has a ``generator`` argument), compares declared statistics
+   instead of values, and checks that the function draws from its generator and nothing else.
+
+A verdict is an AssertionError (or NotImplementedError for the untouched blank) whose notebook display is its
+message alone; an error raised inside the learner's own function shows the learner's frames and a line with
+what was passed, never the check's source.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
+import inspect
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
-_REFERENCES: dict[str, object] = {}
-_PASSED: dict[str, object] = {}
+_REFERENCES: dict[str, Callable] = {}
+_PASSED: dict[str, Callable] = {}
+EXERCISES: dict[str, Exercise] = {}
 
+TIME_LIMIT_S = 30.0  # per call of the learner's function
+CHECK_LIMIT_S = 120.0  # for all the calls of one check together
+PROGRESS_AFTER_S = 3.0  # a slower check says what it is waiting for
 
 _CHECKS_FOLDER = Path(__file__).resolve().parent
 
@@ -19,74 +50,484 @@ def _short_traceback(self) -> list[str]:
     return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
 
 
-# A check's verdict keeps the built-in names (learners, the guide and the notebook tools know them), and
-# IPython shows it without the traceback through the check's code, which says nothing about the mistake.
-_Failed = type("AssertionError", (AssertionError,), {"_render_traceback_": _short_traceback, "__module__": __name__})
-_NotYet = type(
+# Verdicts keep the built-in names (learners, the guide and the notebook tools know them).
+Failed = type("AssertionError", (AssertionError,), {"_render_traceback_": _short_traceback, "__module__": __name__})
+NotYet = type(
     "NotImplementedError", (NotImplementedError,), {"_render_traceback_": _short_traceback, "__module__": __name__}
 )
 
 
-def concise(check):
-    """Wrap a `check_*`: its own verdicts (AssertionError, NotImplementedError raised by the check's code) are
-    re-raised with a message-only display; an error raised inside the learner's function is left as it is."""
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong answer (same signature as the exercise) and the hint shown when a learner's equals it."""
 
-    @functools.wraps(check)
-    def wrapper(*args, **kwargs):
-        try:
-            return check(*args, **kwargs)
-        except (AssertionError, NotImplementedError) as error:
-            if type(error) in (_Failed, _NotYet) or not _raised_in_checks(error):
-                raise
-            short = _Failed if isinstance(error, AssertionError) else _NotYet
-            raise short(*error.args) from None
-
-    return wrapper
+    hint: str
+    answer: Callable
 
 
-def _raised_in_checks(error: BaseException) -> bool:
-    frame = error.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    return frame is not None and Path(frame.tb_frame.f_code.co_filename).resolve().parent == _CHECKS_FOLDER
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """One exercise, declared once; its check and the check's tests both read it.
+
+    signature : how the workbook defines the function, e.g. ``"toy_forward(W, b, x)"``. Parameters without a
+        default are passed by position, the others by keyword.
+    reference : the library's answer (or a thin adapter to the library's argument order).
+    cases : a function returning a list of input dicts, one per call; inputs should be generic enough that each
+        mistake gives a different answer. Random exercises leave ``generator`` out: the engine seeds it.
+    returns : "tensor", "number", "count" (a whole number), "words", or a tuple of these for a tuple result.
+    mistakes : named wrong answers with their hints, tried in order.
+    passed : the tick's message.
+    formula : what the answer should be, shown when the answer matches no named mistake.
+    atol, rtol : the tolerance of the comparison (of the statistics, for a random exercise).
+    statistics : for a random exercise, ``statistics(outputs) -> tensor`` of a few numbers compared instead of
+        the values, where ``outputs`` holds the results of ``calls`` calls sharing one generator.
+    """
+
+    signature: str
+    reference: Callable
+    cases: Callable[[], list[dict]]
+    passed: str
+    returns: str | tuple[str, ...] = "tensor"
+    mistakes: Sequence[Mistake] = ()
+    formula: str = ""
+    atol: float = 1e-5
+    rtol: float = 1e-5
+    statistics: Callable | None = None
+    calls: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.signature.split("(", 1)[0]
+
+    @functools.cached_property
+    def parameters(self) -> list[inspect.Parameter]:
+        scope: dict = {}
+        exec(f"def {self.signature}: pass", scope)  # noqa: S102 - our own declared signature
+        return list(inspect.signature(scope[self.name]).parameters.values())
+
+    @property
+    def random(self) -> bool:
+        return self.statistics is not None
 
 
-def _call(fn, name: str, *args, **kwargs):
-    """Call the learner's function; an untouched blank becomes a clear "not implemented yet"."""
-    if not callable(fn):
-        raise AssertionError(f"pass your function itself to the check, e.g. check_{name}({name}); got {fn!r}")
+def declare(*exercises: Exercise) -> None:
+    """Register a chapter's exercises: `checks/__init__.py` turns each into ``check_<name>``."""
+    for exercise in exercises:
+        EXERCISES[exercise.name] = exercise
+        _REFERENCES[exercise.name] = exercise.reference
+
+
+# --- formatting ------------------------------------------------------------------------------------------------
+
+
+def fmt(value, digits: int = 4) -> str:
+    """A number, tensor or sequence rounded to `digits` significant digits (no -0, at most 8 entries)."""
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().reshape(-1).tolist()
+        body = ", ".join(fmt(v, digits) for v in flat[:8]) + (", …" if len(flat) > 8 else "")
+        return body if value.ndim == 0 else f"[{body}]"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float | int | np.generic):
+        value = float(value)
+        if value == 0:
+            return "0"
+        return f"{value:.{digits}g}"
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(fmt(v, digits) for v in value) + ")"
+    return repr(value)
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        shape = "x".join(map(str, value.shape)) or "0-d"
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {shape}"
+    if isinstance(value, torch.Generator):
+        return "a torch.Generator"
+    if isinstance(value, int | float | str | bool) or value is None:
+        return repr(value)
+    if isinstance(value, list | tuple) and len(value) <= 6:
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def _call_text(name: str, args: tuple, kwargs: dict) -> str:
+    parts = [_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+# --- calling the learner ---------------------------------------------------------------------------------------
+
+
+def _copy(inputs: dict) -> dict:
+    """Deep copies of the inputs, except a generator, which the function must draw from itself."""
+    memo = {id(v): v for v in inputs.values() if isinstance(v, torch.Generator)}
+    return copy.deepcopy(inputs, memo)
+
+
+def _split(exercise: Exercise, inputs: dict) -> tuple[tuple, dict]:
+    args, kwargs = [], {}
+    for p in exercise.parameters:
+        if p.name not in inputs:
+            continue
+        if p.default is inspect.Parameter.empty:
+            args.append(inputs[p.name])
+        else:
+            kwargs[p.name] = inputs[p.name]
+    return tuple(args), kwargs
+
+
+def _check_signature(fn, exercise: Exercise, args: tuple, kwargs: dict) -> None:
     try:
-        result = fn(*args, **kwargs)
-    except NotImplementedError:
-        raise NotImplementedError(
-            f"{name} is not implemented yet: replace the `raise NotImplementedError(...)` line "
-            "with your code, then run this cell again."
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as error:
+        raise Failed(
+            f"{exercise.name} should be defined as `def {exercise.signature}:` (the check calls "
+            f"{_call_text(exercise.name, args, kwargs)}); yours is {exercise.name}{signature}: {error}."
         ) from None
-    if result is None:
-        raise AssertionError(f"{name} returned None: did you forget the `return` statement?")
-    return result
 
 
-def _tensor(name: str, value, shape=None) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise AssertionError(f"{name} should return a torch.Tensor, got {type(value).__name__}")
-    if shape is not None and tuple(value.shape) != tuple(shape):
-        raise AssertionError(f"{name} returned shape {tuple(value.shape)}, expected {tuple(shape)}")
-    return value
+def _learner_frames(tb):
+    """The part of a traceback inside the learner's code: drop the engine's and the thread's frames."""
+    while tb is not None and (
+        Path(tb.tb_frame.f_code.co_filename).resolve().parent == _CHECKS_FOLDER
+        or tb.tb_frame.f_code.co_filename == threading.__file__
+    ):
+        tb = tb.tb_next
+    return tb
 
 
-def _require_reproducible(fn, name: str, args: tuple, random_call: str) -> None:
-    """Two generators with the same seed must give the same result."""
-    if not torch.equal(_call(fn, name, *args, generator=_seeded(7)), _call(fn, name, *args, generator=_seeded(7))):
-        raise AssertionError(
-            f"{name} ignores its generator (two generators with the same seed gave different results): "
-            f"pass generator=generator to every {random_call} call."
+def _learners_error(error: BaseException, call: str) -> BaseException:
+    """Show the learner's own frames and what was passed; nothing of the check's source."""
+    note = f"(raised inside your function, which check_{call.split('(', 1)[0]} called as {call})"
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    frames = _learner_frames(error.__traceback__)
+    lines = traceback.format_exception(type(error), error, frames)
+    if not hasattr(error, "add_note"):
+        lines.append(note + "\n")
+    try:
+        error._render_traceback_ = lambda: "".join(lines).rstrip("\n").split("\n")
+    except AttributeError:  # an exception type without a __dict__: keep its full traceback
+        pass
+    return error
+
+
+def _run(fn, exercise: Exercise, inputs: dict, progress: str = ""):
+    """Call the learner's function on copies of `inputs`, with a time limit; returns (result, the copies)."""
+    name = exercise.name
+    if not callable(fn):
+        raise Failed(f"pass your function itself to the check, e.g. check_{name}({name}); got {_describe(fn)}")
+    copies = _copy(inputs)
+    args, kwargs = _split(exercise, copies)
+    _check_signature(fn, exercise, args, kwargs)
+    call = _call_text(name, args, kwargs)
+    box: dict = {}
+
+    def work():
+        try:
+            box["result"] = fn(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
+            box["error"] = error
+
+    worker = threading.Thread(target=work, daemon=True, name=f"check_{name}")
+    worker.start()
+    worker.join(min(PROGRESS_AFTER_S, TIME_LIMIT_S))
+    if worker.is_alive():
+        print(f"… check_{name} is waiting for {call}{progress} (limit {fmt(TIME_LIMIT_S, 3)} s)", flush=True)
+        worker.join(max(TIME_LIMIT_S - PROGRESS_AFTER_S, 0.0))
+    if worker.is_alive():
+        raise Failed(
+            f"{call} took more than {fmt(TIME_LIMIT_S, 3)} s, so the check stopped waiting: look for a loop over "
+            "every entry (use tensor operations) or a call that waits (sleep, input)."
+        )
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, NotImplementedError):
+            raise NotYet(
+                f"{name} is not implemented yet: replace the `raise NotImplementedError(...)` line "
+                "with your code, then run this cell again."
+            ) from None
+        raise _learners_error(error, call)
+    if box.get("result") is None:
+        raise Failed(f"{name} returned None: did you forget the `return` statement?")
+    return box["result"], copies
+
+
+# --- reading a result ------------------------------------------------------------------------------------------
+
+
+def _read(kind, value, name: str):
+    """The result as float64 tensors (or word lists), one per part; a Failed for a type the task excludes."""
+    if isinstance(kind, tuple):
+        if not isinstance(value, tuple | list) or len(value) != len(kind):
+            raise Failed(
+                f"{name} should return a tuple of {len(kind)} values ({', '.join(kind)}), got {_describe(value)}"
+            )
+        return [_read(k, v, f"{name}'s result {i}")[0] for i, (k, v) in enumerate(zip(kind, value, strict=True))]
+    if isinstance(value, np.ndarray):
+        raise Failed(
+            f"{name} returned a numpy array: return a torch.Tensor (torch.from_numpy(...), or compute with torch)."
+        )
+    if kind == "words":
+        if not isinstance(value, list | tuple):
+            raise Failed(f"{name} should return a list of words, got {_describe(value)}")
+        words = [item[0] if isinstance(item, tuple | list) and item else item for item in value]
+        if not all(isinstance(word, str) for word in words):
+            raise Failed(f"{name} should return a list of words (or of (word, cosine) pairs), got {fmt(value)}")
+        return [words]
+    if kind == "tensor":
+        if not isinstance(value, torch.Tensor):
+            raise Failed(f"{name} should return a torch.Tensor, got {_describe(value)}")
+        if value.is_complex():
+            raise Failed(f"{name} returned complex numbers: the answer is real.")
+        return [value.detach().cpu().to(torch.float64)]
+    # a number or a count: a Python number, a numpy scalar or a 0-d tensor
+    if isinstance(value, torch.Tensor):
+        if value.ndim != 0:
+            raise Failed(
+                f"{name} should return a single number, got a tensor of shape {tuple(value.shape)}"
+                + (": take .item() of it." if value.numel() == 1 else ".")
+            )
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float | np.generic | np.ndarray):
+        raise Failed(f"{name} should return a number, got {_describe(value)}")
+    number = float(value)
+    if kind == "count" and math.isfinite(number) and not number.is_integer():
+        raise Failed(f"{name} should return a whole number (a count), got {fmt(number)}")
+    return [torch.tensor(number, dtype=torch.float64)]
+
+
+def _close(a: list, b: list, exercise: Exercise, equal_nan: bool = False) -> bool:
+    for x, y in zip(a, b, strict=True):
+        if isinstance(x, list) or isinstance(y, list):
+            if x != y:
+                return False
+        elif x.shape != y.shape or not torch.allclose(
+            x, y, rtol=exercise.rtol, atol=exercise.atol, equal_nan=equal_nan
+        ):
+            return False
+    return True
+
+
+def _nonfinite(parts: list) -> torch.Tensor | None:
+    for part in parts:
+        if isinstance(part, torch.Tensor) and not torch.isfinite(part).all():
+            return part
+    return None
+
+
+_ANSWERS: dict[tuple, list] = {}  # (exercise, function, case index) -> answer: cases are fixed, so computed once
+
+
+def _cached_answer(fn, exercise: Exercise, cases: list, index: int, seeds: list):
+    key = (exercise.name, fn, index)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = _answer(fn, exercise, cases[index], seeds[index])
+    return _ANSWERS[key]
+
+
+def _answer(fn, exercise: Exercise, inputs: dict, seed: int | None):
+    """A trusted function's answer (the reference or a mistake) on fresh copies, read as the declared kind."""
+    copies = _copy(inputs)
+    if seed is not None:
+        copies["generator"] = torch.Generator().manual_seed(seed)
+    args, kwargs = _split(exercise, copies)
+    outputs = [fn(*args, **kwargs) for _ in range(exercise.calls)]
+    parts = [_read(exercise.returns, out, exercise.name) for out in outputs]
+    return _summary(exercise, parts)
+
+
+def _summary(exercise: Exercise, parts: list) -> list:
+    if not exercise.random:
+        return parts[0]
+    stacked = [torch.stack([p[i] for p in parts]) for i in range(len(parts[0]))]
+    outputs = stacked[0] if len(stacked) == 1 else stacked
+    return [torch.as_tensor(exercise.statistics(outputs), dtype=torch.float64)]
+
+
+# --- the check -------------------------------------------------------------------------------------------------
+
+
+def _changed(before: dict, after: dict) -> list[str]:
+    names = []
+    for key, value in before.items():
+        other = after[key]
+        if isinstance(value, torch.Tensor) and not torch.equal(value, other):
+            names.append(key)
+        elif isinstance(value, list) and value != other:
+            names.append(key)
+    return names
+
+
+def _generator_discipline(fn, exercise: Exercise, inputs: dict) -> None:
+    """A random function draws from the generator it is given, and only from it."""
+    name = exercise.name
+    generator = torch.Generator().manual_seed(11)
+    state, global_state = generator.get_state(), torch.get_rng_state()
+    first, _ = _run(fn, exercise, {**inputs, "generator": generator})
+    if torch.equal(generator.get_state(), state):
+        raise Failed(
+            f"{name} ignores its generator (it never drew from it): pass generator=generator to every random call "
+            "(torch.rand, torch.randn, torch.randperm ...), and do not call torch.manual_seed inside."
+        )
+    if not torch.equal(torch.get_rng_state(), global_state):
+        torch.set_rng_state(global_state)
+        raise Failed(
+            f"{name} changed torch's global random state (torch.manual_seed, or a draw without "
+            "generator=generator): draw every random number from the generator you are given."
+        )
+    again, _ = _run(fn, exercise, {**inputs, "generator": torch.Generator().manual_seed(11)})
+    a, b = _read(exercise.returns, first, name), _read(exercise.returns, again, name)
+    if not all(torch.equal(x, y) for x, y in zip(a, b, strict=True)):
+        raise Failed(
+            f"{name} gave two different results for two generators with the same seed: draw every random number "
+            "from the generator (numpy's and Python's random modules ignore it)."
         )
 
 
-def _passed(name: str, fn, message: str) -> None:
-    _PASSED[name] = fn
-    print(f"✓ {name}: {message}")
+def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list, learners_answer) -> None:
+    """Raise the verdict for the last of the answers `gots`, which differs from the reference's."""
+    name = exercise.name
+    index = len(gots) - 1
+    got, want = gots[index], wants[index]
+    candidates = []  # the mistakes this case's answer equals
+    for mistake in exercise.mistakes:
+        try:
+            if _close(got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True):
+                candidates.append(mistake)
+        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
+            continue
+    best = candidates[0] if candidates else None
+    if len(candidates) > 1:  # the one the answers agree with on the most cases
+        for later in range(index + 1, len(cases)):
+            try:
+                gots.append(learners_answer(later))
+            except Exception:  # noqa: BLE001 - the verdict is about the case already judged
+                break
+        best = max(candidates, key=lambda mistake: _agreement(exercise, mistake, gots, cases, seeds))
+    if best is not None:
+        raise Failed(f"{name}: {best.hint}")
+    bad = _nonfinite(got)
+    inputs = _call_text(name, *_split(exercise, cases[index]))
+    if bad is not None:
+        raise Failed(
+            f"{name} returned {'NaN' if torch.isnan(bad).any() else 'an infinite value'} for {inputs}, where the "
+            f"answer is finite{': ' + exercise.formula if exercise.formula else ''}. Look for a 0 / 0 or a log of 0."
+        )
+    for g, w in zip(got, want, strict=True):
+        if isinstance(g, torch.Tensor) and g.shape != w.shape and not exercise.random:
+            raise Failed(f"{name} returned shape {tuple(g.shape)} for {inputs}, expected {tuple(w.shape)}.")
+    what = "statistics" if exercise.random else "answer"
+    shown = [fmt(g) if not isinstance(g, list) else g for g in got]
+    expected = [fmt(w) if not isinstance(w, list) else w for w in want]
+    raise Failed(
+        f"{name}'s {what} for {inputs} is {', '.join(map(str, shown))}, expected {', '.join(map(str, expected))}"
+        + (f": {exercise.formula}" if exercise.formula else ".")
+    )
+
+
+def _agreement(exercise: Exercise, mistake: Mistake, gots: list, cases: list, seeds: list) -> int:
+    agreement = 0
+    for index, got in enumerate(gots):
+        try:
+            agreement += _close(
+                got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True
+            )
+        except Exception:  # noqa: BLE001
+            continue
+    return agreement
+
+
+def _pace(clock: dict, exercise: Exercise, where: str) -> None:
+    """A check of many calls says where it is when it runs long, and stops at the time limit overall."""
+    now = time.monotonic()
+    if now - clock["start"] > CHECK_LIMIT_S:
+        raise Failed(
+            f"check_{exercise.name} stopped after {fmt(now - clock['start'], 3)} s at {where}: your function is too "
+            "slow for the calls this check makes. Look for a loop over every entry (use tensor operations)."
+        )
+    first = clock["shown"] == clock["start"]
+    if now - clock["shown"] > (PROGRESS_AFTER_S if first else 5 * PROGRESS_AFTER_S):  # then every 5 × as long
+        print(f"… check_{exercise.name}: {where}", flush=True)
+        clock["shown"] = now
+
+
+def make_check(exercise: Exercise) -> Callable[[Callable], None]:
+    """The ``check_<name>`` function of a declared exercise."""
+    name = exercise.name
+
+    def check(fn) -> None:
+        cases = exercise.cases()
+        seeds = [1000 + i for i in range(len(cases))] if exercise.random else [None] * len(cases)
+        wants = [_cached_answer(exercise.reference, exercise, cases, i, seeds) for i in range(len(cases))]
+        gots, notes = [], set()
+        start = time.monotonic()
+        clock = {"start": start, "shown": start}
+
+        def learners_answer(index: int):
+            case, parts = cases[index], []
+            generator = torch.Generator().manual_seed(seeds[index]) if exercise.random else None
+            for call in range(exercise.calls):
+                inputs = case if generator is None else {**case, "generator": generator}
+                progress = f", call {call + 1} of {exercise.calls}" if exercise.calls > 1 else ""
+                _pace(clock, exercise, f"case {index + 1} of {len(cases)}{progress}")
+                result, copies = _run(fn, exercise, inputs, progress)
+                parts.append(_read(exercise.returns, result, name))
+                notes.update(_changed(case, copies))
+            if exercise.random:
+                _check_random_output(exercise, case, index, parts)
+            return _summary(exercise, parts)
+
+        for index in range(len(cases)):
+            gots.append(learners_answer(index))
+            if exercise.random and index == 0:
+                _generator_discipline(fn, exercise, cases[0])
+            if not _close(gots[-1], wants[index], exercise) or _nonfinite(gots[-1]) is not None:
+                _judge(exercise, gots, wants, cases, seeds, learners_answer)
+        _PASSED[name] = fn
+        print(f"✓ {name}: {exercise.passed}")
+        if notes:
+            print(
+                f"  (note: your {name} also changed its argument{'s' if len(notes) > 1 else ''} "
+                f"{', '.join(sorted(notes))} in place; later cells may not expect that.)"
+            )
+
+    check.__name__ = check.__qualname__ = f"check_{name}"
+    check.__doc__ = f"Check ``{exercise.signature}``: {exercise.passed}"
+    check.exercise = exercise
+    return check
+
+
+def _check_random_output(exercise: Exercise, case: dict, index: int, parts: list) -> None:
+    """Each draw of a random exercise has the reference's shape and finite values."""
+    name = exercise.name
+    key = (name, "shapes", index)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = _answer_shapes(exercise, case)
+    for part, shape in zip(parts[0], _ANSWERS[key], strict=True):
+        if isinstance(part, torch.Tensor) and tuple(part.shape) != shape:
+            raise Failed(
+                f"{name} returned shape {tuple(part.shape)} for {_call_text(name, *_split(exercise, case))}, "
+                f"expected {shape}."
+            )
+    for draw in parts:
+        if any(isinstance(p, torch.Tensor) and p.shape != q.shape for p, q in zip(draw, parts[0], strict=True)):
+            raise Failed(f"{name} returned results of different shapes for the same arguments.")
+        if _nonfinite(draw) is not None:
+            raise Failed(f"{name} returned NaN or inf: every value it returns should be a finite number.")
+
+
+def _answer_shapes(exercise: Exercise, case: dict) -> list[tuple]:
+    copies = copy.deepcopy(case)
+    copies["generator"] = torch.Generator().manual_seed(0)
+    args, kwargs = _split(exercise, copies)
+    parts = _read(exercise.returns, exercise.reference(*args, **kwargs), exercise.name)
+    return [tuple(p.shape) if isinstance(p, torch.Tensor) else () for p in parts]
 
 
 def yours_or_reference(fn):
@@ -100,16 +541,5 @@ def yours_or_reference(fn):
     return _REFERENCES[name]
 
 
-def _seeded(seed: int) -> torch.Generator:
+def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
-
-
-def _number(name: str, value) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise AssertionError(f"{name} should return a single number, got a tensor of shape {tuple(value.shape)}")
-        return value.item()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{name} should return a number, got {type(value).__name__}") from None

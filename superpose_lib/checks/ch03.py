@@ -5,153 +5,137 @@ from __future__ import annotations
 import torch
 
 from .. import geometry
-from ._common import _REFERENCES, _call, _passed, _seeded, _tensor
-
-
-def _reference_read_features(h, W):
-    return h @ W
-
-
-def _reference_neuron_weights(W, coefficients):
-    return W @ coefficients
-
-
-def _reference_mean_difference_probe(activations, targets):
-    targets = targets.bool()
-    direction = activations[targets].mean(dim=0) - activations[~targets].mean(dim=0)
-    return direction / direction.norm()
-
-
-def _reference_max_axis_cosine(direction):
-    return direction.abs().max() / direction.norm()
-
-
-_REFERENCES.update(
-    read_features=_reference_read_features,
-    neuron_weights=_reference_neuron_weights,
-    mean_difference_probe=_reference_mean_difference_probe,
-    max_axis_cosine=_reference_max_axis_cosine,
-)
+from ._common import Exercise, Mistake, declare, seeded
 
 
 def _orthonormal(n, k, gen):
     return geometry.random_rotation(n, generator=gen).double()[:, :k]  # (n, k)
 
 
-def check_read_features(read_features) -> None:
-    """Check ``read_features(h, W)``: x̂ with x̂[b, j] = h[b] · W[:, j], shape (batch, k)."""
-    name = "read_features"
-    gen = _seeded(0)
-    n, k = 6, 4
-    W = _orthonormal(n, k, gen)
-    x = torch.rand(5, k, generator=gen, dtype=torch.float64)
-    h = x @ W.T  # (batch, n)
-    got = _tensor(name, _call(read_features, name, h, W))
-    if tuple(got.shape) == (k, 5):
-        raise AssertionError(
-            f"{name} returned shape (k, batch): return one row per input, shape (batch, k) = (5, {k})."
-        )
-    got = _tensor(name, got, (5, k)).double()
-    if not torch.allclose(got, x, atol=1e-6):
-        raise AssertionError(
-            f"{name} did not recover x for orthonormal directions: x̂ = h @ W (h · wⱼ for each column)."
-        )
+def _read_cases():
+    gen = seeded(0)
+    W = _orthonormal(6, 4, gen)
+    x = torch.rand(5, 4, generator=gen, dtype=torch.float64)
     # A square, non-orthogonal W separates the readout h·wⱼ from other plausible answers.
-    W_sq = torch.randn(4, 4, generator=gen, dtype=torch.float64)
-    h_sq = torch.randn(3, 4, generator=gen, dtype=torch.float64)
-    got_sq = _tensor(name, _call(read_features, name, h_sq, W_sq), (3, 4)).double()
-    if torch.allclose(got_sq, h_sq @ W_sq, atol=1e-6):
-        _passed(name, read_features, "x̂ⱼ = h · wⱼ for every feature j, exact for orthonormal directions.")
-        return
-    if torch.allclose(got_sq, h_sq @ W_sq.T, atol=1e-6):
-        raise AssertionError(f"{name} used the rows of W: the feature directions are its columns, so use h @ W.")
-    if torch.allclose(got_sq, h_sq @ torch.linalg.pinv(W_sq).T, atol=1e-6):
-        raise AssertionError(
-            f"{name} solved for x (pseudo-inverse): the readout asked for is the dot product h · wⱼ, h @ W, whose "
-            "errors are the interference this chapter studies."
-        )
-    raise AssertionError(f"{name}: the readout of feature j is the dot product h · wⱼ, i.e. h @ W.")
+    square = dict(
+        h=torch.randn(3, 4, generator=gen, dtype=torch.float64), W=torch.randn(4, 4, generator=gen, dtype=torch.float64)
+    )
+    return [square, dict(h=x @ W.T, W=W)]
 
 
-def check_neuron_weights(neuron_weights) -> None:
-    """Check ``neuron_weights(W, coefficients)`` → v = Σᵢ cᵢ wᵢ (shape (n,)), so that v · wᵢ = cᵢ."""
-    name = "neuron_weights"
-    gen = _seeded(0)
-    n, k = 7, 4
-    W = _orthonormal(n, k, gen)
+def _neuron_cases():
+    gen = seeded(0)
     c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64)
-    got = _tensor(name, _call(neuron_weights, name, W, c))
-    if tuple(got.shape) == (k,):
-        raise AssertionError(
-            f"{name} returned {k} numbers, one per feature: the neuron's weights live in the hidden space, "
-            f"v = Σᵢ cᵢ wᵢ has shape (n,) = ({n},)."
-        )
-    got = _tensor(name, got, (n,)).double()
-    if torch.allclose(got, -(W @ c), atol=1e-6):
-        raise AssertionError(f"{name} has the wrong sign: v · wᵢ should equal +cᵢ.")
-    if not torch.allclose(got @ W, c, atol=1e-6):
-        raise AssertionError(f"{name}: v · wᵢ should equal cᵢ for every feature; build v = Σᵢ cᵢ wᵢ = W @ c.")
-    Q = geometry.random_rotation(4, generator=gen).double()  # square: W.T @ c has the right shape but is wrong
-    got_sq = _tensor(name, _call(neuron_weights, name, Q, c), (4,)).double()
-    if torch.allclose(got_sq, Q.T @ c, atol=1e-6) and not torch.allclose(Q.T @ c, Q @ c, atol=1e-6):
-        raise AssertionError(f"{name} used the rows of W: the feature directions are its columns, v = W @ c.")
-    if not torch.allclose(got_sq, Q @ c, atol=1e-6):
-        raise AssertionError(f"{name}: build v = Σᵢ cᵢ wᵢ = W @ c.")
-    _passed(name, neuron_weights, "v = Σᵢ cᵢ wᵢ, so the neuron computes Σᵢ cᵢ xᵢ.")
+    return [
+        dict(W=geometry.random_rotation(4, generator=gen).double(), coefficients=c),
+        dict(W=_orthonormal(7, 4, gen), coefficients=c),
+    ]
 
 
-def check_mean_difference_probe(mean_difference_probe) -> None:
-    """Check ``mean_difference_probe(activations, targets)`` → unit vector along mean(h | 1) − mean(h | 0)."""
-    name = "mean_difference_probe"
-    gen = _seeded(0)
-    activations = torch.rand(40, 5, generator=gen, dtype=torch.float64) + 1.0  # positive, like ReLU activations
+def _probe(activations, targets):
+    direction = activations[targets].mean(dim=0) - activations[~targets].mean(dim=0)
+    return direction / direction.norm()
+
+
+def _probe_cases():
+    activations = torch.rand(40, 5, generator=seeded(0), dtype=torch.float64) + 1.0  # positive, like ReLU outputs
     targets = torch.zeros(40, dtype=torch.bool)
     targets[:12] = True
     activations[:12, 1] += 2.0
     activations[:12, 3] -= 0.5
-    want = _reference_mean_difference_probe(activations, targets)
-    got = _tensor(name, _call(mean_difference_probe, name, activations, targets))
-    if tuple(got.shape) == (40,):
-        raise AssertionError(f"{name} returned one value per example: average over the examples, dim=0.")
-    got = _tensor(name, got, (5,)).double()
-    if torch.allclose(got, want, atol=1e-6):
-        as_ints = _tensor(name, _call(mean_difference_probe, name, activations, targets.long()), (5,)).double()
-        if not torch.allclose(as_ints, want, atol=1e-6):
-            raise AssertionError(f"{name} fails when targets hold 0/1 integers: convert them with targets.bool().")
-        _passed(name, mean_difference_probe, "the unit vector from the mean of class 0 to the mean of class 1.")
-        return
-    if torch.allclose(got, -want, atol=1e-6):
-        raise AssertionError(f"{name} points the wrong way: subtract the mean of class 0 from the mean of class 1.")
-    if torch.allclose(got / got.norm(), want, atol=1e-6):
-        raise AssertionError(f"{name} is not unit length: divide the difference by its norm.")
-    positive = activations[targets].mean(dim=0)
-    if torch.allclose(got / got.norm(), positive / positive.norm(), atol=1e-6):
-        raise AssertionError(f"{name} used only the mean of class 1: subtract the mean of class 0.")
-    raise AssertionError(f"{name}: return (mean of class 1 − mean of class 0), divided by its norm.")
+    return [dict(activations=activations, targets=targets), dict(activations=activations, targets=targets.long())]
 
 
-def check_max_axis_cosine(max_axis_cosine) -> None:
-    """Check ``max_axis_cosine(direction)`` → the largest |cos| between `direction` (d,) and a neuron axis eᵢ."""
-    name = "max_axis_cosine"
-    direction = torch.tensor([0.5, -3.0, 2.0, 1.0], dtype=torch.float64)
-    want = 3.0 / direction.norm()
-    got = _tensor(name, torch.as_tensor(_call(max_axis_cosine, name, direction)))
-    if got.numel() != 1:
-        raise AssertionError(
-            f"{name} returned {got.numel()} numbers: return the single largest |cos| (a scalar), not one per neuron."
-        )
-    value = got.double().item()
-    if abs(value - want.item()) < 1e-6:
-        for test, expected in ((torch.tensor([0.0, 2.0, 0.0]), 1.0), (torch.ones(4), 0.5)):
-            result = torch.as_tensor(_call(max_axis_cosine, name, test)).double()
-            if result.numel() != 1 or abs(result.item() - expected) > 1e-6:
-                raise AssertionError(f"{name}({test.tolist()}) should be {expected}.")
-        _passed(name, max_axis_cosine, "max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.")
-        return
-    if abs(value - 2.0 / direction.norm().item()) < 1e-6:
-        raise AssertionError(f"{name} ignored negative components: a cosine of −0.9 is as aligned as 0.9, take .abs().")
-    if abs(value - 3.0) < 1e-6:
-        raise AssertionError(f"{name} forgot to divide by the length of the direction: cos = uᵢ / ‖u‖.")
-    if abs(value - 1.0) < 1e-6:
-        raise AssertionError(f"{name} returned the index of the neuron, not the cosine.")
-    raise AssertionError(f"{name}({direction.tolist()}) returned {value:.4f}, expected {want.item():.4f}.")
+declare(
+    Exercise(
+        "read_features(h, W)",
+        reference=lambda h, W: h @ W,
+        cases=_read_cases,
+        atol=1e-6,
+        mistakes=[
+            Mistake(
+                "you used the rows of W: the feature directions are its columns, so use h @ W.", lambda h, W: h @ W.T
+            ),
+            Mistake(
+                "you solved for x (pseudo-inverse): the readout asked for is the dot product h · wⱼ, h @ W, whose "
+                "errors are the interference this chapter studies.",
+                lambda h, W: h @ torch.linalg.pinv(W).T,
+            ),
+            Mistake("return one row per input, shape (batch, k).", lambda h, W: (h @ W).T),
+        ],
+        formula="x̂[b, j] = h[b] · W[:, j], i.e. h @ W, shape (batch, k).",
+        passed="x̂ⱼ = h · wⱼ for every feature j, exact for orthonormal directions.",
+    ),
+    Exercise(
+        "neuron_weights(W, coefficients)",
+        reference=lambda W, coefficients: W @ coefficients,
+        cases=_neuron_cases,
+        atol=1e-6,
+        mistakes=[
+            Mistake("the sign is wrong: v · wᵢ should equal +cᵢ.", lambda W, coefficients: -(W @ coefficients)),
+            Mistake(
+                "you used the rows of W: the feature directions are its columns, v = W @ c.",
+                lambda W, coefficients: W.T @ coefficients,
+            ),
+            Mistake(
+                "the neuron's weights live in the hidden space: v = Σᵢ cᵢ wᵢ has shape (n,), one per neuron of "
+                "the layer below, not one per feature.",
+                lambda W, coefficients: W.T @ (W @ coefficients),
+            ),
+        ],
+        formula="v = Σᵢ cᵢ wᵢ = W @ c, so that v · wᵢ = cᵢ for orthonormal wᵢ.",
+        passed="v = Σᵢ cᵢ wᵢ, so the neuron computes Σᵢ cᵢ xᵢ.",
+    ),
+    Exercise(
+        "mean_difference_probe(activations, targets)",
+        reference=lambda activations, targets: _probe(activations, targets.bool()),
+        cases=_probe_cases,
+        atol=1e-6,
+        mistakes=[
+            Mistake(
+                "it points the wrong way: subtract the mean of class 0 from the mean of class 1.",
+                lambda activations, targets: -_probe(activations, targets.bool()),
+            ),
+            Mistake(
+                "it is not unit length: divide the difference by its norm.",
+                lambda activations, targets: activations[targets.bool()].mean(0) - activations[~targets.bool()].mean(0),
+            ),
+            Mistake(
+                "you used only the mean of class 1: subtract the mean of class 0.",
+                lambda activations, targets: (lambda m: m / m.norm())(activations[targets.bool()].mean(0)),
+            ),
+            Mistake(
+                "with targets holding 0/1 integers, indexing picks rows 0 and 1: convert them with targets.bool().",
+                _probe,
+            ),
+            Mistake(
+                "average over the examples (dim=0): the probe is one direction in activation space.",
+                lambda activations, targets: (lambda d: d / d.norm())(activations.mean(dim=1)),
+            ),
+        ],
+        formula="(mean of class 1 − mean of class 0) divided by its norm.",
+        passed="the unit vector from the mean of class 0 to the mean of class 1.",
+    ),
+    Exercise(
+        "max_axis_cosine(direction)",
+        reference=lambda direction: direction.abs().max() / direction.norm(),
+        cases=lambda: [
+            dict(direction=torch.tensor(d, dtype=torch.float64))
+            for d in ([0.5, -3.0, 2.0, 1.0], [0.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0])
+        ],
+        returns="number",
+        atol=1e-6,
+        mistakes=[
+            Mistake(
+                "a cosine of −0.9 is as aligned as 0.9: take .abs().",
+                lambda direction: direction.max() / direction.norm(),
+            ),
+            Mistake("divide by the length of the direction: cos = uᵢ / ‖u‖.", lambda direction: direction.abs().max()),
+            Mistake(
+                "you returned the index of the neuron, not the cosine.", lambda direction: direction.abs().argmax()
+            ),
+        ],
+        formula="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
+        passed="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
+    ),
+)

@@ -1,4 +1,5 @@
-"""Chapter 06: reading a trained toy model's geometry — represented features, antipodal pairs, superposition."""
+"""Chapter 06: reading a trained toy model's geometry (represented features, antipodal pairs, superposition),
+sparse batches from one draw, many instances at once."""
 
 from __future__ import annotations
 
@@ -6,167 +7,207 @@ import math
 
 import torch
 
-from ._common import _REFERENCES, _call, _passed, _seeded, _tensor
+from .. import metrics, toy_models
+from ._common import Exercise, Mistake, declare, seeded
 
 
-def _reference_count_represented(W, threshold=0.5):
-    return int((W.norm(dim=0) > threshold).sum())
+def _pentagon_with_dropped(n_dropped: int) -> torch.Tensor:
+    angles = torch.arange(5.0) * 2 * math.pi / 5
+    W = torch.stack([torch.cos(angles), torch.sin(angles)])  # (2, 5)
+    return torch.cat([W, 0.05 * torch.randn(2, n_dropped, generator=seeded(0))], dim=1)  # (2, 5 + n_dropped)
 
 
-def _reference_count_antipodal_pairs(W, threshold=0.5):
+def _represented_cases():
+    wide = torch.cat([torch.eye(3), torch.full((3, 1), 0.4)], dim=1)  # last column: length 0.69, squared 0.48
+    return [dict(W=_pentagon_with_dropped(2)), dict(W=wide), dict(W=wide * 2, threshold=1.5)]
+
+
+def _count_antipodal_pairs(W, threshold=0.5):
     norms = W.norm(dim=0)
     cos = (W.T @ W) / (norms[:, None] * norms[None, :]).clamp_min(1e-12)
     represented = norms > threshold
     return int(((cos < -0.9) & represented[:, None] & represented[None, :]).triu().sum())
 
 
-def _reference_feature_superposition(W):
-    G = W.T @ W  # (features, features)
-    squared_norms = torch.diagonal(G)
-    overlap = G.pow(2).sum(dim=1) - squared_norms.pow(2)  # Σⱼ≠ᵢ (Wᵢ·Wⱼ)²
-    return torch.where(squared_norms > 0, overlap / squared_norms.clamp_min(1e-30), 0.0)
+def _antipodal_cases():
+    # an exact pair; a pair at cos −0.95 with short columns (raw dot −0.53) and one with long columns (raw dot
+    # −1.37); a loner with a tiny opposite feature (not represented); a column at cos −0.87 with the loner
+    s = math.sqrt(1 - 0.95**2)
+    W = torch.tensor(
+        [
+            [1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0],
+            [0.0, 0.0, 0.7, -0.95 * 0.8, 0.0, 0.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, s * 0.8, 1.0, -0.03, -0.866, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.2, -0.95 * 1.2],
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, s * 1.2],
+        ]
+    )
+    return [dict(W=W), dict(W=1.5 * W, threshold=1.1), dict(W=torch.eye(3))]
 
 
-_REFERENCES.update(
-    count_represented=_reference_count_represented,
-    count_antipodal_pairs=_reference_count_antipodal_pairs,
-    feature_superposition=_reference_feature_superposition,
+def _antipodal_by(test):
+    def count(W, threshold=0.5):
+        norms = W.norm(dim=0)
+        cos = (W.T @ W) / (norms[:, None] * norms[None, :]).clamp_min(1e-12)
+        keep = (norms > threshold)[:, None] & (norms > threshold)[None, :]
+        return int((test(cos, W.T @ W) & keep).triu(1).sum())
+
+    return count
+
+
+def _superposition_cases():
+    W = torch.cat([1.3 * _pentagon_with_dropped(0), torch.zeros(2, 1)], dim=1)  # a dropped feature, exactly zero
+    return [dict(W=W), dict(W=torch.randn(4, 9, generator=seeded(1)))]
+
+
+def _one_draw(n_batch, n_features, feature_probability, generator=None):
+    model = toy_models.ToyModel(n_features, 1, feature_probability=feature_probability)
+    return model.generate_batch(n_batch, generator=generator)[:, 0]  # (n_batch, n_features)
+
+
+def _instances_forward(W, b, x):
+    model = toy_models.ToyModel(W.shape[2], W.shape[1], W.shape[0]).to(W.dtype)
+    with torch.no_grad():
+        model.W.copy_(W)
+        model.b.copy_(b)
+        return model(x)
+
+
+def _instances_cases():
+    gen = seeded(0)
+    return [
+        dict(
+            W=torch.randn(3, 2, 5, generator=gen),
+            b=torch.randn(3, 5, generator=gen),
+            x=torch.rand(4, 3, 5, generator=gen),
+        )
+    ]
+
+
+declare(
+    Exercise(
+        "count_represented(W, threshold=0.5)",
+        reference=metrics.n_represented,
+        cases=_represented_cases,
+        returns="count",
+        mistakes=[
+            Mistake(
+                "you counted the rows of W: features are its columns, so take norms along dim=0.",
+                lambda W, threshold=0.5: int((W.norm(dim=1) > threshold).sum()),
+            ),
+            Mistake(
+                "you compared squared lengths with the threshold: compare the length ‖Wᵢ‖ itself.",
+                lambda W, threshold=0.5: int((W.pow(2).sum(dim=0) > threshold).sum()),
+            ),
+            Mistake("it ignores its threshold argument.", lambda W, threshold=0.5: int((W.norm(dim=0) > 0.5).sum())),
+        ],
+        formula="the number of columns with ‖W[:, i]‖ > threshold (an int; a 0-d tensor is accepted).",
+        passed="one count of features longer than the threshold.",
+    ),
+    Exercise(
+        "count_antipodal_pairs(W, threshold=0.5)",
+        reference=_count_antipodal_pairs,
+        cases=_antipodal_cases,
+        returns="count",
+        mistakes=[
+            Mistake(
+                "you counted each pair twice: count each unordered pair once (i < j).",
+                lambda W, threshold=0.5: 2 * _count_antipodal_pairs(W, threshold),
+            ),
+            Mistake(
+                "only pairs of represented features count (both longer than the threshold).",
+                lambda W, threshold=0.5: _count_antipodal_pairs(W, 1e-9),
+            ),
+            Mistake(
+                "any negative cosine is not antipodal: a pair needs cosine below −0.9.",
+                _antipodal_by(lambda cos, dots: cos < 0),
+            ),
+            Mistake(
+                "compare cosines, not raw dot products: normalise the columns first.",
+                _antipodal_by(lambda cos, dots: dots < -0.9),
+            ),
+            Mistake(
+                "a trained pair is rarely exactly opposite: count cosines below −0.9, not only cos = −1.",
+                _antipodal_by(lambda cos, dots: torch.isclose(cos, torch.tensor(-1.0))),
+            ),
+        ],
+        formula="the number of pairs i < j of represented features (longer than threshold) with cosine < −0.9.",
+        passed="antipodal pairs counted once each.",
+    ),
+    Exercise(
+        "feature_superposition(W)",
+        reference=metrics.superposition,
+        cases=_superposition_cases,
+        atol=1e-4,
+        mistakes=[
+            Mistake(
+                "a feature that is not represented (a zero column) gets 0, not NaN.",
+                lambda W: ((W.T @ W).pow(2).sum(1) - (W.T @ W).diagonal().pow(2)) / (W.T @ W).diagonal(),
+            ),
+            Mistake(
+                "you included the feature itself: sum over j ≠ i only.",
+                lambda W: metrics.superposition(W) + W.pow(2).sum(dim=0),
+            ),
+            Mistake(
+                "you forgot to normalise: project onto the unit vector Ŵᵢ = Wᵢ / ‖Wᵢ‖.",
+                lambda W: (W.T @ W).pow(2).sum(1) - (W.T @ W).diagonal().pow(2),
+            ),
+        ],
+        formula="Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)² per feature i, 0 for a zero column.",
+        passed="each feature's overlap with all the others.",
+    ),
+    Exercise(
+        "one_draw_batch(n_batch, n_features, feature_probability, generator=None)",
+        reference=_one_draw,
+        cases=lambda: [dict(n_batch=2_000, n_features=10, feature_probability=p) for p in (0.2, 0.05)],
+        statistics=lambda x: x.reshape(-1),  # the same draw gives the same values: compared entry by entry
+        mistakes=[
+            Mistake(
+                "you swapped sparsity and density: feature_probability is the chance a feature is present.",
+                lambda n_batch, n_features, feature_probability, generator=None: _one_draw(
+                    n_batch, n_features, 1 - feature_probability, generator
+                ),
+            ),
+            Mistake(
+                "you kept u itself for present features, so values lie in [1 − p, 1]: rescale to "
+                "(u − (1 − p)) / p, which is uniform on [0, 1].",
+                lambda n_batch, n_features, feature_probability, generator=None: (
+                    lambda u: u * (u > 1 - feature_probability)
+                )(torch.rand(n_batch, n_features, generator=generator)),
+            ),
+            Mistake(
+                "use exactly one torch.rand(n_batch, n_features, generator=generator) draw: presence is u > 1 − p "
+                "and the value (u − (1 − p)) / p.",
+                lambda n_batch, n_features, feature_probability, generator=None: (
+                    torch.rand(n_batch, n_features, generator=generator)
+                    * (torch.rand(n_batch, n_features, generator=generator) < feature_probability)
+                ),
+            ),
+        ],
+        formula="max(0, (u − (1 − p)) / p) for ONE uniform draw u = torch.rand(n_batch, n_features, "
+        "generator=generator).",
+        passed="one uniform draw gives both presence and value.",
+    ),
+    Exercise(
+        "instances_forward(W, b, x)",
+        reference=_instances_forward,
+        cases=_instances_cases,
+        mistakes=[
+            Mistake(
+                "you forgot the bias b (shape (instances, features)) before the ReLU.",
+                lambda W, b, x: torch.relu(torch.einsum("bih,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W)),
+            ),
+            Mistake(
+                "you forgot the ReLU on the output: x' = ReLU(Wᵀ W x + b).",
+                lambda W, b, x: torch.einsum("bih,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W) + b,
+            ),
+            Mistake(
+                "you mixed the instances: each instance i must use only its own W[i].",
+                lambda W, b, x: torch.relu(torch.einsum("bjh,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W) + b),
+            ),
+        ],
+        formula="instance i's model applied to x[:, i]: ReLU(x[:, i] W[i]ᵀ W[i] + b[i]), shape "
+        "(batch, instances, features).",
+        passed="every instance runs its own model.",
+    ),
 )
-
-
-def _pentagon_with_dropped(n_dropped: int = 2) -> torch.Tensor:
-    angles = torch.arange(5.0) * 2 * math.pi / 5
-    W = torch.stack([torch.cos(angles), torch.sin(angles)])  # (2, 5)
-    return torch.cat([W, 0.05 * torch.randn(2, n_dropped, generator=_seeded(0))], dim=1)  # (2, 5 + n_dropped)
-
-
-def _as_int(name: str, value) -> int:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise AssertionError(f"{name} should return one number, got a tensor of shape {tuple(value.shape)}")
-        value = value.item()
-    if not float(value).is_integer():
-        raise AssertionError(f"{name} should return a whole number (a count), got {value}")
-    return int(value)
-
-
-def check_count_represented(count_represented) -> None:
-    """Check ``count_represented(W, threshold=0.5)``: how many columns of W are longer than `threshold`."""
-    name = "count_represented"
-    W = _pentagon_with_dropped(2)  # (2, 7): five represented, two not
-    got = _as_int(name, _call(count_represented, name, W))
-    if got == 2:
-        raise AssertionError(f"{name} counted the rows of W: features are its columns, so take norms along dim=0.")
-    wide = torch.cat([torch.eye(3), torch.full((3, 1), 0.4)], dim=1)  # column norm 0.69: represented
-    got_wide = _as_int(name, _call(count_represented, name, wide))
-    if got == 5 and got_wide == 3:
-        raise AssertionError(f"{name} compared squared lengths with the threshold: compare the length ‖Wᵢ‖ itself.")
-    if got != 5 or got_wide != 4:
-        raise AssertionError(f"{name} should count the columns with ‖W[:, i]‖ > threshold: expected 5, got {got}.")
-    if _as_int(name, _call(count_represented, name, W, threshold=1.5)) != 0:
-        raise AssertionError(f"{name} ignores its threshold argument.")
-    _passed(name, count_represented, "one count of features longer than the threshold.")
-
-
-def check_count_antipodal_pairs(count_antipodal_pairs) -> None:
-    """Check ``count_antipodal_pairs(W, threshold=0.5)``: pairs of represented features with cosine below −0.9."""
-    name = "count_antipodal_pairs"
-    W = torch.tensor([[1.0, -1.0, 0.0, 0.0, -0.03], [0.0, 0.0, 1.0, -0.95, 0.0]])  # two pairs and a tiny feature
-    got = _as_int(name, _call(count_antipodal_pairs, name, W))
-    if got == 4:
-        raise AssertionError(f"{name} counted each pair twice: count each unordered pair once (i < j).")
-    if got == 3:
-        raise AssertionError(
-            f"{name} counted a pair with a feature that is not represented: only pairs of features longer than "
-            "the threshold count."
-        )
-    if got != 2:
-        raise AssertionError(f"{name} should find 2 antipodal pairs in {W.tolist()}, got {got}.")
-    if _as_int(name, _call(count_antipodal_pairs, name, torch.eye(3))) != 0:
-        raise AssertionError(f"{name} found antipodal pairs among orthogonal features: pairs need cosine < −0.9.")
-    _passed(name, count_antipodal_pairs, "antipodal pairs counted once each.")
-
-
-def check_feature_superposition(feature_superposition) -> None:
-    """Check ``feature_superposition(W)``: per feature, ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²`` (0 for a zero column)."""
-    name = "feature_superposition"
-    W = 1.3 * _pentagon_with_dropped(0)
-    W = torch.cat([W, torch.zeros(2, 1)], dim=1)  # a dropped feature, exactly zero
-    want = _reference_feature_superposition(W)
-    got = _tensor(name, _call(feature_superposition, name, W), (6,))
-    if torch.isnan(got).any():
-        raise AssertionError(f"{name} returned NaN for a zero column: return 0 for a feature that is not represented.")
-    G = W.T @ W
-    if torch.allclose(got[:5], (want + torch.diagonal(G))[:5], atol=1e-4):
-        raise AssertionError(f"{name} included the feature itself: sum over j ≠ i only.")
-    if torch.allclose(got[:5], (G.pow(2).sum(dim=1) - torch.diagonal(G).pow(2))[:5], atol=1e-4):
-        raise AssertionError(f"{name} forgot to normalise: project onto the unit vector Ŵᵢ = Wᵢ / ‖Wᵢ‖.")
-    if not torch.allclose(got, want, atol=1e-4):
-        raise AssertionError(f"{name} should return Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)² per feature: expected {want}, got {got}.")
-    random_W = torch.randn(4, 9, generator=_seeded(1))
-    if not torch.allclose(_call(feature_superposition, name, random_W), _reference_feature_superposition(random_W),
-                          atol=1e-4):  # fmt: skip
-        raise AssertionError(f"{name} is right on a pentagon but not on a random W of shape (4, 9).")
-    _passed(name, feature_superposition, "each feature's overlap with all the others.")
-
-
-def _reference_one_draw_batch(n_batch, n_features, feature_probability, generator=None):
-    u = torch.rand(n_batch, n_features, generator=generator)
-    p = feature_probability
-    return ((u - (1 - p)) / p).clamp_min(0.0)
-
-
-def _reference_instances_forward(W, b, x):
-    h = torch.einsum("bif,ihf->bih", x, W)  # (batch, instances, hidden)
-    return torch.relu(torch.einsum("bih,ihf->bif", h, W) + b)  # (batch, instances, features)
-
-
-_REFERENCES.update(one_draw_batch=_reference_one_draw_batch, instances_forward=_reference_instances_forward)
-
-
-def check_one_draw_batch(one_draw_batch) -> None:
-    """Check ``one_draw_batch(n_batch, n_features, feature_probability, generator)``: sparse features from ONE draw."""
-    name = "one_draw_batch"
-    x = _tensor(name, _call(one_draw_batch, name, 20_000, 10, 0.2, generator=_seeded(0)), (20_000, 10))
-    first = _call(one_draw_batch, name, 50, 10, 0.2, generator=_seeded(3))
-    if not torch.equal(first, _call(one_draw_batch, name, 50, 10, 0.2, generator=_seeded(3))):
-        raise AssertionError(f"{name} ignores its generator: pass generator=generator to torch.rand.")
-    density = (x != 0).float().mean().item()
-    if abs(density - 0.8) < 0.02:
-        raise AssertionError(
-            f"{name} swapped sparsity and density: about 80% of entries are non-zero, but feature_probability = 0.2 "
-            "is the chance a feature is present."
-        )
-    if abs(density - 0.2) > 0.02:
-        raise AssertionError(f"{name}: {density:.0%} of entries are non-zero, expected about 20%.")
-    present = x[x != 0]
-    if present.min() > 0.7:
-        raise AssertionError(
-            f"{name} kept u itself for present features, so values lie in [1 − p, 1]: rescale to (u − (1 − p)) / p, "
-            "which is uniform on [0, 1]."
-        )
-    if abs(present.mean().item() - 0.5) > 0.02 or present.max() > 1 or present.min() < 0:
-        raise AssertionError(
-            f"{name}: present values should be uniform on [0, 1] (mean ½), got mean {present.mean():.2f}."
-        )
-    if not torch.equal(first, _reference_one_draw_batch(50, 10, 0.2, generator=_seeded(3))):
-        raise AssertionError(f"{name} should use exactly one torch.rand(n_batch, n_features) draw, as the hints say.")
-    _passed(name, one_draw_batch, "one uniform draw gives both presence and value.")
-
-
-def check_instances_forward(instances_forward) -> None:
-    """Check ``instances_forward(W, b, x)``: W (instances, hidden, features), b (instances, features), x (batch,
-    instances, features) → ReLU(WᵀW x + b) per instance, shape (batch, instances, features)."""
-    name = "instances_forward"
-    gen = _seeded(0)
-    W, b, x = torch.randn(3, 2, 5, generator=gen), torch.randn(3, 5, generator=gen), torch.rand(4, 3, 5, generator=gen)
-    got = _tensor(name, _call(instances_forward, name, W, b, x), (4, 3, 5))
-    no_bias = torch.relu(torch.einsum("bih,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W))
-    if torch.allclose(got, no_bias, atol=1e-5):
-        raise AssertionError(f"{name} forgot the bias b (shape (instances, features)) before the ReLU.")
-    mixed = torch.relu(torch.einsum("bjh,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W) + b)
-    if torch.allclose(got, mixed, atol=1e-5):
-        raise AssertionError(f"{name} mixed the instances: each instance i must use only its own W[i].")
-    if not torch.allclose(got, _reference_instances_forward(W, b, x), atol=1e-5):
-        raise AssertionError(f"{name} should apply instance i's model to x[:, i]: ReLU(x[:, i] W[i]ᵀ W[i] + b[i]).")
-    _passed(name, instances_forward, "every instance runs its own model.")

@@ -1,0 +1,296 @@
+"""A hostile battery for exercise checks, generated from each exercise's reference: answers a careless or
+adversarial learner could write, each with the verdict it must get.
+
+Correct answers (the reference returning float64, or writing to its inputs after computing) must pass; wrong
+ones (NaN or inf in the output, inputs mutated before computing, numpy arrays, the wrong shape, a global seed
+instead of the generator, the wrong signature, a slow function) must get a check's verdict, never a tick, and
+no error may come out of the check's own code. `run(check, fn)` classifies what happened.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from superpose_lib import checks
+
+CHECKS_FOLDER = Path(checks.__file__).resolve().parent
+SLOW_SECONDS = 3.0  # how long the slow learner sleeps; tests set the checks' time limit well below it
+
+
+# --- outcomes ------------------------------------------------------------------------------------------------
+
+
+def run(check, fn) -> tuple[str, str]:
+    """Call ``check(fn)`` and say what happened: "pass", "verdict" (the check's own message), "learner" (an
+    error raised inside the learner's function), "raw" (a TypeError from calling the learner with the wrong
+    signature) or "crash" (any other error from the check's own code)."""
+    try:
+        check(fn)
+    except BaseException as error:  # noqa: BLE001 - classifying is the point
+        frames = []
+        tb = error.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame.f_code)
+            tb = tb.tb_next
+        through_learner = getattr(fn, "__code__", None) in frames or getattr(error, "_from_learner", False)
+        if through_learner:
+            return "learner", f"{type(error).__name__}: {error}"
+        if isinstance(error, AssertionError | NotImplementedError) and _is_verdict(error):
+            return "verdict", str(error)
+        if isinstance(error, TypeError):
+            return "raw", f"{type(error).__name__}: {error}"
+        return "crash", f"{type(error).__name__}: {error}"
+    return "pass", ""
+
+
+def _is_verdict(error: BaseException) -> bool:
+    """A verdict is raised by the checks package itself (and shown as its message alone)."""
+    if hasattr(error, "_render_traceback_"):
+        return True
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().parent == CHECKS_FOLDER
+
+
+# --- building hostile answers from the reference ------------------------------------------------------------
+
+
+def _map(value, fn):
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, tuple | list):
+        return type(value)(_map(v, fn) for v in value)
+    return value
+
+
+def _poison(value, bad: float):
+    """The output with its first floating-point entry replaced by `bad` (NaN or inf); None if it has none."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 0:
+            return None
+        out = (
+            value.detach()
+            .to(torch.promote_types(value.dtype, torch.float32))
+            .clone(memory_format=torch.contiguous_format)
+        )
+        out.view(-1)[0] = bad
+        return out
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float | int):
+        return bad
+    if isinstance(value, tuple | list) and not any(isinstance(v, str | tuple | list) for v in value):
+        for i, item in enumerate(value):
+            poisoned = _poison(item, bad)
+            if poisoned is not None:
+                return type(value)([*value[:i], poisoned, *value[i + 1 :]])
+    return None
+
+
+def _mutate(value) -> bool:
+    """Change a tensor (or a list of numbers) in place; True if something changed."""
+    if isinstance(value, torch.Tensor) and value.numel() > 0:
+        if value.dtype == torch.bool:
+            value.logical_not_()
+        elif value.is_floating_point():
+            value.copy_(torch.sin(3 * value) + 0.3)
+        else:
+            if value.ndim == 0 or value.shape[0] < 2:
+                return False
+            value.copy_(value.flip(0).roll(1, 0))
+        return True
+    if isinstance(value, list) and len(value) > 1 and all(isinstance(v, int | float) for v in value):
+        value[:] = [v * 1.7 + 0.1 for v in reversed(value)]
+        return True
+    return False
+
+
+def _has_tensor(value) -> bool:
+    if isinstance(value, tuple | list):
+        return any(_has_tensor(v) for v in value)
+    return isinstance(value, torch.Tensor)
+
+
+def _clone(value):
+    return _map(value, lambda t: t.detach().clone())
+
+
+def _params(reference):
+    return list(inspect.signature(reference).parameters.values())
+
+
+def _named(fn, name):
+    fn.__name__ = name
+    return fn
+
+
+def variants(name: str, reference, params=None) -> list[tuple[str, object, str]]:
+    """(variant, learner function, the outcome it must get: "pass" or "fail") for one exercise whose learner
+    function takes `params` (inspect.Parameter, the reference's own by default)."""
+    params = params or _params(reference)
+    has_generator = any(p.name == "generator" for p in params)
+    out = []
+
+    def nan_output(*args, **kwargs):
+        result = reference(*args, **kwargs)
+        poisoned = _poison(result, math.nan)
+        nan_output.changed |= poisoned is not None
+        return result if poisoned is None else poisoned
+
+    def inf_output(*args, **kwargs):
+        result = reference(*args, **kwargs)
+        poisoned = _poison(result, math.inf)
+        inf_output.changed |= poisoned is not None
+        return result if poisoned is None else poisoned
+
+    def mutate_before(*args, **kwargs):
+        for value in [*args, *kwargs.values()]:
+            if _mutate(value):
+                mutate_before.changed = True
+        return reference(*args, **kwargs)
+
+    mutate_before.changed = False
+
+    def mutate_after(*args, **kwargs):
+        result = _clone(reference(*args, **kwargs))
+        for value in [*args, *kwargs.values()]:
+            _mutate(value)
+        return result
+
+    def float64(*args, **kwargs):
+        def up(t):
+            return t.double() if t.is_floating_point() else t
+
+        result = reference(*_map(list(args), up), **{k: _map(v, up) for k, v in kwargs.items()})
+        return _map(result, up)
+
+    def numpy_output(*args, **kwargs):
+        result = reference(*args, **kwargs)
+        numpy_output.changed |= _has_tensor(result)
+        return _map(result, lambda t: t.detach().numpy())
+
+    def wrong_shape(*args, **kwargs):
+        result = reference(*args, **kwargs)
+        wrong_shape.changed |= _has_tensor(result)
+        return _map(result, lambda t: t.unsqueeze(0))
+
+    for variant in (nan_output, inf_output, numpy_output, wrong_shape):
+        variant.changed = False  # set when the answer had something to spoil; else it is the reference
+
+    def global_seed(*args, **kwargs):
+        torch.manual_seed(0)
+        kwargs["generator"] = None
+        return reference(*args, **kwargs)
+
+    def slow(*args, **kwargs):
+        time.sleep(SLOW_SECONDS)
+        return reference(*args, **kwargs)
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError("the workbook's blank")
+
+    def no_return(*args, **kwargs):
+        reference(*args, **kwargs)
+
+    out += [
+        ("nan_output", nan_output, "fail"),
+        ("inf_output", inf_output, "fail"),
+        ("mutate_before", mutate_before, "fail"),
+        ("mutate_after", mutate_after, "pass"),
+        ("float64", float64, "pass"),
+        ("numpy_output", numpy_output, "fail"),
+        ("wrong_shape", wrong_shape, "fail"),
+        ("slow", slow, "fail"),
+        ("stub", stub, "fail"),
+        ("no_return", no_return, "fail"),
+    ]
+    if has_generator:
+        out.append(("global_seed", global_seed, "fail"))
+    out += _wrong_signatures(reference, params)
+    return [(label, _named(fn, name), expected) for label, fn, expected in out]
+
+
+def per_input_mutations(name: str, reference, params=None) -> list[tuple[str, object, str]]:
+    """One input at a time, mutated in place before computing (must fail, if it changed anything the answer
+    depends on) and after computing (must pass)."""
+    params = params or _params(reference)
+    signature = inspect.Signature([p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
+    out = []
+    for param in params:
+        out += _mutations_of(param.name, name, reference, signature)
+    return out
+
+
+def _mutations_of(param: str, name: str, reference, signature) -> list[tuple[str, object, str]]:
+    def before(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        if param in bound.arguments and _mutate(bound.arguments[param]):
+            before.changed = True
+        return reference(*args, **kwargs)
+
+    def after(*args, **kwargs):
+        result = _clone(reference(*args, **kwargs))
+        bound = signature.bind(*args, **kwargs)
+        if param in bound.arguments:
+            _mutate(bound.arguments[param])
+        return result
+
+    before.changed = False
+    return [
+        (f"mutate_before_{param}", _named(before, name), "fail"),
+        (f"mutate_after_{param}", _named(after, name), "pass"),
+    ]
+
+
+def _wrong_signatures(reference, params):
+    """Functions computing the right thing under another signature: the last parameter dropped (the check
+    passes it, so this must fail), and a parameter renamed: an optional one (the check passes it by keyword,
+    so this must fail) or, without optional ones, the last (passed by position: this must pass)."""
+    names = [p.name for p in params]
+    optional = [i for i, p in enumerate(params) if p.default is not inspect.Parameter.empty]
+    target = optional[-1] if optional else len(names) - 1
+    renamed = list(names)
+    renamed[target] = "gen" if names[target] == "generator" else names[target] + "_value"
+    header = [
+        n if params[i].default is inspect.Parameter.empty else f"{n}={params[i].default!r}"
+        for i, n in enumerate(renamed)
+    ]
+    scope = {"reference": reference}
+    exec(f"def dropped_last({', '.join(names[:-1])}):\n    return reference({', '.join(names[:-1])})", scope)  # noqa: S102
+    exec(f"def renamed({', '.join(header)}):\n    return reference({', '.join(renamed)})", scope)  # noqa: S102
+    return [
+        ("signature_missing_last", scope["dropped_last"], "fail"),
+        ("signature_renamed", scope["renamed"], "fail" if optional else "pass"),
+    ]
+
+
+def numpy_inputs(value):
+    """Learner code that insists on numpy: np.asarray of a tensor works, so this returns numpy arrays."""
+    return np.asarray(value)
+
+
+# --- summarising a run --------------------------------------------------------------------------------------
+
+
+def judge(variant: str, expected: str, outcome: str, fn=None) -> str | None:
+    """The problem with an outcome, or None when it is right."""
+    if not getattr(fn, "changed", True):  # the hostile change found nothing to spoil
+        expected = "pass"
+    if expected == "pass":
+        if outcome == "pass":
+            return None
+        return {"verdict": "false fail", "raw": "raw traceback"}.get(
+            outcome, outcome if outcome == "crash" else "error"
+        )
+    if outcome == "pass":
+        return "silent wait" if variant == "slow" else "false pass"
+    if outcome in ("verdict", "learner"):
+        return None
+    return {"raw": "raw traceback", "crash": "crash"}[outcome]
