@@ -28,6 +28,7 @@ from .environment import cpu_threads
 
 __all__ = ["ista", "fista", "lasso", "omp", "lasso_objective", "soft_threshold", "l1_phase_transition"]
 
+_OMP_FLOOR = 64.0  # see omp: residual correlations below 64 · eps · ‖x‖ are rounding
 _NORM_TOL = {torch.float64: 1e-6, torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 
 
@@ -64,7 +65,7 @@ def _prepare(D, X, device, name: str = "X"):
         raise ValueError("D and X must be finite (no NaN or inf entries)")
     norms = D.norm(dim=0)  # (k,)
     tol = _NORM_TOL.get(dtype, 1e-3)
-    if (norms - 1).abs().max() > tol:
+    if norms.numel() and (norms - 1).abs().max() > tol:  # (no atoms: nothing to check)
         rows = D.norm(dim=1)
         hint = (
             " Its rows have unit norm: atoms must be the columns, so pass D.T (scikit-learn stores atoms as rows)."
@@ -824,12 +825,16 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
         residual = (X2 * X2).sum(dim=1)  # (batch,) ‖x − D_S γ‖², from ‖x‖² down
         alive &= residual > tol
     tiny = torch.finfo(dtype).eps
+    # A signal stops once no atom is correlated with its residual beyond rounding: |d_jᵀr| at most
+    # _OMP_FLOOR · eps · ‖x‖, relative to the signal so that scaling x scales the codes (scikit-learn's bar,
+    # (d_jᵀr)² < eps, is absolute: it drops every atom of a signal of norm 1e-8).
+    floor = (_OMP_FLOOR * tiny) * X2.norm(dim=1)  # (batch,)
     for t in range(n_nonzero):
         if not bool(alive.any()):
             break
         a_j, j = _row_max(alpha, absolute=True)  # (batch,): the atom most correlated with the residual
-        # as scikit-learn: stop once no atom is correlated with the residual, or a chosen atom comes back
-        alive &= a_j * a_j >= tiny
+        # stop once no atom is correlated with the residual, or a chosen atom comes back
+        alive &= a_j.abs() > floor
         if t == 0:
             L[0, 0] = 1.0
             d = 1.0
