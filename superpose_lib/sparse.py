@@ -766,7 +766,11 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     correlations are updated through the precomputed Gram matrix DᵀD and the least-squares fit through the
     inverse of a Cholesky factor that grows by one row per step (so every solve is a few products over the
     batch), and no step touches the signals again. It returns the same supports and coefficients as
-    ``sklearn.linear_model.orthogonal_mp_gram(D.T @ D, D.T @ x, n_nonzero_coefs=n_nonzero, tol=tol)``.
+    ``sklearn.linear_model.orthogonal_mp_gram(D.T @ D, D.T @ x, n_nonzero_coefs=n_nonzero, tol=tol)``, with
+    one difference: a signal stops once no atom is correlated with its residual beyond rounding,
+    ``max_j |d_jᵀr| ≤ 64 · eps · ‖x‖`` (eps of the dtype), a bar relative to the signal, so scaling x scales
+    the codes at every scale the dtype resolves. scikit-learn's bar, ``(d_jᵀr)² < eps``, is absolute: it
+    selects no atom at all for a float64 signal of norm 1e-8.
 
     Parameters
     ----------
@@ -775,10 +779,14 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     X : tensor (batch, n) or (n,)
         Signals, one per row.
     n_nonzero : int, optional
-        Number of atoms per signal (default: 10% of n, at least 1, as in scikit-learn, unless `tol` is given).
+        Number of atoms per signal, at most min(n, k) (default: 10% of n, at least 1, as in scikit-learn, and
+        at most min(n, k); with `tol`, min(n, k)).
     tol : float, optional
         Stop a signal once its squared residual ‖x − D z‖² is at most `tol` (then `n_nonzero`, if given, is
-        still a cap).
+        still a cap). The residual is kept as ‖x‖² − Σ (the squared weights of the orthonormalised atoms) in
+        float64, exact up to rounding of order eps · ‖x‖². Without `n_nonzero`, a signal that cannot reach
+        `tol` (fewer atoms than dimensions, or linearly dependent ones) gets its best fit and a RuntimeWarning
+        names it.
     device : str or torch.device, optional
         Where to compute (default: where D is).
 
@@ -800,6 +808,7 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     batch = X2.shape[0]
     if tol is not None:
         tol = _tol(tol)
+    capped = n_nonzero is not None
     if n_nonzero is None:  # (valid for every shape: never more than min(n, k) atoms can be chosen)
         n_nonzero = min(n, k) if tol is not None else min(max(1, int(0.1 * n)), n, k)
     else:
@@ -821,8 +830,8 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     y = torch.zeros(n_nonzero, batch, dtype=dtype, device=dev)
     # All signals step together; a signal that has stopped gets y_t = 0 from then on, which freezes its codes.
     alive = torch.ones(batch, dtype=torch.bool, device=dev)
-    if tol is not None:
-        residual = (X2 * X2).sum(dim=1)  # (batch,) ‖x − D_S γ‖², from ‖x‖² down
+    if tol is not None:  # (in float64: squares of float32 signals overflow beyond 1e19)
+        residual = X2.double().pow(2).sum(dim=1)  # (batch,) ‖x − D_S γ‖², from ‖x‖² down
         alive &= residual > tol
     tiny = torch.finfo(dtype).eps
     # A signal stops once no atom is correlated with its residual beyond rounding: |d_jᵀr| at most
@@ -856,12 +865,27 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
         if t + 1 < n_nonzero:  # after the last step the correlations are not needed
             alpha = _rows_times_gram(idx[: t + 1].T, (y[t] * L[t, : t + 1]).T, G, minus_from=alpha, inplace=True)
         if tol is not None:
-            residual -= y[t] * y[t]
+            residual -= y[t].double().pow(2)
             alive &= residual > tol
     codes = (L * y.unsqueeze(1)).sum(dim=0)  # (n_nonzero, batch): γ = Lᵀ y, each signal's coefficients by step
     # steps after a signal stopped hold the code 0 (their slot index may be stale), so adding them changes nothing;
     # the correlations are no longer needed, so their memory holds the codes
     Z = alpha.zero_().scatter_add_(1, idx.T.contiguous(), codes.T.contiguous())
+    if tol is not None and not capped:  # tol was the only stop asked for: say where it was out of reach
+        rows = torch.arange(batch, device=dev)
+        energy = X2.double().pow(2).sum(dim=1)
+        relative = residual / energy.clamp_min(torch.finfo(torch.float64).tiny)
+        missed = residual > torch.clamp(_OMP_FLOOR * tiny * energy, min=tol)  # (a residual of rounding is 0)
+        if bool(missed.any()):
+            ids = rows[missed].tolist()
+            shown = ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
+            warnings.warn(
+                f"omp: {len(ids)} signal(s) (rows {shown}) did not reach tol = {tol:g}: the squared residual "
+                f"is up to {residual[missed].max().item():.3g} ({relative[missed].max().item():.3g} of ‖x‖²) "
+                f"after min(n, k) = {min(n, k)} atoms or when the remaining atoms were linearly dependent",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return _out(Z.to(out_dtype), single)
 
 
