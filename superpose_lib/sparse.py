@@ -336,11 +336,15 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     walks its own path, all of them in one batch: each step costs a rank-one update of the inverse of the
     active atoms' Gram block and one product with rows of the precomputed Gram matrix DᵀD, and a code with s
     nonzeros needs about s steps, so sparse codes cost far less than hundreds of ISTA/FISTA iterations; rows
-    leave the batch as their paths end. For float64 on the CPU the next event is looked for in float32 (half
-    the memory traffic) while the codes are computed in float64, exactly on the final support. The result is
-    exact up to rounding: the optimality (KKT) conditions are checked in float64 at the end, a signal that
-    fails them walks its path again in float64, and one that still fails (degenerate dictionaries) is
-    finished by FISTA.
+    leave the batch as their paths end. The codes are computed in float64 whatever the input dtype, and
+    answered in it (float32 codes are the float64 optimum rounded: on an ill-conditioned dictionary no float32
+    computation gets near the optimum); on the CPU the next event is looked for in float32 (half the memory
+    traffic), exactly on the final support. The result is exact up to rounding: the optimality (KKT)
+    conditions are checked in float64 at the end, to 1e-10 relative to λ + max_j |d_jᵀx| + ‖z‖₁. A signal
+    that fails them walks its path again in float64, and one that still fails (degenerate dictionaries:
+    duplicate atoms, ties, ill-conditioned active sets) is solved by an exact active-set method
+    (Lawson–Hanson) and checked again; a signal that fails even then gets a RuntimeWarning that names its
+    row and says by how much.
 
     Parameters
     ----------
@@ -375,11 +379,12 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     if k == 0 or X2.shape[0] == 0:  # no atoms (the code is empty) or no signals
         return _out(X2.new_zeros(X2.shape[0], k, dtype=out_dtype), single)
     max_steps = 2 * min(n, k) + 10 if max_steps is None else _validate.positive_int("max_steps", max_steps)
+    D, X2 = D.double(), X2.double()  # (exact answers need float64 arithmetic; see the docstring)
     G = D.T @ D  # (k, k)
     C0 = X2 @ D  # (batch, k): correlations of each atom with each signal
-    # The events are found in float32 when the codes are float64 on the CPU (half the memory traffic; the
-    # codes themselves stay float64). Rows whose float64 optimality check then fails walk again in float64.
-    scan = torch.float32 if (G.dtype == torch.float64 and G.device.type == "cpu") else G.dtype
+    # The events are found in float32 on the CPU (half the memory traffic; the codes themselves stay float64).
+    # Rows whose float64 optimality check then fails walk again in float64.
+    scan = torch.float32 if G.device.type == "cpu" else G.dtype
     support = []  # the homotopy lists where the codes are nonzero, which saves the check a search
     Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan, support)
     bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative, support)
@@ -390,13 +395,13 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
         rows = bad_rows.nonzero().squeeze(1)
         Z[rows] = _active_set_lasso(G, C0[rows], Z[rows], lam, nonnegative)
         violation = _kkt_violation(G, C0[rows], Z[rows], lam, nonnegative)
-        _warn_if_inexact("lasso", rows, violation, _kkt_rtol(G.dtype))
+        _warn_if_inexact("lasso", rows, violation, _KKT_RTOL)
     return _out(Z.to(out_dtype), single)
 
 
-def _kkt_rtol(dtype) -> float:
-    """The tolerance of the optimality check, relative to the row's scale (see `_kkt_violation`)."""
-    return 1e-10 if dtype == torch.float64 else 1e-5
+# The tolerance of the optimality check in float64, relative to the row's scale (see `_kkt_violation`): the
+# homotopy's codes meet it with a wide margin (violations near 4e-16 on random dictionaries).
+_KKT_RTOL = 1e-10
 
 
 def _kkt_violation(G, C0, Z, lam, nonnegative, support=None) -> torch.Tensor:
@@ -405,7 +410,7 @@ def _kkt_violation(G, C0, Z, lam, nonnegative, support=None) -> torch.Tensor:
     With c = Dᵀ(x − D z) = C0 − G z the conditions are |c_j| ≤ λ for every atom (c_j ≤ λ and z ≥ 0 when
     nonnegative) and c_j = λ·sign(z_j) on the support. The violation is the largest excess, divided by
     λ + max_j |d_jᵀx| + ‖z‖₁: computing c in floating point errs by a few units of rounding times that scale
-    (atoms have unit norm, so |G_ij| ≤ 1), so a violation under `_kkt_rtol` is rounding, and the value is the same
+    (atoms have unit norm, so |G_ij| ≤ 1), so a violation under `_KKT_RTOL` is rounding, and the value is the same
     when x and λ are scaled together.
 
     `support`, if given, lists tensors of flat indices into Z (row · k + atom) that together hold every
@@ -441,7 +446,7 @@ def _kkt_violation(G, C0, Z, lam, nonnegative, support=None) -> torch.Tensor:
 
 def _kkt_holds(G, C0, Z, lam, nonnegative, support=None) -> torch.Tensor:
     """Per row: do the codes meet the Lasso's optimality conditions up to rounding (`_kkt_violation`)?"""
-    return _kkt_violation(G, C0, Z, lam, nonnegative, support) <= _kkt_rtol(G.dtype)
+    return _kkt_violation(G, C0, Z, lam, nonnegative, support) <= _KKT_RTOL
 
 
 def _warn_if_inexact(solver: str, rows, violation, rtol) -> None:
@@ -487,7 +492,7 @@ def _lawson_hanson_row(G, c0, z0, lam, nonnegative) -> np.ndarray:
     sgn = np.repeat(signs, k)
     u = np.where(sgn * z0[atom] > 0, np.abs(z0[atom]), 0.0)  # the start, split by sign
     free = u > 0
-    tol = 0.01 * _kkt_rtol(torch.float64) * (lam + np.abs(c0).max(initial=0.0) + np.abs(z0).sum())
+    tol = 0.01 * _KKT_RTOL * (lam + np.abs(c0).max(initial=0.0) + np.abs(z0).sum())
 
     def z_of(u):
         return np.bincount(atom, weights=sgn * u, minlength=k)
@@ -838,22 +843,25 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     # _OMP_FLOOR · eps · ‖x‖, relative to the signal so that scaling x scales the codes (scikit-learn's bar,
     # (d_jᵀr)² < eps, is absolute: it drops every atom of a signal of norm 1e-8).
     floor = (_OMP_FLOOR * tiny) * X2.norm(dim=1)  # (batch,)
+    premature = torch.zeros(batch, dtype=torch.bool, device=dev)  # stopped by linear dependence
     for t in range(n_nonzero):
         if not bool(alive.any()):
             break
         a_j, j = _row_max(alpha, absolute=True)  # (batch,): the atom most correlated with the residual
-        # stop once no atom is correlated with the residual, or a chosen atom comes back
+        # stop once no atom is correlated with the residual (the fit is exact) ...
         alive &= a_j.abs() > floor
         if t == 0:
             L[0, 0] = 1.0
             d = 1.0
         else:
-            alive &= (idx[:t] != j).all(dim=0)
             g = G.take(idx[:t] * k + j)  # (t, batch): G[idx_r, j]
             L_old = L[:t, :t]
             w = (L_old * g).sum(dim=1)  # (t, batch): w = L g, the new atom in the orthonormalised ones
             diag2 = 1.0 - (w * w).sum(dim=0)
-            alive &= diag2 > tiny  # the new atom is (numerically) in the span of the chosen ones: stop
+            # ... or, before the fit is exact, when the next atom is a chosen one or (numerically) in their span
+            dependent = alive & (~(idx[:t] != j).all(dim=0) | ~(diag2 > tiny))
+            premature |= dependent
+            alive &= ~dependent
             d = torch.where(alive, diag2, 1.0).sqrt_()
             L[t, :t] = (L_old * w.unsqueeze(1)).sum(dim=0).div_(-d)  # −wᵀL / d
             L[t, t] = 1 / d
@@ -871,22 +879,46 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     # steps after a signal stopped hold the code 0 (their slot index may be stale), so adding them changes nothing;
     # the correlations are no longer needed, so their memory holds the codes
     Z = alpha.zero_().scatter_add_(1, idx.T.contiguous(), codes.T.contiguous())
-    if tol is not None and not capped:  # tol was the only stop asked for: say where it was out of reach
-        rows = torch.arange(batch, device=dev)
-        energy = X2.double().pow(2).sum(dim=1)
-        relative = residual / energy.clamp_min(torch.finfo(torch.float64).tiny)
-        missed = residual > torch.clamp(_OMP_FLOOR * tiny * energy, min=tol)  # (a residual of rounding is 0)
-        if bool(missed.any()):
-            ids = rows[missed].tolist()
-            shown = ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
-            warnings.warn(
-                f"omp: {len(ids)} signal(s) (rows {shown}) did not reach tol = {tol:g}: the squared residual "
-                f"is up to {residual[missed].max().item():.3g} ({relative[missed].max().item():.3g} of ‖x‖²) "
-                f"after min(n, k) = {min(n, k)} atoms or when the remaining atoms were linearly dependent",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+    _omp_warn_if_short(D, X2, Z, premature, residual if tol is not None and not capped else None, tol)
     return _out(Z.to(out_dtype), single)
+
+
+def _omp_warn_if_short(D, X2, Z, premature, residual, tol) -> None:
+    """OMP's answers are exact least-squares fits on their supports, but a signal can stop short of what was
+    asked: say which, and how far (silent when none did).
+
+    `premature` marks the signals stopped by linear dependence before their fit was exact (scikit-learn warns
+    on these too); `residual` (when `tol` was the only stop asked for) their squared residuals, which must be
+    at most `tol` up to rounding."""
+    energy = X2.double().pow(2).sum(dim=1).clamp_min(torch.finfo(torch.float64).tiny)
+    rows = torch.arange(X2.shape[0], device=X2.device)
+
+    def shown(mask):
+        ids = rows[mask].tolist()
+        return len(ids), ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
+
+    if bool(premature.any()):
+        left = (X2[premature] - Z[premature] @ D.T).double().pow(2).sum(dim=1) / energy[premature]
+        count, ids = shown(premature)
+        warnings.warn(
+            f"omp: {count} signal(s) (rows {ids}) stopped before n_nonzero atoms: the next atom was numerically "
+            "in the span of those chosen (duplicate atoms or an ill-conditioned dictionary). Their codes are the "
+            f"least-squares fit on the atoms chosen; the squared residual is up to {left.max().item():.3g} of ‖x‖².",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    if residual is not None:
+        rounding = _OMP_FLOOR * torch.finfo(Z.dtype).eps * energy
+        missed = (residual > torch.clamp(rounding, min=tol)) & ~premature  # (a residual of rounding is 0)
+        if bool(missed.any()):
+            count, ids = shown(missed)
+            warnings.warn(
+                f"omp: {count} signal(s) (rows {ids}) did not reach tol = {tol:g}: with every atom allowed the "
+                f"squared residual is still up to {(residual[missed] / energy[missed]).max().item():.3g} of ‖x‖² "
+                "(fewer atoms than dimensions). Their codes are the least-squares fit on all of them.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
 
 # --- the phase transition -----------------------------------------------------------------------------------
