@@ -11,8 +11,15 @@ that ``X ≈ Z @ D.T``. The Lasso solvers (`ista`, `fista`, `lasso`) minimise, f
 ``alpha`` *is* our ``lam``. ``sklearn.linear_model.Lasso`` minimises ``(1 / (2 n)) ‖x − D z‖² + α ‖z‖₁``
 (n = len(x), the number of "samples"), so ``Lasso(alpha=lam / n)`` has the same minimiser.
 
-Everything runs on the CPU by default; pass ``device="cuda"`` to solve on a GPU. The computation uses the
-dtype of ``D`` and ``X`` (float32 unless you pass float64; use float64 when you need objectives to 1e-8).
+Everything runs on the CPU by default; pass ``device="cuda"`` to solve on a GPU. Codes come back in the dtype
+of ``D`` and ``X``. `ista`, `fista` and `omp` compute in it (float32 unless you pass float64; use float64 when
+you need objectives to 1e-8), `lasso`, which promises the exact optimum, computes in float64 whatever it is
+given; half precision (float16, bfloat16) is computed in float32 (`lasso`: float64) and rounded.
+
+**Exact where it says so.** `lasso` checks the optimality conditions of every code it returns, and `omp` the
+stops it was asked for; a signal they could not solve as promised gets a RuntimeWarning that names its row and
+says by how much (never a silently inexact answer). `ista` and `fista` are iterative: they stop at `tol` or
+`max_iter` and promise the bounds in their docstrings, not the optimum.
 """
 
 from __future__ import annotations
@@ -357,7 +364,8 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     nonnegative : bool
         Constrain the codes to z ≥ 0.
     max_steps : int, optional
-        Maximum number of path events per signal (default ``2 · min(n, k) + 10``).
+        Maximum number of path events per signal (default ``2 · min(n, k) + 10``); a signal that needs more
+        is finished by the active-set method.
     device : str or torch.device, optional
         Where to compute (default: where D is).
 
@@ -492,32 +500,35 @@ def _lawson_hanson_row(G, c0, z0, lam, nonnegative) -> np.ndarray:
     sgn = np.repeat(signs, k)
     u = np.where(sgn * z0[atom] > 0, np.abs(z0[atom]), 0.0)  # the start, split by sign
     free = u > 0
-    tol = 0.01 * _KKT_RTOL * (lam + np.abs(c0).max(initial=0.0) + np.abs(z0).sum())
+    # the stopping tolerance, a hundredth of the final check's (`_kkt_violation`), relative to the same scale
+    rtol, base = 0.01 * _KKT_RTOL, lam + np.abs(c0).max(initial=0.0)
 
     def z_of(u):
         return np.bincount(atom, weights=sgn * u, minlength=k)
 
     for _ in range(3 * len(u) + 20):
-        u = _fit_free_variables(G, c0, lam, atom, sgn, u, free)
+        u = _fit_free_variables(G, c0, lam, atom, sgn, u, free, rtol, base)
         free = u > 0
         c = c0 - G @ z_of(u)
         gradient = sgn * c[atom] - lam  # −∂/∂u of the objective: positive means u_v should grow
         gradient[free] = -np.inf
         v = int(np.argmax(gradient))
-        if gradient[v] <= tol:
+        if gradient[v] <= rtol * (base + u.sum()):
             break
         free[v] = True
     return z_of(u)
 
 
-def _fit_free_variables(G, c0, lam, atom, sgn, u, free) -> np.ndarray:
+def _fit_free_variables(G, c0, lam, atom, sgn, u, free, rtol, base) -> np.ndarray:
     """Lawson–Hanson's inner loop: the minimiser on the free variables, stepping back to the boundary (and
     fixing the variables that reach it at 0) while it would make one of them negative.
 
     With more free atoms than their span has dimensions (λ > 0 can ask for that on the way) Q_FF is singular
     and Q_FF u = b_F may have no solution: the objective then falls without bound along the least-squares
     residual v = b_F − Q_FF û (Q_FF v = 0, and the objective falls at the rate ‖v‖²), so the step follows v
-    until a free variable reaches 0."""
+    until a free variable reaches 0. The same holds when Q_FF is merely too ill-conditioned for float64 (atoms
+    that differ by 1e-8): least squares then leaves the equations unmet by more than rtol · (base + ‖u‖₁)
+    (they are the optimality conditions on the support), and following v drops one of the near-twins."""
     u = u.copy()
     for _ in range(2 * len(u) + 2):
         idx = np.flatnonzero(free)
@@ -528,7 +539,8 @@ def _fit_free_variables(G, c0, lam, atom, sgn, u, free) -> np.ndarray:
         b = s * c0[a] - lam
         fit = np.linalg.lstsq(Q, b, rcond=None)[0]
         ray = b - Q @ fit
-        if np.linalg.norm(ray) > 1e-9 * (np.linalg.norm(b) + np.linalg.norm(fit)):  # no minimiser on this face
+        # no minimiser on this face (to float64's resolution), and a direction of descent that reaches the boundary
+        if np.abs(ray).max() > rtol * (base + np.abs(fit).sum()) and (ray < 0).any():
             low = np.flatnonzero(ray < 0)
             ratios = u[idx[low]] / -ray[low]
             direction = ray
@@ -594,6 +606,8 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None):
     sign[:, 0] = torch.sign(C0.view(-1).take(rows * k + first))
     zs = torch.zeros(b, m, dtype=dtype, device=dev)  # codes on the slots at the current level
     Minv = torch.eye(m, dtype=dtype, device=dev).repeat(b, 1, 1)
+    # (the atoms' squared norms G_jj are 1 only up to _NORM_TOL: the inverse and the Schur complements use them)
+    Minv[:, 0, 0] = G.diagonal()[first].reciprocal()
     # An atom that has just left sits on the edge c = s·λ it left from (its distance there is 0, the rate
     # rounding), so for the next event only that edge is barred to it: `barred` holds the atom and
     # `barred_up` whether the edge is c = +λ (its P) rather than c = −λ (its Q). It may still re-enter with
@@ -702,7 +716,7 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None):
         M = Minv[:, :used, :used]
         bvec = G.take(idx[:, :used] * k + j.unsqueeze(1)) * sg.abs()  # (b, used): Gram entries G[S, j]
         u = torch.bmm(M, bvec.unsqueeze(2)).squeeze(2)  # (b, used)
-        schur = 1 - (bvec * u).sum(dim=1)
+        schur = G.diagonal()[j] - (bvec * u).sum(dim=1)
         bad = do_entry & ~(schur > eps)
         if bool(bad.any()):
             failed[rows[bad]] = True
@@ -850,14 +864,14 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
         a_j, j = _row_max(alpha, absolute=True)  # (batch,): the atom most correlated with the residual
         # stop once no atom is correlated with the residual (the fit is exact) ...
         alive &= a_j.abs() > floor
-        if t == 0:
-            L[0, 0] = 1.0
-            d = 1.0
+        if t == 0:  # (the atoms' squared norms G_jj are 1 only up to _NORM_TOL: use them as they are)
+            d = G.diagonal()[j].sqrt()
+            L[0, 0] = 1 / d
         else:
             g = G.take(idx[:t] * k + j)  # (t, batch): G[idx_r, j]
             L_old = L[:t, :t]
             w = (L_old * g).sum(dim=1)  # (t, batch): w = L g, the new atom in the orthonormalised ones
-            diag2 = 1.0 - (w * w).sum(dim=0)
+            diag2 = G.diagonal()[j] - (w * w).sum(dim=0)
             # ... or, before the fit is exact, when the next atom is a chosen one or (numerically) in their span
             dependent = alive & (~(idx[:t] != j).all(dim=0) | ~(diag2 > tiny))
             premature |= dependent

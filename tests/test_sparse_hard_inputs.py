@@ -48,6 +48,7 @@ DICTIONARIES = {
     "hilbert-complete": lambda: _hilbert(8, 8),  # condition number about 1e10
     "hilbert-overcomplete": lambda: _hilbert(6, 12),
     "near-duplicates": lambda: _with_twins(12, 24, 1, 1e-7),
+    "near-twins": lambda: _with_twins(5, 12, 6, 1e-9),  # closer than float64 can solve apart (cond 1e16)
     "duplicates": lambda: _with_twins(12, 24, 2, 0.0),
     "complete": lambda: np.random.RandomState(3).randn(16, 16),
     "overcomplete": lambda: np.random.RandomState(4).randn(10, 40),
@@ -191,6 +192,21 @@ def test_half_precision_is_answered_in_its_dtype(solver):
     assert Zb.dtype == torch.bfloat16
     Z32 = fn(D, X)
     assert torch.allclose(Zb.float(), Z32, atol=0.03 * float(Z32.abs().max()))
+
+
+def test_atoms_normalised_in_float32_are_used_as_they_are():
+    # unit norm only to float32's precision (the norm check allows that in float64): the solvers use the atoms'
+    # real norms, so codes still fit exactly and meet the optimality conditions to float64 rounding
+    gen = torch.Generator().manual_seed(0)
+    D = torch.nn.functional.normalize(torch.randn(20, 80, generator=gen), dim=0).double()  # norms 1 ± 1e-7
+    x = torch.rand(50, 80, generator=gen, dtype=torch.float64) * (torch.rand(50, 80, generator=gen) < 0.03)
+    H = x @ D.T
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        Z = omp(D, H, 20, tol=1e-12)
+        Zl = lasso(D, H, 1e-2, nonnegative=True)
+    assert (((H - Z @ D.T) ** 2).sum(dim=1) <= 1e-12).all()
+    assert (kkt_violation(D, H, Zl, 1e-2, nonnegative=True) <= KKT_TOL[torch.float64]).all()
 
 
 # --- properties -------------------------------------------------------------------------------------------------
