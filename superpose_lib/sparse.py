@@ -351,7 +351,8 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     that fails them walks its path again in float64, and one that still fails (degenerate dictionaries:
     duplicate atoms, ties, ill-conditioned active sets) is solved by an exact active-set method
     (Lawson–Hanson) and checked again; a signal that fails even then gets a RuntimeWarning that names its
-    row and says by how much.
+    row and says by how much. (For λ below about 1e-10 · (max_j |d_jᵀx| + ‖z‖₁) the check's tolerance
+    exceeds λ itself: such codes are optimal to that rounding, not to a relative 1e-10 of λ.)
 
     Parameters
     ----------
