@@ -656,7 +656,7 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None):
             h_down.view(-1)[at_barred] = torch.where(barred_up, h_down.view(-1)[at_barred], -math.inf)
             h_best = torch.maximum(h_up, h_down, out=buffers[3, :b])
         h_entry, j_entry = _row_max(h_best)
-        if bool(torch.isnan(h_entry).any()):  # 0/0: only in degenerate cases; FISTA finishes these rows
+        if bool(torch.isnan(h_entry).any()):  # 0/0: only in degenerate cases; the active-set method finishes these rows
             broken = alive & torch.isnan(h_entry)
             failed[rows[broken]] = True
             alive &= ~broken
