@@ -851,13 +851,13 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     # All signals step together; a signal that has stopped gets y_t = 0 from then on, which freezes its codes.
     alive = torch.ones(batch, dtype=torch.bool, device=dev)
     if tol is not None:  # (in float64: squares of float32 signals overflow beyond 1e19)
-        residual = X2.double().pow(2).sum(dim=1)  # (batch,) ‖x − D_S γ‖², from ‖x‖² down
+        residual = _squared_norms(X2)  # (batch,) ‖x − D_S γ‖², from ‖x‖² down
         alive &= residual > tol
     tiny = torch.finfo(dtype).eps
     # A signal stops once no atom is correlated with its residual beyond rounding: |d_jᵀr| at most
     # _OMP_FLOOR · eps · ‖x‖, relative to the signal so that scaling x scales the codes (scikit-learn's bar,
     # (d_jᵀr)² < eps, is absolute: it drops every atom of a signal of norm 1e-8).
-    floor = (_OMP_FLOOR * tiny) * X2.norm(dim=1)  # (batch,)
+    floor = (_OMP_FLOOR * tiny) * _squared_norms(X2).sqrt_()  # (batch,) (in float64: ‖x‖² of float32 overflows)
     premature = torch.zeros(batch, dtype=torch.bool, device=dev)  # stopped by linear dependence
     for t in range(n_nonzero):
         if not bool(alive.any()):
@@ -898,6 +898,11 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     return _out(Z.to(out_dtype), single)
 
 
+def _squared_norms(X2) -> torch.Tensor:
+    """‖x‖² of every row, in float64, without a (batch, n) temporary (a fresh one costs page faults)."""
+    return torch.linalg.vector_norm(X2, dim=1, dtype=torch.float64).pow(2)
+
+
 def _omp_warn_if_short(D, X2, Z, premature, residual, tol) -> None:
     """OMP's answers are exact least-squares fits on their supports, but a signal can stop short of what was
     asked: say which, and how far (silent when none did).
@@ -905,7 +910,9 @@ def _omp_warn_if_short(D, X2, Z, premature, residual, tol) -> None:
     `premature` marks the signals stopped by linear dependence before their fit was exact (scikit-learn warns
     on these too); `residual` (when `tol` was the only stop asked for) their squared residuals, which must be
     at most `tol` up to rounding."""
-    energy = X2.double().pow(2).sum(dim=1).clamp_min(torch.finfo(torch.float64).tiny)
+    if not bool(premature.any()) and residual is None:
+        return
+    energy = _squared_norms(X2).clamp_min(torch.finfo(torch.float64).tiny)
     rows = torch.arange(X2.shape[0], device=X2.device)
 
     def shown(mask):

@@ -123,6 +123,18 @@ def test_omp_is_scale_equivariant_on_hard_inputs(name, scale, dtype):
         assert torch.allclose(Zs.double() / scale, Z1.double(), rtol=rtol, atol=rtol * float(Z1.abs().max()))
 
 
+@pytest.mark.parametrize("power", [-100, 70], ids=["2^-100", "2^70"])
+def test_omp_and_lasso_in_float32_beyond_where_squares_overflow_or_underflow(power):
+    # ‖x‖² of a float32 signal of norm 2^70 overflows float32, and of norm 2^-100 underflows it: the solvers'
+    # thresholds are computed in float64, so the codes still scale with the signal
+    D, X = _problem("overcomplete", torch.float32)
+    s = 2.0**power
+    assert torch.equal(omp(D, X * s, 3) / s, omp(D, X, 3))
+    assert torch.equal(omp(D, X * s, tol=float(s) ** 2 * 1e-2) / s, omp(D, X, tol=1e-2))
+    lam = 0.1 * float((X @ D).abs().max())
+    assert torch.allclose(lasso(D, X * s, lam * s) / s, lasso(D, X, lam), rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["complete", "overcomplete"])
 def test_omp_matches_sklearn_and_fits_exactly_with_min_n_k_atoms(name):
     D, X = _problem(name, torch.float64)
