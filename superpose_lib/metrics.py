@@ -51,6 +51,11 @@ def _feature_matrix(W) -> torch.Tensor:
     return W
 
 
+# A feature whose norm is at most this times the largest feature's norm counts as not represented (0) in
+# `feature_dimensionality`.
+_TINY_FEATURE = 1e-100
+
+
 def _gram(W: torch.Tensor) -> torch.Tensor:
     return W.transpose(-1, -2) @ W  # (..., n_features, n_features): Wᵢ·Wⱼ
 
@@ -59,7 +64,12 @@ def feature_dimensionality(W) -> torch.Tensor:
     """Each feature's share of a hidden dimension: ``Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²`` (Elhage et al. 2022).
 
     1 for a feature with a dimension to itself, ½ for each of an antipodal pair, ⅖ for a pentagon's
-    features; 0 for a feature that is not represented (zero column).
+    features; 0 for a feature that is not represented: a zero column, or one whose norm is at most
+    ``1e-100`` times the largest feature's norm (the same answer in float32 and float64).
+
+    The value depends only on the directions and relative lengths of the features, so it is computed in
+    float64 on ``W`` divided by its largest column norm and returned in W's dtype: a feature of norm 1e-10 is
+    as much a dimension of its own as one of norm 1, in float32 as in float64.
 
     Parameters
     ----------
@@ -74,11 +84,18 @@ def feature_dimensionality(W) -> torch.Tensor:
     >>> feature_dimensionality(torch.tensor([[1.0, -1.0, 0.0]]))  # an antipodal pair and a dropped feature
     tensor([0.5000, 0.5000, 0.0000])
     """
-    G = _gram(_feature_matrix(W))
-    squared_norms = torch.diagonal(G, dim1=-2, dim2=-1)
-    # ‖Wᵢ‖² / Σⱼ (Wᵢ·Wⱼ / ‖Wᵢ‖)² = ‖Wᵢ‖⁴ / Σⱼ (Wᵢ·Wⱼ)²
-    denominator = G.pow(2).sum(dim=-1)
-    return torch.where(denominator > 0, squared_norms.pow(2) / denominator.clamp_min(1e-30), 0.0)
+    W = _feature_matrix(W)
+    norms = W.double().norm(dim=-2)  # (..., n_features)
+    largest = norms.amax(dim=-1, keepdim=True)  # (..., 1)
+    represented = norms > _TINY_FEATURE * largest
+    # Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)², with the unit directions Ŵᵢ (so no fourth powers, which underflow): on
+    # W / max‖Wⱼ‖ the squares of every represented feature stay far above float64's smallest number
+    scaled = W.double() / torch.where(largest > 0, largest, 1.0).unsqueeze(-2)
+    scaled_norms = norms / torch.where(largest > 0, largest, 1.0)
+    directions = scaled / torch.where(represented, scaled_norms, 1.0).unsqueeze(-2)
+    projections = directions.transpose(-1, -2) @ scaled  # (..., n_features, n_features): Ŵᵢ·Wⱼ
+    value = scaled_norms.pow(2) / projections.pow(2).sum(dim=-1).clamp_min(torch.finfo(torch.float64).tiny)
+    return torch.where(represented, value, 0.0).to(W.dtype)
 
 
 def dimensions_per_feature(W) -> torch.Tensor:

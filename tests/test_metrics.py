@@ -57,6 +57,21 @@ def test_unrepresented_feature_has_zero_dimensionality_and_zero_superposition():
     assert metrics.n_represented(W).item() == 2
 
 
+@pytest.mark.parametrize("norm", [1e-10, 1e-20, 1e-30])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_tiny_orthogonal_feature_still_has_a_dimension_of_its_own(norm, dtype):
+    # (its fourth power underflows float32 at 1e-10; the metric depends only on directions and relative lengths)
+    W = torch.tensor([[norm, 0.0, 0.0], [0.0, 1.0, -1.0]], dtype=dtype)  # a lone tiny feature, an antipodal pair
+    assert metrics.feature_dimensionality(W).tolist() == [1.0, 0.5, 0.5]
+    assert metrics.feature_dimensionality(W).dtype == dtype
+
+
+def test_features_below_the_documented_threshold_count_as_not_represented():
+    W = torch.tensor([[1e-101, 0.0], [0.0, 1.0]], dtype=torch.float64)  # 1e-101 of the largest norm: below 1e-100
+    assert metrics.feature_dimensionality(W).tolist() == [0.0, 1.0]
+    assert metrics.feature_dimensionality(torch.zeros(3, 2)).tolist() == [0.0, 0.0]  # (d_hidden, n_features)
+
+
 def test_superposition_of_a_pentagon():
     # Σⱼ≠ᵢ cos² over the four others: 2cos²72° + 2cos²144° = 3/2.
     S = metrics.superposition(_polygon(5))

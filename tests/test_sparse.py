@@ -152,7 +152,7 @@ def test_rows_failing_the_fast_scan_walk_again_in_float64(monkeypatch):
 
 
 def test_degenerate_dictionary_still_reaches_the_optimum():
-    # two identical atoms: the active Gram block is singular, the homotopy stops, FISTA finishes the rows
+    # two identical atoms: the active Gram block is singular, the homotopy stops, the active-set method ends it
     D, X, _ = problem(n=15, k=30, batch=10, s=3, seed=5)
     D[:, 1] = D[:, 0]
     Z = lasso(D, X, 0.05)
@@ -334,7 +334,7 @@ def test_cuda_matches_cpu(shape):
     assert torch.allclose(lasso(D, X, 0.1, device="cuda").cpu(), lasso(D, X, 0.1), atol=1e-8)
     assert torch.allclose(omp(D, X, s, device="cuda").cpu(), omp(D, X, s), atol=1e-8)
     assert torch.allclose(fista(D, X, 0.1, device="cuda").cpu(), fista(D, X, 0.1), atol=1e-6)
-    # lasso's float64 optimality check would hide a wrong path behind its FISTA fallback: the path itself must
+    # lasso's float64 optimality check would hide a wrong path behind its active-set fallback: the path itself must
     # succeed on the GPU for every signal, with the codes of the CPU's path
     G, C0 = D.T @ D, X @ D
     on_cpu, failed_cpu = sparse._homotopy(G, C0, 0.1, False, 2 * n + 10, torch.float64)
