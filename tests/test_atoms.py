@@ -222,3 +222,30 @@ def test_word_atoms_explorer_reports_unknown_words(small, capsys):
     explorer.update()
     assert "not in the vocabulary" in capsys.readouterr().out
     plt.close("all")
+
+
+def test_word_atoms_explorer_slider_stops_at_the_atoms_a_code_can_use(small, capsys):
+    import matplotlib.pyplot as plt
+
+    dictionary = torch.stack([small[w] for w in ("money", "river", "king")], dim=1)  # 3 atoms: at most 3 per code
+    explorer = widgets.word_atoms_explorer(small, dictionary, word="bank", n_nonzero=5)
+    slider = explorer.children[1]
+    assert slider.max == 3 and slider.value == 3
+    explorer.update()
+    assert "Traceback" not in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_word_atoms_explorer_reports_a_bad_dictionary_instead_of_raising(small, capsys):
+    import matplotlib.pyplot as plt
+
+    explorer = widgets.word_atoms_explorer(small, torch.zeros(50, 4), word="bank", n_nonzero=2)  # no direction
+    explorer.update()
+    assert "all-zero column" in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_sense_directions_names_the_missing_cues_of_a_smaller_vocabulary(small):
+    bank = {entry.word: entry for entry in atoms.load_polysemy()}["bank"]
+    with pytest.raises(UnknownWordError, match=r"'lender'.*'bank'"):
+        atoms.sense_directions(small, bank)
