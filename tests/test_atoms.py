@@ -202,7 +202,7 @@ def test_word_atoms_bars_draws_one_bar_per_atom(small):
         plotting.word_atoms_bars("bank", [])
 
 
-def test_tradeoff_scatter_labels_every_method():
+def test_tradeoff_scatter_names_every_method_in_its_legend():
     import matplotlib.pyplot as plt
 
     records = [
@@ -210,7 +210,7 @@ def test_tradeoff_scatter_labels_every_method():
         {"method": "b", "explained_variance": 0.7, "coherence": 0.6},
     ]
     ax = plotting.tradeoff_scatter(records)
-    assert [text.get_text() for text in ax.texts] == ["a", "b"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["a", "b"]
     plt.close("all")
 
 
