@@ -24,7 +24,7 @@ from importlib import resources
 import torch
 
 from . import _validate
-from .embeddings import WordVectors
+from .embeddings import UnknownWordError, WordVectors
 from .sparse import omp
 
 __all__ = [
@@ -207,10 +207,20 @@ def decompose(wv: WordVectors, dictionary, word: str, n_nonzero: int = 5, k_word
 
 
 def sense_directions(wv: WordVectors, entry: PolysemousWord) -> torch.Tensor:
-    """The direction of each sense of `entry`: the normalised mean of its cue words' unit vectors, (dim, 2)."""
+    """The direction of each sense of `entry`: the normalised mean of its cue words' unit vectors, (dim, 2).
+
+    A cue missing from `wv` (a smaller vocabulary than the shipped 40,000 words) raises an UnknownWordError
+    that names every missing cue and the word.
+    """
     if not isinstance(entry, PolysemousWord):
         raise ValueError(f"entry must be a PolysemousWord (from load_polysemy()), got {type(entry).__name__}")
     unit = _unit_vectors(wv)
+    missing = [cue for sense in entry.senses for cue in sense.cues if cue not in wv]
+    if missing:
+        raise UnknownWordError(
+            f"the cues {missing} of {entry.word!r} are not in the vocabulary of {len(wv):,} words; "
+            "the polysemy set needs the full subset (embeddings.load_glove())"
+        )
     means = [unit[[wv.index(cue) for cue in sense.cues]].mean(dim=0) for sense in entry.senses]
     return torch.nn.functional.normalize(torch.stack(means, dim=1), dim=0)
 

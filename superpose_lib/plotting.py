@@ -370,14 +370,19 @@ def word_atoms_bars(word, parts, ax=None, title=None):
 
 
 def tradeoff_scatter(records, x="explained_variance", y="coherence", ax=None, title=None):
-    """One labelled point per method: `records` are dicts with "method" and the two keys `x` and `y`."""
+    """One point per method, named in the legend: `records` are dicts with "method" and the two keys `x` and `y`.
+
+    A legend rather than labels beside the points: methods with close scores would print their names over
+    each other.
+    """
     if not records:
         raise ValueError("records must hold at least one method's scores")
     ax = _axes(ax, figsize=(5.5, 4))
-    for record in records:
-        ax.scatter(record[x], record[y], s=40)
-        ax.annotate(record["method"], (record[x], record[y]), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.margins(x=0.25, y=0.1)
+    markers = "osD^v<>Pp*hX"
+    for i, record in enumerate(records):
+        ax.scatter(record[x], record[y], s=45, marker=markers[i % len(markers)], label=record["method"])
+    ax.legend(fontsize=8, loc="best")
+    ax.margins(x=0.1, y=0.1)
     ax.set(xlabel=x.replace("_", " "), ylabel=y.replace("_", " "))
     ax.set_title(title or "Reconstruction against interpretability")
     return ax

@@ -178,14 +178,21 @@ def word_atoms_explorer(wv: WordVectors, dictionary, word: str = "bank", n_nonze
             return
         try:
             parts = decompose(wv, dictionary, word, n_nonzero=n_nonzero, k_words=k_words)
-        except UnknownWordError as error:
+        except ValueError as error:  # an unknown word (UnknownWordError is a ValueError) or an impossible code
             print(str(error))
+            return
+        if not parts:
+            print(f"{word!r} has an all-zero code: no atom correlates with it")
             return
         word_atoms_bars(word, parts)
         plt.show()
 
+    # at most min(dim, n_atoms) atoms can be chosen (decompose's limit), and at most 10 are readable
+    most = max(1, min(10, *getattr(dictionary, "shape", (10, 10))))
     controls = {
         "word": ipywidgets.Text(value=word, description="word", continuous_update=False),
-        "n_nonzero": ipywidgets.IntSlider(value=n_nonzero, min=1, max=10, description="atoms", continuous_update=False),
+        "n_nonzero": ipywidgets.IntSlider(
+            value=min(n_nonzero, most), min=1, max=most, description="atoms", continuous_update=False
+        ),
     }
     return ipywidgets.interactive(show, **controls)

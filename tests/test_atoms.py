@@ -202,7 +202,7 @@ def test_word_atoms_bars_draws_one_bar_per_atom(small):
         plotting.word_atoms_bars("bank", [])
 
 
-def test_tradeoff_scatter_labels_every_method():
+def test_tradeoff_scatter_names_every_method_in_its_legend():
     import matplotlib.pyplot as plt
 
     records = [
@@ -210,7 +210,7 @@ def test_tradeoff_scatter_labels_every_method():
         {"method": "b", "explained_variance": 0.7, "coherence": 0.6},
     ]
     ax = plotting.tradeoff_scatter(records)
-    assert [text.get_text() for text in ax.texts] == ["a", "b"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["a", "b"]
     plt.close("all")
 
 
@@ -222,3 +222,30 @@ def test_word_atoms_explorer_reports_unknown_words(small, capsys):
     explorer.update()
     assert "not in the vocabulary" in capsys.readouterr().out
     plt.close("all")
+
+
+def test_word_atoms_explorer_slider_stops_at_the_atoms_a_code_can_use(small, capsys):
+    import matplotlib.pyplot as plt
+
+    dictionary = torch.stack([small[w] for w in ("money", "river", "king")], dim=1)  # 3 atoms: at most 3 per code
+    explorer = widgets.word_atoms_explorer(small, dictionary, word="bank", n_nonzero=5)
+    slider = explorer.children[1]
+    assert slider.max == 3 and slider.value == 3
+    explorer.update()
+    assert "Traceback" not in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_word_atoms_explorer_reports_a_bad_dictionary_instead_of_raising(small, capsys):
+    import matplotlib.pyplot as plt
+
+    explorer = widgets.word_atoms_explorer(small, torch.zeros(50, 4), word="bank", n_nonzero=2)  # no direction
+    explorer.update()
+    assert "all-zero column" in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_sense_directions_names_the_missing_cues_of_a_smaller_vocabulary(small):
+    bank = {entry.word: entry for entry in atoms.load_polysemy()}["bank"]
+    with pytest.raises(UnknownWordError, match=r"'lender'.*'bank'"):
+        atoms.sense_directions(small, bank)
