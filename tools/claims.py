@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from run_notebooks import notebooks_in  # the course's one rule for "the chapters in a folder"
 
 ROOT = Path(__file__).resolve().parents[1]
 METADATA_KEY = "superpose"  # superpose_lib.claims.CLAIM_METADATA_KEY (not imported: no torch needed here)
@@ -173,14 +174,6 @@ def notebook_claims(path: Path) -> list[Claim]:
         if cell.cell_type == "code":
             claims += cell_claims(chapter, cell)
     return claims
-
-
-def notebooks_in(arguments: list[str]) -> list[Path]:
-    paths = []
-    for argument in arguments:
-        path = Path(argument)
-        paths += sorted(path.glob("[0-9][0-9]_*.ipynb")) if path.is_dir() else [path]
-    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
