@@ -134,6 +134,14 @@ FOUND_IN_REVIEW = [
         "default tolerance 0.2",
         lambda W, threshold=0.5, tolerance=0.2: detection.fraction_in_superposition(W, threshold, tolerance),
     ),
+    (
+        "l0_and_explained_variance",
+        "codes above 1e-3 counted",
+        lambda x, x_hat, z: (
+            float((z > 1e-3).sum(dim=1).double().mean()),
+            float(1 - (x - x_hat).pow(2).sum() / (x - x.mean(dim=0)).pow(2).sum()),
+        ),
+    ),
 ]
 
 
