@@ -3,9 +3,9 @@
 - its reference passes, and is what ``yours_or_reference`` falls back to;
 - each named mistake fails with its own hint;
 - the hostile battery (`hostile.py`): NaN and inf in the output, inputs mutated in place before and after
-  computing, float64 answers, numpy arrays, the wrong shape, a global seed instead of the generator, the wrong
-  signature, a slow function, the untouched blank, a missing return; each gets the verdict it must get, and
-  none raises from the check's own code.
+  computing, float64 answers, numpy arrays, the wrong shape, a global seed instead of the generator, a reseeded
+  generator, the wrong signature, a default changed, a slow function, the untouched blank, a missing return; each
+  gets the verdict it must get, and none raises from the check's own code.
 
 A chapter's exercises are covered as soon as they are declared: ``test_checks.py`` binds these tests.
 HOSTILE_FULL=1 adds one mutation variant per input (each input on its own, before and after computing).
@@ -47,6 +47,7 @@ _WORDS = {
     "signature_missing_last": "should be defined as",
     "signature_renamed": "should be defined as",
     "global_seed": "generator",
+    "changed_default": "default",
 }
 
 

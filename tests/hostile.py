@@ -211,9 +211,15 @@ def variants(name: str, reference, params=None) -> list[tuple[str, object, str]]
         ("stub", stub, "fail"),
         ("no_return", no_return, "fail"),
     ]
+
+    def reseed_generator(*args, **kwargs):
+        kwargs["generator"].manual_seed(0)  # draws from its generator, but the caller's seed no longer matters
+        return reference(*args, **kwargs)
+
     if has_generator:
         out.append(("global_seed", global_seed, "fail"))
-    out += _wrong_signatures(reference, params)
+        out.append(("reseed_generator", reseed_generator, "fail"))
+    out += _wrong_signatures(reference, params) + _changed_defaults(reference, params)
     return [(label, _named(fn, name), expected) for label, fn, expected in out]
 
 
@@ -269,6 +275,24 @@ def _wrong_signatures(reference, params):
         ("signature_missing_last", scope["dropped_last"], "fail"),
         ("signature_renamed", scope["renamed"], "fail" if optional else "pass"),
     ]
+
+
+def _changed_defaults(reference, params):
+    """The right computation with a different default for an optional argument other than the generator (later
+    cells call the function without it, so this must fail, whatever values the check passes)."""
+    names = [p.name for p in params]
+    optional = [p for p in params if p.default is not inspect.Parameter.empty and p.name != "generator"]
+    if not optional:
+        return []
+    target = optional[0]
+    other = target.default * 2 if isinstance(target.default, int | float) else None
+    header = [
+        p.name if p.default is inspect.Parameter.empty else f"{p.name}={other if p is target else p.default!r}"
+        for p in params
+    ]
+    scope = {"reference": reference}
+    exec(f"def changed_default({', '.join(header)}):\n    return reference({', '.join(names)})", scope)  # noqa: S102
+    return [("changed_default", scope["changed_default"], "fail")]
 
 
 def numpy_inputs(value):

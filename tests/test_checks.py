@@ -9,7 +9,7 @@ import hostile
 import pytest
 import torch
 
-from superpose_lib import checks, geometry, metrics, sparse
+from superpose_lib import checks, detection, geometry, metrics, sparse
 from superpose_lib.checks import _common
 
 test_reference_passes, test_named_mistake_fails_with_its_hint, test_hostile_battery = check_contract.contract_tests()
@@ -82,6 +82,85 @@ MORE_WRONG = {
     "count_live_latents": lambda codes, min_frequency=1e-3: int((codes.mean(0) > min_frequency).sum()),
     "fraction_superposed": lambda W, threshold=0.5, tolerance=0.1: 0.5,
 }
+
+
+def _reseeded_batch(n_batch, n_features, feature_probability, generator=None):
+    generator.manual_seed(0)  # the caller's seed no longer matters
+    return torch.rand(n_batch, n_features, generator=generator) * (
+        torch.rand(n_batch, n_features, generator=generator) < feature_probability
+    )
+
+
+def _own_generator_batch(n_batch, n_features, feature_probability, generator=None):
+    torch.rand(1, generator=generator)  # touches the generator it is given, then ignores it
+    own = torch.Generator().manual_seed(0)
+    return torch.rand(n_batch, n_features, generator=own) * (
+        torch.rand(n_batch, n_features, generator=own) < feature_probability
+    )
+
+
+def _density_by_gamma(t, n):  # Γ(n/2) overflows a float for n > 343: math.gamma raises
+    constant = math.gamma(n / 2) / (math.sqrt(math.pi) * math.gamma((n - 1) / 2))
+    return torch.where(t.abs() < 1, constant * (1 - t**2).clamp(min=0) ** ((n - 3) / 2), torch.zeros_like(t))
+
+
+def _density_float32_logs(t, n):
+    log_constant = torch.lgamma(torch.tensor(n / 2)) - torch.lgamma(torch.tensor((n - 1) / 2))
+    constant = math.exp(float(log_constant)) / math.sqrt(math.pi)
+    return torch.where(t.abs() < 1, constant * (1 - t**2).clamp(min=0) ** ((n - 3) / 2), torch.zeros_like(t))
+
+
+# Wrong answers that passed before review a18 (each a false pass then): they must get a verdict now.
+FOUND_IN_REVIEW = [
+    ("two_feature_phase", "threshold 0.1", lambda w: 0 if abs(w[1]) < 0.1 else 1 if abs(w[0]) < 0.1 else 2),
+    ("two_feature_phase", "threshold 0.25", lambda w: 0 if abs(w[1]) < 0.25 else 1 if abs(w[0]) < 0.25 else 2),
+    (
+        "two_feature_phase",
+        "relative lengths",
+        lambda w: 0 if abs(w[1]) < abs(w[0]) / 2 else 1 if abs(w[0]) < abs(w[1]) / 2 else 2,
+    ),
+    ("generate_batch", "reseeds its generator", _reseeded_batch),
+    ("generate_batch", "a fixed generator of its own", _own_generator_batch),
+    (
+        "random_rotation",
+        "random signs on the diagonal",
+        lambda n, generator=None: torch.diag(torch.randint(0, 2, (n,), generator=generator) * 2.0 - 1),
+    ),
+    ("dot_product_density", "math.gamma", _density_by_gamma),
+    ("dot_product_density", "float32 log-gamma", _density_float32_logs),
+    ("count_represented", "default 0.3", lambda W, threshold=0.3: int((W.norm(dim=0) > threshold).sum())),
+    (
+        "fraction_superposed",
+        "default tolerance 0.2",
+        lambda W, threshold=0.5, tolerance=0.2: detection.fraction_in_superposition(W, threshold, tolerance),
+    ),
+    (
+        "l0_and_explained_variance",
+        "codes above 1e-3 counted",
+        lambda x, x_hat, z: (
+            float((z > 1e-3).sum(dim=1).double().mean()),
+            float(1 - (x - x_hat).pow(2).sum() / (x - x.mean(dim=0)).pow(2).sum()),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "label", "wrong"), FOUND_IN_REVIEW, ids=[f"{n}-{l}" for n, l, _ in FOUND_IN_REVIEW])
+def test_wrong_answers_found_in_review_fail(name, label, wrong, monkeypatch):
+    monkeypatch.setattr(_common, "TIME_LIMIT_S", 5.0)
+    wrong.__name__ = name
+    outcome, message = hostile.run(getattr(checks, f"check_{name}"), wrong)
+    assert outcome in ("verdict", "learner"), f"{label}: {message}"
+
+
+def test_an_answer_drawing_from_a_generator_seeded_from_the_given_one_passes(capsys):
+    def generate_batch(n_batch, n_features, feature_probability, generator=None):
+        own = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))
+        values = torch.rand(n_batch, n_features, generator=own, dtype=torch.float64)
+        return values * (torch.rand(n_batch, n_features, generator=own) < feature_probability)
+
+    checks.check_generate_batch(generate_batch)
+    assert "✓ generate_batch" in capsys.readouterr().out
 
 
 def test_every_exercise_has_another_wrong_answer_here():

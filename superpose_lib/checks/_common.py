@@ -4,14 +4,16 @@ What every check does, whatever the exercise:
 
 1. draws the declared inputs, computes the reference's answer from pristine copies, and hands the learner
    fresh copies (so writing to them in place can neither fool the check nor break it);
-2. calls the learner with the declared signature (a mismatch is a message naming the signature), in a worker
+2. calls the learner with the declared signature (a mismatch, or a default changed, is a message naming the
+   signature), in a worker
    thread with a time limit (a message, not a silent wait; a progress line when a call is slow);
 3. reads the result as the declared kind (tensor, number, count, words, or a tuple of these): numpy arrays,
    wrong types and wrong shapes get messages, any float dtype is compared in float64;
 4. rejects NaN and inf, then compares with the reference; on a mismatch, names the declared mistake the
    answer equals, else shows the answer and the expected value, rounded;
 5. for an exercise that draws random numbers (it has a ``generator`` argument), compares declared statistics
-   instead of values, and checks that the function draws from its generator and nothing else.
+   instead of values, and checks that the function draws from its generator and nothing else, without
+   reseeding it (generators with different seeds give different results).
 
 A verdict is an AssertionError (or NotImplementedError for the untouched blank) whose notebook display is its
 message alone; an error raised inside the learner's own function shows the learner's frames and a line with
@@ -189,6 +191,24 @@ def _check_signature(fn, exercise: Exercise, args: tuple, kwargs: dict) -> None:
             f"{exercise.name} should be defined as `def {exercise.signature}:` (the check calls "
             f"{_call_text(exercise.name, args, kwargs)}); yours is {exercise.name}{signature}: {error}."
         ) from None
+    for declared in exercise.parameters:  # later cells call it without these: a changed default changes them
+        theirs = signature.parameters.get(declared.name)
+        if declared.default is inspect.Parameter.empty or declared.name == "generator" or theirs is None:
+            continue
+        if theirs.default is inspect.Parameter.empty or _same_default(theirs.default, declared.default):
+            continue
+        raise Failed(
+            f"{exercise.name} should be defined as `def {exercise.signature}:`: yours gives {declared.name} the "
+            f"default {theirs.default!r}, where the task's is {declared.default!r} (later cells call "
+            f"{exercise.name} without {declared.name}, so they would get other answers)."
+        )
+
+
+def _same_default(theirs, declared) -> bool:
+    try:
+        return type(theirs) is not bool and bool(theirs == declared)
+    except Exception:  # noqa: BLE001 - a default that cannot be compared is not the declared one
+        return False
 
 
 def _learner_frames(tb):
@@ -390,6 +410,39 @@ def _generator_discipline(fn, exercise: Exercise, inputs: dict) -> None:
         )
 
 
+def _seed_discipline(fn, exercise: Exercise, inputs: dict) -> None:
+    """For an answer whose statistics are right: generators with different seeds give different results."""
+    name = exercise.name
+    generator, other = torch.Generator().manual_seed(11), torch.Generator().manual_seed(12)
+    first, _ = _run(fn, exercise, {**inputs, "generator": generator})
+    third, _ = _run(fn, exercise, {**inputs, "generator": other})
+    if torch.equal(other.get_state(), generator.get_state()):
+        raise Failed(
+            f"{name} reseeds the generator it is given (generator.manual_seed(...) inside?): generators with "
+            "different seeds end in the same state. Draw from the generator as it is; the caller seeds it."
+        )
+    a, c = _read(exercise.returns, first, name), _read(exercise.returns, third, name)
+    if all(torch.equal(x, y) for x, y in zip(a, c, strict=True)) and _seed_matters(exercise, inputs):
+        raise Failed(
+            f"{name} gave the same result for generators with different seeds: draw every random number from the "
+            "generator you are given (not from a generator of your own, nor a fixed seed)."
+        )
+
+
+def _seed_matters(exercise: Exercise, inputs: dict) -> bool:
+    """Whether the reference's answers for seeds 11 and 12 differ (for a rate they may not)."""
+    key = (exercise.name, "seed matters")
+    if key not in _ANSWERS:
+        answers = []
+        for seed in (11, 12):
+            copies = _copy(inputs)
+            copies["generator"] = torch.Generator().manual_seed(seed)
+            args, kwargs = _split(exercise, copies)
+            answers.append(_read(exercise.returns, exercise.reference(*args, **kwargs), exercise.name))
+        _ANSWERS[key] = not all(torch.equal(x, y) for x, y in zip(*answers, strict=True))
+    return _ANSWERS[key]
+
+
 def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list, learners_answer) -> None:
     """Raise the verdict for the last of the answers `gots`, which differs from the reference's."""
     name = exercise.name
@@ -489,6 +542,8 @@ def make_check(exercise: Exercise) -> Callable[[Callable], None]:
                 _generator_discipline(fn, exercise, cases[0])
             if not _close(gots[-1], wants[index], exercise) or _nonfinite(gots[-1]) is not None:
                 _judge(exercise, gots, wants, cases, seeds, learners_answer)
+        if exercise.random:
+            _seed_discipline(fn, exercise, cases[0])
         _PASSED[name] = fn
         print(f"✓ {name}: {exercise.passed}")
         if notes:

@@ -9,11 +9,15 @@ from ._common import Exercise, Mistake, declare, seeded
 
 
 def _rotation_statistics(Q: torch.Tensor) -> torch.Tensor:
-    """Over many draws (calls, n, n): orthogonality error (capped at 1), share of Q[0, 0] > 0, mean of Q e₀."""
+    """Over many draws (calls, n, n): orthogonality error (capped at 1), share of Q[0, 0] > 0, mean of Q e₀, and
+    n · mean of Q[0, 0]² (1 for a Haar rotation, n for random signs on the diagonal)."""
     n = Q.shape[-1]
     error = (Q.transpose(1, 2) @ Q - torch.eye(n, dtype=Q.dtype)).abs().amax().clamp(max=1)
     first = Q[:, :, 0]  # where each draw sends e₀: uniform on the sphere for a Haar rotation
-    return torch.cat([error.view(1), (Q[:, 0, 0] > 0).double().mean().view(1), first.mean(dim=0)[:2]])
+    spread = n * Q[:, 0, 0].pow(2).mean()
+    return torch.cat(
+        [error.view(1), (Q[:, 0, 0] > 0).double().mean().view(1), first.mean(dim=0)[:2], spread.clamp(max=2).view(1)]
+    )
 
 
 def _qr_without_sign_fix(n, generator=None):

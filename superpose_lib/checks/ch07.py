@@ -148,7 +148,18 @@ declare(
         reference=_two_feature_phase,
         cases=lambda: [
             dict(w=torch.tensor(w))
-            for w in ((1.0, 0.02), (0.01, 1.1), (0.9, -1.0), (-1.0, 0.0), (0.0, -1.0), (0.7, 0.6))
+            # the last three sit either side of ½, where a threshold other than the task's gives another phase
+            for w in (
+                (1.0, 0.02),
+                (0.01, 1.1),
+                (0.9, -1.0),
+                (-1.0, 0.0),
+                (0.0, -1.0),
+                (0.7, 0.6),
+                (1.0, 0.4),
+                (0.45, -0.55),
+                (-0.6, 0.52),
+            )
         ],
         returns="count",
         mistakes=[
@@ -159,6 +170,11 @@ declare(
             Mistake(
                 "a feature's length is |w|, whatever its sign: compare w.abs() with ½.",
                 lambda w: 0 if w[1] < 0.5 else 1 if w[0] < 0.5 else 2,
+            ),
+            Mistake(
+                "a feature counts as dropped when its length is below ½ (the task's threshold), not only when it is "
+                "near 0.",
+                lambda w: 0 if abs(w[1]) < 0.1 else 1 if abs(w[0]) < 0.1 else 2,
             ),
         ],
         formula="0 if |w₁| < ½ (the extra feature dropped), else 1 if |w₀| < ½ (it owns the dimension), else 2.",

@@ -47,6 +47,7 @@ def _l0_cases():
     x = torch.randn(50, 6, generator=gen, dtype=torch.float64) + torch.linspace(-2.0, 3.0, 6, dtype=torch.float64)
     x_hat = x + 0.4 * torch.randn(50, 6, generator=gen, dtype=torch.float64)
     z = torch.relu(torch.randn(50, 9, generator=gen, dtype=torch.float64) - 0.5)  # (batch, d_latent), sparse
+    z[::5, 0] = 1e-5  # tiny codes are active too: L0 counts z != 0, not z above some threshold
     return [dict(x=x, x_hat=x_hat, z=z)]
 
 
