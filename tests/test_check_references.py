@@ -63,3 +63,31 @@ def test_the_importance_weighted_loss_is_the_toy_models_loss():
     model = ToyModel(5, 1, importance=importance)
     want = model.loss(x.unsqueeze(1), x_hat.unsqueeze(1))
     assert torch.allclose(reference("importance_weighted_loss")(x, x_hat, importance), want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 60), d=st.integers(1, 12), data=st.data())
+def test_nearest_words_ignore_the_lengths_of_the_words_and_of_the_direction(seed, n, d, data):
+    k = data.draw(st.integers(1, n))
+    gen = torch.Generator().manual_seed(seed)
+    vectors, direction = torch.randn(n, d, generator=gen, dtype=torch.float64), torch.randn(d, generator=gen)
+    lengths = torch.exp(2 * torch.randn(n, 1, generator=gen, dtype=torch.float64))
+    nearest = reference("nearest_words")
+    found = nearest(vectors, direction, k)
+    cos = torch.nn.functional.normalize(vectors, dim=1) @ direction.double()  # (n,): the plain path
+    largest = cos.topk(k).values
+    assert len(set(found.tolist())) == k
+    assert torch.allclose(cos[found], largest, atol=1e-5)  # the k largest cosines, nearest first (ties aside)
+    rescaled = nearest(vectors * lengths, 7.0 * direction, k)
+    assert torch.allclose(cos[rescaled], largest, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 60), d=st.integers(1, 12), data=st.data())
+def test_atom_coherence_lies_between_minus_one_over_k_minus_one_and_one(seed, n, d, data):
+    # ‖Σᵢ uᵢ‖² = k + k(k − 1)·coherence ≥ 0 for unit uᵢ, so the mean cosine over distinct pairs is ≥ −1/(k − 1).
+    k = data.draw(st.integers(2, n))
+    gen = torch.Generator().manual_seed(seed)
+    vectors, direction = torch.randn(n, d, generator=gen), torch.randn(d, generator=gen)
+    value = reference("atom_coherence")(vectors, direction, k)
+    assert -1 / (k - 1) - 1e-5 <= value <= 1 + 1e-5

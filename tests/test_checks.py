@@ -19,6 +19,11 @@ def _gen_rand(n, f, p, generator=None):
     return torch.rand(n, f, generator=generator) * p  # scaled, never zero
 
 
+def _nearest_but_the_first(vectors, direction, k):
+    cos = torch.nn.functional.normalize(vectors, dim=1) @ direction
+    return cos.topk(k + 1).indices[1:]  # skips the nearest, as if it were the query word itself
+
+
 # Plausible wrong answers that are not among the named mistakes: each must get a verdict, never a tick.
 MORE_WRONG = {
     "generate_batch": _gen_rand,
@@ -81,6 +86,15 @@ MORE_WRONG = {
     "mean_interference": lambda W, threshold=0.5: float(metrics.superposition(W).max()),
     "count_live_latents": lambda codes, min_frequency=1e-3: int((codes.mean(0) > min_frequency).sum()),
     "fraction_superposed": lambda W, threshold=0.5, tolerance=0.1: 0.5,
+    "nearest_words": _nearest_but_the_first,
+    "atom_coherence": lambda vectors, direction, k: float(
+        (lambda U: (U @ U.T).mean())(torch.nn.functional.normalize(vectors[:k], dim=1))
+    ),
+    "two_sense_score": lambda directions, senses: float(
+        (torch.nn.functional.normalize(senses, dim=0).T @ torch.nn.functional.normalize(directions, dim=0))
+        .amax(dim=1)
+        .mean()
+    ),
 }
 
 
@@ -207,6 +221,16 @@ def test_a_correct_answer_that_writes_to_its_input_passes_with_a_note(capsys):
     checks.check_soft_threshold(soft_threshold)
     out = capsys.readouterr().out
     assert "✓ soft_threshold" in out and "changed its argument v in place" in out
+
+
+def test_a_correct_answer_that_normalises_its_inputs_in_place_first_passes_with_a_note(capsys):
+    def nearest_words(vectors, direction, k):
+        vectors.div_(vectors.norm(dim=1, keepdim=True))  # in place, before computing: the check hands over copies
+        return (vectors @ direction).topk(k).indices
+
+    checks.check_nearest_words(nearest_words)
+    out = capsys.readouterr().out
+    assert "✓ nearest_words" in out and "changed its argument vectors in place" in out
 
 
 def test_messages_round_their_numbers():
