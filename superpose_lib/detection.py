@@ -1,13 +1,18 @@
 """Detecting superposition: statistics of a model's feature geometry, their random baseline, and counts.
 
-Two kinds of evidence, used in chapter 10:
+Three kinds of evidence, used in chapter 10:
 
-- **Geometry** (when the feature directions ``W`` are known, as in a toy model). A model that represents `k`
+- **A test for superposition** (when the model can be run on its data, as a toy model can):
+  `superposition_test` asks whether the model's loss is below `loss_without_superposition`, the least loss any
+  model with at most ``d_hidden`` features reaches. Only a model that uses more features than dimensions can
+  beat it.
+- **Geometry, descriptive** (when the feature directions ``W`` are known). A model that represents `k`
   features in `d` dimensions with ``k > d`` cannot keep them orthogonal: for unit directions the summed squared
   cosines obey ``Σ_{i,j} cos²(wᵢ, wⱼ) ≥ k² / d`` (the frame bound; equality for tight frames), so each feature's
   interference ``Σ_{j≠i} cos²`` averages at least ``k/d − 1``. Random directions average ``(k − 1)/d``. Where
-  a trained model sits relative to the random *null distribution* of a statistic is a Monte-Carlo test
-  (`superposition_test`): `null_distribution` draws it, `p_value` and `z_score` read it.
+  a trained model sits relative to the random *null distribution* of a statistic says whether training
+  arranged its directions (`random_directions_test`; `null_distribution` draws the null, `p_value` and
+  `z_score` read it); it is not a test for superposition (orthogonal features are far from random too).
 - **Counting** (when only activations are known). A sparse autoencoder's decoder gives candidate directions;
   `count_distinct_latents` counts those that fire and are not duplicates of one another. More of them than the
   hidden size, with the activations still well reconstructed, is evidence of superposition.
@@ -27,6 +32,7 @@ from typing import NamedTuple
 import torch
 
 from . import _validate, geometry, metrics
+from .toy_models import ToyModel
 
 __all__ = [
     "STATISTICS",
@@ -34,6 +40,9 @@ __all__ = [
     "null_distribution",
     "p_value",
     "z_score",
+    "random_directions_test",
+    "RandomDirectionsTest",
+    "loss_without_superposition",
     "superposition_test",
     "SuperpositionTest",
     "fraction_in_superposition",
@@ -216,8 +225,8 @@ def z_score(observed, null) -> float:
     return (x - mean) / std
 
 
-class SuperpositionTest(NamedTuple):
-    """The result of `superposition_test`."""
+class RandomDirectionsTest(NamedTuple):
+    """The result of `random_directions_test`."""
 
     statistic: str
     observed: float  # the statistic of the model under test
@@ -231,7 +240,7 @@ class SuperpositionTest(NamedTuple):
     alternative: str
 
 
-def superposition_test(
+def random_directions_test(
     W,
     statistic: str = "mean_superposition",
     *,
@@ -240,8 +249,12 @@ def superposition_test(
     n_null: int = 1_000,
     seed=None,
     generator=None,
-) -> SuperpositionTest:
+) -> RandomDirectionsTest:
     """Compare the geometry of one model's represented features with random directions.
+
+    This is **not** a test for superposition: a model with ``k ≤ d`` orthogonal features is far from random
+    too (its interference is 0). It asks whether training *arranged* the directions; `superposition_test` asks
+    whether the model stores more features than it has dimensions.
 
     The null hypothesis: the model's `k` represented feature directions (columns of `W` longer than
     `threshold`) are as good as `k` random unit vectors in its `d` hidden dimensions. A trained model that packs
@@ -258,12 +271,12 @@ def superposition_test(
 
     Returns
     -------
-    SuperpositionTest (a named tuple).
+    RandomDirectionsTest (a named tuple).
 
     Examples
     --------
     >>> W = torch.tensor([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])  # two antipodal pairs in 2 dims
-    >>> result = superposition_test(W, alternative="less", n_null=200, seed=0)
+    >>> result = random_directions_test(W, alternative="less", n_null=200, seed=0)
     >>> result.observed, result.floor, result.p_value < 0.05
     (1.0, 1.0, True)
     """
@@ -281,7 +294,7 @@ def superposition_test(
         )
     observed = interference_statistic(W, statistic, threshold=threshold).item()
     null = null_distribution(k, d_hidden, statistic, n_null, seed=seed, generator=generator)
-    return SuperpositionTest(
+    return RandomDirectionsTest(
         statistic=statistic,
         observed=observed,
         n_represented=k,
@@ -293,6 +306,120 @@ def superposition_test(
         p_value=p_value(observed, null, alternative),
         alternative=alternative,
     )
+
+
+def loss_without_superposition(model: ToyModel) -> torch.Tensor:
+    """The least expected loss a model of `model`'s kind reaches using at most ``d_hidden`` features.
+
+    A model "uses" feature `i` when its column ``Wᵢ`` is non-zero. With at most `d` such columns the best
+    choice is exact: give the used features orthonormal directions and bias 0, so ``x'ᵢ = xᵢ`` (loss 0), and
+    give every other feature the constant output ``ReLU(bᵢ) = E[xᵢ]`` (loss ``Iᵢ Var(xᵢ)``, the least any
+    constant reaches). Which features to keep: the `d` with the largest ``Iᵢ Var(xᵢ)``. So
+
+        ``L_d = (1/n) Σ_{i not in the top d} Iᵢ Var(xᵢ)``,  ``Var(xᵢ) = pᵢ/3 − pᵢ²/4``
+
+    for features present with probability ``pᵢ`` and uniform on [0, 1] (the ``1/n`` matches `ToyModel.loss`,
+    a mean over features). 0 when ``n_features ≤ d_hidden``.
+
+    Parameters
+    ----------
+    model : ToyModel (its importance, feature_probability and d_hidden are read; its weights are not).
+
+    Returns
+    -------
+    tensor of shape (n_instances,), float64.
+
+    Examples
+    --------
+    >>> model = ToyModel(3, 2, feature_probability=1.0, importance=torch.tensor([1.0, 0.5, 0.25]))
+    >>> round(loss_without_superposition(model).item(), 4)  # drop feature 2: 0.25 · (1/3 − 1/4) / 3
+    0.0069
+    """
+    _model(model)
+    p = model.feature_probability.detach().double().cpu()  # (instances, features)
+    importance = model.importance.detach().double().cpu()  # (instances, features)
+    a = float(model.value_low)  # non-zero values uniform on [a, 1]
+    mean = p * (1 + a) / 2
+    variance = p * (1 + a + a * a) / 3 - mean**2
+    cost = importance * variance  # (instances, features): the loss of dropping each feature
+    d = model.d_hidden
+    if model.n_features <= d:
+        return torch.zeros(model.n_instances, dtype=torch.float64)
+    dropped = cost.sort(dim=-1, descending=True).values[:, d:]
+    return dropped.sum(dim=-1) / model.n_features
+
+
+def _model(model) -> ToyModel:
+    if not isinstance(model, ToyModel) or model.hidden_relu or type(model).target is not ToyModel.target:
+        raise ValueError(
+            f"model must be a ToyModel (the autoencoder x' = ReLU(WᵀW x + b) of chapter 06), got {type(model).__name__}"
+        )
+    return model
+
+
+class SuperpositionTest(NamedTuple):
+    """The result of `superposition_test`, one entry per instance of the model."""
+
+    loss: torch.Tensor  # (instances,) the model's mean loss on the fresh samples
+    loss_without_superposition: torch.Tensor  # (instances,) L_d, the null's boundary (exact)
+    standard_error: torch.Tensor  # (instances,) of the mean loss
+    z_score: torch.Tensor  # (instances,) (loss − L_d) / standard error
+    p_value: torch.Tensor  # (instances,) one-sided: P(Z ≤ z) under the null
+    n_samples: int
+
+
+def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, generator=None) -> SuperpositionTest:
+    """Test whether a toy model does better than any model without superposition can.
+
+    Null hypothesis: the model's expected loss is at least `loss_without_superposition` ``L_d``, the least loss
+    reachable with at most ``d_hidden`` features (each on its own dimension). A model that stores more features
+    than dimensions, and gains from it, beats ``L_d``; a model with at most `d` features cannot, whatever its
+    weights. Rejecting therefore says the model *uses* superposition; not rejecting says it does not gain from
+    it on this data (an untrained `W` overlaps its features but gains nothing).
+
+    The statistic is the mean loss over `n_samples` fresh samples; by the central limit theorem
+    ``z = (mean − L_d) / standard error`` is close to standard normal at the null's boundary, and the p-value is
+    ``Φ(z)`` (one-sided: small when the loss is below ``L_d``). Models strictly inside the null (loss above
+    ``L_d``) get p-values near 1, so the test's size is at most its level. Each instance gets fresh data. The
+    per-sample losses are skewed (most samples of sparse features are near 0), so the normal approximation needs
+    hundreds of samples at least; a few dozen inflate the rejection rate.
+
+    Parameters
+    ----------
+    model : ToyModel, trained or not.
+    n_samples : fresh samples per instance.
+    seed, generator : source of randomness for the samples.
+
+    Returns
+    -------
+    SuperpositionTest (a named tuple of (n_instances,) tensors).
+
+    Examples
+    --------
+    >>> from superpose_lib.toy_models import train
+    >>> model = ToyModel(5, 2, feature_probability=0.05, seed=0)
+    >>> _ = train(model, steps=500, lr=3e-2, seed=0, progress=False)
+    >>> result = superposition_test(model, seed=1)
+    >>> bool(result.loss < result.loss_without_superposition), bool(result.p_value < 0.01)
+    (True, True)
+    """
+    _model(model)
+    n_samples = _validate.positive_int("n_samples", n_samples, minimum=2)
+    gen = _validate.generator(seed, generator, device=model.W.device)
+    per_sample = []
+    with torch.no_grad():
+        for start in range(0, n_samples, 4_096):
+            x = model.generate_batch(min(4_096, n_samples - start), generator=gen)  # (batch, instances, features)
+            per_sample.append((model.importance * (model.target(x) - model(x)) ** 2).mean(dim=-1).double().cpu())
+    losses = torch.cat(per_sample)  # (n_samples, instances)
+    boundary = loss_without_superposition(model)
+    mean = losses.mean(dim=0)
+    standard_error = losses.std(dim=0) / math.sqrt(n_samples)
+    gap = mean - boundary
+    z = torch.where(standard_error > 0, gap / standard_error.clamp_min(1e-300), torch.sign(gap) * math.inf)
+    z = torch.where((standard_error == 0) & (gap == 0), torch.zeros_like(z), z)
+    p = torch.special.ndtr(z)
+    return SuperpositionTest(mean, boundary, standard_error, z, p, n_samples)
 
 
 def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1) -> torch.Tensor:

@@ -350,6 +350,42 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     return ax
 
 
+def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
+    """Histograms of p-values on [0, 1], one outline per label, with the uniform density (a valid test at its
+    null's boundary) as a dashed line and the level `alpha` as a dotted one."""
+    p_values = [_numpy(p).ravel() for p in p_values]
+    if len(p_values) != len(labels) or any(p.size == 0 for p in p_values):
+        raise ValueError("p_values must hold one non-empty set of p-values per label")
+    if any(((p < 0) | (p > 1)).any() for p in p_values):
+        raise ValueError("p_values must lie in [0, 1]")
+    ax = _axes(ax, figsize=(4.5, 3.2))
+    bins = np.linspace(0, 1, 21)
+    for p, label in zip(p_values, labels):
+        ax.hist(p, bins=bins, density=True, histtype="step", lw=1.5, label=f"{label} ({p.size})")
+    ax.axhline(1.0, color="black", ls="--", lw=1, label="uniform")
+    ax.axvline(alpha, color="tab:red", ls=":", lw=1, label=f"level {alpha:g}")
+    ax.set(xlabel="p-value", ylabel="density", xlim=(0, 1))
+    ax.legend(fontsize=7)
+    ax.set_title(title or "p-values of models without superposition")
+    return ax
+
+
+def power_versus_density(density, power, labels, alpha=0.05, ax=None, title=None):
+    """A test's rejection rate against feature density (log axis), one curve per label, with the level."""
+    density = _numpy(density)
+    power = [_numpy(p) for p in power]
+    if len(power) != len(labels) or any(p.shape != density.shape for p in power):
+        raise ValueError("power must hold one curve per label, each with one value per density")
+    ax = _axes(ax, figsize=(4.5, 3.2))
+    for curve, label in zip(power, labels):
+        ax.plot(density, curve, "o-", ms=4, label=label)
+    ax.axhline(alpha, color="tab:red", ls=":", lw=1, label=f"level {alpha:g}")
+    ax.set(xscale="log", xlabel="feature density", ylabel="share of models rejected", ylim=(-0.03, 1.03))
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Power against density")
+    return ax
+
+
 def word_atoms_bars(word, parts, ax=None, title=None):
     """A word's sparse code as horizontal bars: one bar per atom, its coefficient, labelled by the atom's words.
 

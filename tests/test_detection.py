@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from superpose_lib import detection, geometry, metrics
+from superpose_lib.toy_models import PrivilegedBasisModel, ToyModel, evaluate, train
 
 
 def _polygon(k):
@@ -167,32 +168,125 @@ def test_p_value_and_z_score_reject_bad_arguments():
         detection.z_score(math.nan, torch.ones(3))
 
 
-# --- superposition_test ----------------------------------------------------------------------------------------
+# --- random_directions_test ------------------------------------------------------------------------------------
 
 
 def test_a_tight_packing_has_less_interference_than_chance():
-    result = detection.superposition_test(_polygon(7).float(), alternative="less", n_null=300, seed=0)
+    result = detection.random_directions_test(_polygon(7).float(), alternative="less", n_null=300, seed=0)
     assert result.n_represented == 7 and result.d_hidden == 2
     assert result.observed == pytest.approx(2.5, abs=1e-5) and result.floor == pytest.approx(2.5)
     assert result.null_mean == pytest.approx(3.0, abs=0.15)  # (k − 1)/d
     assert result.z_score < 0 and result.p_value < 0.05
 
 
-def test_random_directions_are_not_rejected():
+def test_random_directions_are_not_rejected_as_arranged():
     V = geometry.random_unit_vectors(12, 6, seed=11).T
-    result = detection.superposition_test(V, n_null=300, seed=0)
+    result = detection.random_directions_test(V, n_null=300, seed=0)
     assert result.p_value > 0.05 and abs(result.z_score) < 2.5
 
 
-def test_superposition_test_is_reproducible_and_rejects_bad_arguments():
+def test_random_directions_test_is_reproducible_and_rejects_bad_arguments():
     W = _polygon(5).float()
-    assert detection.superposition_test(W, n_null=100, seed=4) == detection.superposition_test(W, n_null=100, seed=4)
+    assert detection.random_directions_test(W, n_null=100, seed=4) == detection.random_directions_test(
+        W, n_null=100, seed=4
+    )
     with pytest.raises(ValueError, match="at least 2"):
-        detection.superposition_test(torch.tensor([[1.0, 0.1]]))
+        detection.random_directions_test(torch.tensor([[1.0, 0.1]]))
     with pytest.raises(ValueError, match="must have 2 dimensions"):
-        detection.superposition_test(torch.ones(2, 3, 4))
+        detection.random_directions_test(torch.ones(2, 3, 4))
     with pytest.raises(ValueError, match="alternative must be"):
-        detection.superposition_test(W, alternative="both")
+        detection.random_directions_test(W, alternative="both")
+
+
+def test_orthogonal_features_without_superposition_are_far_from_random():
+    # why random_directions_test is no test for superposition: k = d orthogonal features reject its null
+    result = detection.random_directions_test(torch.eye(5), alternative="less", n_null=200, seed=0)
+    assert result.observed == 0.0 and result.p_value == pytest.approx(1 / 201)
+
+
+# --- superposition_test ----------------------------------------------------------------------------------------------
+
+
+def _best_without_superposition(n_models, density=0.05):
+    """Features 0–2 (the most important) on their own axes, the others at their mean: the null's boundary."""
+    model = ToyModel(8, 3, n_models, feature_probability=density, importance=0.8 ** torch.arange(8.0), seed=0)
+    with torch.no_grad():
+        model.W.zero_()
+        model.W[:, :, :3] = torch.eye(3)
+        model.b.copy_(model.feature_probability / 2)
+        model.b[:, :3] = 0
+    return model
+
+
+def test_loss_without_superposition_is_the_dropped_features_variance():
+    importance = torch.tensor([1.0, 0.5, 0.25, 0.125])
+    model = ToyModel(4, 2, 2, feature_probability=torch.tensor([[1.0], [0.1]]), importance=importance)
+    variance = torch.tensor([[1 / 3 - 1 / 4], [0.1 / 3 - 0.01 / 4]])
+    expected = (importance[2:] * variance).sum(dim=1) / 4
+    assert torch.allclose(detection.loss_without_superposition(model), expected.double())
+
+
+def test_loss_without_superposition_keeps_the_costliest_features_and_is_zero_when_all_fit():
+    # feature 0 is important but rare; feature 1 is less important but always present: the costlier to drop
+    model = ToyModel(2, 1, feature_probability=torch.tensor([0.01, 1.0]), importance=torch.tensor([1.0, 0.5]))
+    assert detection.loss_without_superposition(model).item() == pytest.approx(1.0 * (0.01 / 3 - 0.0001 / 4) / 2)
+    assert detection.loss_without_superposition(ToyModel(3, 3, 2)).tolist() == [0.0, 0.0]
+
+
+def test_the_boundary_model_reaches_loss_without_superposition():
+    model = _best_without_superposition(1)
+    measured = evaluate(model, n_samples=200_000, seed=1).double()
+    assert measured.item() == pytest.approx(detection.loss_without_superposition(model).item(), rel=0.02)
+
+
+def test_superposition_test_is_valid_at_the_null_boundary():
+    p = detection.superposition_test(_best_without_superposition(400), 2_000, seed=3).p_value
+    assert 0.01 <= (p < 0.05).double().mean().item() <= 0.10  # binomial sd 0.011 around 0.05
+    assert 0.4 <= p.median().item() <= 0.6
+
+
+def test_superposition_test_does_not_reject_models_without_superposition():
+    untrained = ToyModel(20, 5, 50, feature_probability=0.03, importance=0.9 ** torch.arange(20.0), seed=0)
+    assert (detection.superposition_test(untrained, 2_000, seed=0).p_value > 0.5).all()
+    fewer = ToyModel(3, 4, 5, feature_probability=0.05, seed=0)  # L_d = 0: nothing beats it
+    result = detection.superposition_test(fewer, 500, seed=0)
+    assert (result.loss_without_superposition == 0).all() and (result.p_value > 0.99).all()
+
+
+def test_a_random_W_can_beat_the_best_model_without_superposition():
+    # random directions superpose usefully when features are sparse and equally important: not a false positive
+    untrained = ToyModel(8, 3, 50, feature_probability=0.05, seed=0)
+    beats = evaluate(untrained, n_samples=100_000, seed=5).double() < 0.95 * detection.loss_without_superposition(
+        untrained
+    )
+    rejected = detection.superposition_test(untrained, 5_000, seed=0).p_value < 0.01
+    assert (
+        beats.sum() >= 5
+        and (
+            rejected
+            <= beats | (evaluate(untrained, 100_000, seed=6).double() < detection.loss_without_superposition(untrained))
+        ).all()
+    )
+
+
+def test_superposition_test_detects_a_trained_sparse_model():
+    model = ToyModel(6, 2, 2, feature_probability=torch.tensor([[1.0], [0.05]]), seed=0)
+    train(model, steps=600, lr=3e-2, seed=0, progress=False)
+    result = detection.superposition_test(model, 5_000, seed=1)
+    assert result.p_value[1] < 1e-4 and result.loss[1] < 0.8 * result.loss_without_superposition[1]
+    assert result.loss[0] > 0.97 * result.loss_without_superposition[0]  # dense: no gain from superposition
+
+
+def test_superposition_test_is_reproducible_and_rejects_bad_arguments():
+    model = ToyModel(5, 2, 2, feature_probability=0.1, seed=0)
+    a, b = detection.superposition_test(model, 100, seed=4), detection.superposition_test(model, 100, seed=4)
+    assert all(torch.equal(x, y) for x, y in zip(a[:-1], b[:-1]))
+    with pytest.raises(ValueError, match="model must be a ToyModel"):
+        detection.superposition_test(torch.eye(2))
+    with pytest.raises(ValueError, match="model must be a ToyModel"):
+        detection.superposition_test(PrivilegedBasisModel(4, 2, seed=0))
+    with pytest.raises(ValueError, match="n_samples"):
+        detection.superposition_test(model, 1)
 
 
 # --- fraction_in_superposition ---------------------------------------------------------------------------------

@@ -28,3 +28,23 @@ def test_superposition_versus_hidden_size_draws_a_curve_per_label_and_the_refere
     plt.close("all")
     with pytest.raises(ValueError, match="one curve per label"):
         plotting.superposition_versus_hidden_size(d, [np.ones(2)], ["a"])
+
+
+def test_p_value_histograms_draw_one_outline_per_label_and_the_uniform_line():
+    ax = plotting.p_value_histograms([np.linspace(0, 1, 50), np.ones(10)], ["a", "b"], alpha=0.05)
+    assert len(ax.patches) == 2 and [line.get_ydata()[0] for line in ax.lines][:1] == [1.0]
+    assert ax.get_xlabel() == "p-value"
+    plt.close("all")
+    with pytest.raises(ValueError, match="one non-empty set"):
+        plotting.p_value_histograms([np.ones(3)], ["a", "b"])
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+        plotting.p_value_histograms([np.array([1.5])], ["a"])
+
+
+def test_power_versus_density_draws_a_curve_per_label_and_the_level():
+    density = np.array([1.0, 0.1, 0.01])
+    ax = plotting.power_versus_density(density, [np.zeros(3), np.ones(3)], ["a", "b"])
+    assert len(ax.lines) == 3 and ax.get_xscale() == "log"
+    plt.close("all")
+    with pytest.raises(ValueError, match="one curve per label"):
+        plotting.power_versus_density(density, [np.ones(2)], ["a"])
