@@ -129,7 +129,7 @@ def atom_words(wv: WordVectors, directions, k: int = 8) -> list[list[str]]:
     >>> from superpose_lib.embeddings import load_glove
     >>> wv = load_glove(2_000)
     >>> atom_words(wv, wv["paris"].unsqueeze(1), k=3)
-    [['paris', 'france', 'london']]
+    [['paris', 'france', 'french']]
     """
     unit = _unit_vectors(wv)
     directions = _directions("directions", directions, unit.shape[1])
