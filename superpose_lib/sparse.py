@@ -330,7 +330,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, dev
 # --- the fast path: batched homotopy ------------------------------------------------------------------------
 
 
-def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch.Tensor:
+def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None, return_events=False):
     """The exact Lasso solution for many signals at once, by batched homotopy (the LARS-Lasso path).
 
     Minimises, for every signal x (a row of `X`) separately, ``F(z) = ½‖x − D z‖² + λ‖z‖₁`` (λ = `lam`).
@@ -369,24 +369,33 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
         is finished by the active-set method.
     device : str or torch.device, optional
         Where to compute (default: where D is).
+    return_events : bool
+        Also return how many events each signal's path took from λ₀ down to `lam`: the kinks of the path.
 
     Returns
     -------
     Z : tensor (batch, k) or (k,)
+    events : int64 tensor (batch, 2) or (2,), only with ``return_events=True``
+        Per signal, the number of entries (atoms joining the active set, the first one at λ₀ included) and of
+        exits (atoms leaving it). A signal with ``lam ≥ λ₀`` has none; one whose path had to be finished by the
+        active-set method (degenerate dictionaries) gets -1 in both.
 
     Examples
     --------
     >>> D = torch.eye(3, dtype=torch.float64)
     >>> lasso(D, torch.tensor([[2.0, -0.5, 0.0]], dtype=torch.float64), lam=1.0)
     tensor([[1., 0., 0.]], dtype=torch.float64)
+    >>> lasso(D, torch.tensor([2.0, -1.5, 0.5], dtype=torch.float64), lam=1.0, return_events=True)[1]
+    tensor([2, 0])
     """
     D, X2, single, out_dtype = _prepare(D, X, device)
     lam = _lam(lam)
     if lam == 0:
         raise ValueError("lasso needs lam > 0 (for lam = 0 use least squares, or omp for a sparse fit)")
     n, k = D.shape
+    events = torch.zeros(X2.shape[0], 2, dtype=torch.long, device=X2.device)  # (batch, 2): entries, exits
     if k == 0 or X2.shape[0] == 0:  # no atoms (the code is empty) or no signals
-        return _out(X2.new_zeros(X2.shape[0], k, dtype=out_dtype), single)
+        return _lasso_out(X2.new_zeros(X2.shape[0], k, dtype=out_dtype), events, single, return_events)
     max_steps = 2 * min(n, k) + 10 if max_steps is None else _validate.positive_int("max_steps", max_steps)
     D, X2 = D.double(), X2.double()  # (exact answers need float64 arithmetic; see the docstring)
     G = D.T @ D  # (k, k)
@@ -395,17 +404,24 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None) -> torch
     # Rows whose float64 optimality check then fails walk again in float64.
     scan = torch.float32 if G.device.type == "cpu" else G.dtype
     support = []  # the homotopy lists where the codes are nonzero, which saves the check a search
-    Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan, support)
+    Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan, support, events)
     bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative, support)
     if scan != G.dtype and bool(bad_rows.any()):
-        Z[bad_rows], failed[bad_rows] = _homotopy(G, C0[bad_rows], lam, nonnegative, max_steps, G.dtype)
+        again = events.new_zeros(int(bad_rows.sum()), 2)
+        Z[bad_rows], failed[bad_rows] = _homotopy(G, C0[bad_rows], lam, nonnegative, max_steps, G.dtype, None, again)
+        events[bad_rows] = again
         bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative)
     if bool(bad_rows.any()):  # degenerate paths (ties, duplicate atoms, ill-conditioned active sets)
         rows = bad_rows.nonzero().squeeze(1)
         Z[rows] = _active_set_lasso(G, C0[rows], Z[rows], lam, nonnegative)
+        events[rows] = -1  # (the path was not walked to its end)
         violation = _kkt_violation(G, C0[rows], Z[rows], lam, nonnegative)
         _warn_if_inexact("lasso", rows, violation, _KKT_RTOL)
-    return _out(Z.to(out_dtype), single)
+    return _lasso_out(Z.to(out_dtype), events, single, return_events)
+
+
+def _lasso_out(Z, events, single, return_events):
+    return (_out(Z, single), _out(events.cpu(), single)) if return_events else _out(Z, single)
 
 
 # The tolerance of the optimality check in float64, relative to the row's scale (see `_kkt_violation`): the
@@ -561,9 +577,10 @@ def _fit_free_variables(G, c0, lam, atom, sgn, u, free, rtol, base) -> np.ndarra
     return u
 
 
-def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None):
+def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None, events=None):
     """Walk every row's Lasso path from λ₀ = max|c| down to `lam`; return the codes and a per-row failure flag.
-    If `support` is a list, the flat indices (row · k + atom) of the nonzero codes are appended to it.
+    If `support` is a list, the flat indices (row · k + atom) of the nonzero codes are appended to it. If
+    `events` is a (batch, 2) integer tensor, each row's entries and exits are added to its two columns.
 
     State per row (rows are compacted as their paths end): the current level λ; the active atoms in `slots`
     (holes allowed; a slot is active when its sign is ±1, free when 0), their signs and codes; the inverse of
@@ -590,6 +607,8 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None):
     b = rows.numel()
     if b == 0:
         return Z, failed
+    if events is not None:
+        events[rows.to(events.device), 0] += 1  # the first atom enters at λ₀
     limit = max(1, min(G.shape[0], k))
     m = min(limit, 8)  # slots, grown on demand
     ar = torch.arange(b, device=dev)
@@ -732,6 +751,9 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None):
         e = torch.where(do_entry, free, slot_exit)
         diag = do_exit.to(dtype) - do_entry.to(dtype)
         Minv.view(b, m * m).scatter_add_(1, (e * (m + 1)).unsqueeze(1), diag.unsqueeze(1))
+        if events is not None:
+            events[rows[do_entry].to(events.device), 0] += 1
+            events[rows[do_exit].to(events.device), 1] += 1
         # slot bookkeeping
         if bool(do_exit.any()):
             # (flat indices: much faster than P[r, atom] on the CPU)

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.decomposition import sparse_encode
-from sklearn.linear_model import Lasso, orthogonal_mp_gram
+from sklearn.linear_model import Lasso, lars_path, orthogonal_mp_gram
 
 from superpose_lib import sparse
 from superpose_lib.sparse import fista, ista, l1_phase_transition, lasso, lasso_objective, omp, soft_threshold
@@ -149,6 +149,36 @@ def test_rows_failing_the_fast_scan_walk_again_in_float64(monkeypatch):
     got = lasso(D, X, 0.05)
     assert len(calls) == 2 and calls[1].all()  # the redone rows pass the second check
     assert torch.allclose(got, want, atol=1e-12)
+
+
+def test_path_events_on_an_orthonormal_dictionary_are_one_entry_per_surviving_atom():
+    # with D = I the path never turns back: atom j enters when λ falls to |x_j| and stays
+    X = torch.tensor([[2.0, -1.5, 0.5, 0.0], [0.3, 0.2, -0.1, 0.0]], dtype=torch.float64)
+    Z, events = lasso(torch.eye(4, dtype=torch.float64), X, 0.4, return_events=True)
+    assert events.tolist() == [[3, 0], [0, 0]]
+    assert torch.equal(Z, lasso(torch.eye(4, dtype=torch.float64), X, 0.4))
+
+
+@pytest.mark.parametrize("nonnegative", [False, True])
+def test_path_events_are_the_kinks_of_sklearns_lars_lasso_path(nonnegative):
+    D, X, _ = problem(n=30, k=60, batch=12, s=6, seed=11)
+    Z, events = lasso(D, X, 0.1, nonnegative=nonnegative, return_events=True)
+    assert torch.equal(Z, lasso(D, X, 0.1, nonnegative=nonnegative))  # asking for the count changes nothing
+    assert torch.equal(events[:, 0] - events[:, 1], (Z != 0).sum(dim=1))  # entries − exits = the support
+    assert events[:, 1].sum() > 0  # the test needs paths that turn back
+    for x, got in zip(X.numpy(), events.tolist()):
+        *_, coefs = lars_path(D.numpy(), x, alpha_min=0.1 / D.shape[0], method="lasso", positive=nonnegative)
+        on = np.abs(coefs) > 1e-12  # (k, kinks + 1): the support at each kink (a dropped atom keeps rounding)
+        assert got == [int((~on[:, :-1] & on[:, 1:]).sum()), int((on[:, :-1] & ~on[:, 1:]).sum())]
+
+
+def test_path_events_of_a_single_signal_and_of_a_path_finished_by_the_active_set_method():
+    D, X, _ = problem(n=15, k=30, batch=10, s=3, seed=5)
+    _, one = lasso(D, X[0], 0.05, return_events=True)
+    assert one.shape == (2,) and torch.equal(one, lasso(D, X, 0.05, return_events=True)[1][0])
+    D[:, 1] = D[:, 0]  # duplicate atoms: some paths cannot be walked to their end
+    _, events = lasso(D, X, 0.05, return_events=True)
+    assert ((events == -1).all(dim=1) | (events >= 0).all(dim=1)).all()
 
 
 def test_degenerate_dictionary_still_reaches_the_optimum():
