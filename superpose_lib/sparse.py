@@ -404,12 +404,14 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None, return_e
     # Rows whose float64 optimality check then fails walk again in float64.
     scan = torch.float32 if G.device.type == "cpu" else G.dtype
     support = []  # the homotopy lists where the codes are nonzero, which saves the check a search
-    Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan, support, events)
+    counts = events if return_events else None  # (counting costs two indexed additions per step)
+    Z, failed = _homotopy(G, C0, lam, nonnegative, max_steps, scan, support, counts)
     bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative, support)
     if scan != G.dtype and bool(bad_rows.any()):
-        again = events.new_zeros(int(bad_rows.sum()), 2)
+        again = events.new_zeros(int(bad_rows.sum()), 2) if return_events else None
         Z[bad_rows], failed[bad_rows] = _homotopy(G, C0[bad_rows], lam, nonnegative, max_steps, G.dtype, None, again)
-        events[bad_rows] = again
+        if return_events:
+            events[bad_rows] = again
         bad_rows = failed | ~_kkt_holds(G, C0, Z, lam, nonnegative)
     if bool(bad_rows.any()):  # degenerate paths (ties, duplicate atoms, ill-conditioned active sets)
         rows = bad_rows.nonzero().squeeze(1)

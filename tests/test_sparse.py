@@ -172,6 +172,14 @@ def test_path_events_are_the_kinks_of_sklearns_lars_lasso_path(nonnegative):
         assert got == [int((~on[:, :-1] & on[:, 1:]).sum()), int((on[:, :-1] & ~on[:, 1:]).sum())]
 
 
+def test_path_events_of_the_float32_scan_are_the_float64_walks():
+    D, X, _ = problem(n=32, k=128, batch=300, s=8, seed=3, noise=0.0)
+    want = torch.zeros(300, 2, dtype=torch.long)
+    sparse._homotopy(D.T @ D, X @ D, 0.02, False, 200, torch.float64, None, want)
+    assert want[:, 1].sum() > 0  # paths that turn back
+    assert torch.equal(lasso(D, X, 0.02, return_events=True)[1], want)
+
+
 def test_path_events_of_a_single_signal_and_of_a_path_finished_by_the_active_set_method():
     D, X, _ = problem(n=15, k=30, batch=10, s=3, seed=5)
     _, one = lasso(D, X[0], 0.05, return_events=True)
