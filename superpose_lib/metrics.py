@@ -144,6 +144,25 @@ def n_represented(W, threshold: float = 0.5) -> torch.Tensor:
     return (_feature_matrix(W).norm(dim=-2) > threshold).sum(dim=-1)
 
 
+def antipodal_pairs(W, threshold: float = 0.5) -> torch.Tensor:
+    """How many antipodal pairs the model forms: unordered pairs of represented features (length above
+    `threshold`) whose cosine is below −0.9, of shape (...,).
+
+    Examples
+    --------
+    >>> antipodal_pairs(torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]))  # one pair and a loner
+    tensor(1)
+    """
+    if not threshold > 0:
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    W = _feature_matrix(W)
+    norms = W.norm(dim=-2)  # (..., n_features)
+    cos = _gram(W) / (norms.unsqueeze(-1) * norms.unsqueeze(-2)).clamp_min(1e-12)
+    represented = norms > threshold
+    pairs = (cos < -0.9) & represented.unsqueeze(-1) & represented.unsqueeze(-2)
+    return pairs.triu(diagonal=1).sum(dim=(-2, -1))
+
+
 def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
     """Mean max cosine similarity: for each true feature, its best match among the learned ones, averaged.
 
