@@ -203,7 +203,7 @@ def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
 
     W has shape (d_hidden, n_features); feature 0 is drawn at the top. The colour is the feature's
     superposition ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²`` (`superpose_lib.metrics.superposition`), unclipped, on a linear scale from
-    0 (dark purple) to `vmax` (yellow) of the plasma map. For features of length 1 it counts how many other
+    0 (dark blue) to `vmax` (yellow) of the plasma map. For features of length 1 it counts how many other
     features' worth of its direction the feature shares: 0 alone, 1 in an antipodal pair, 1.5 in a regular
     pentagon, ``k / m − 1`` for k features spread evenly over m dimensions. Values above `vmax` are drawn yellow
     (the arrow of the colour bar).
