@@ -116,7 +116,8 @@ def dimensions_per_feature(W) -> torch.Tensor:
 def superposition(W) -> torch.Tensor:
     """How much each feature shares its direction with the others: ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²``, of shape (..., n_features).
 
-    0 for a feature orthogonal to all others; 0 too for a feature that is not represented.
+    0 for a feature orthogonal to all others, and for a zero column. A dropped feature whose column is small but
+    not zero still has a direction, and its value can be large: read it together with the norm.
 
     Examples
     --------
