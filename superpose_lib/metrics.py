@@ -116,7 +116,8 @@ def dimensions_per_feature(W) -> torch.Tensor:
 def superposition(W) -> torch.Tensor:
     """How much each feature shares its direction with the others: ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²``, of shape (..., n_features).
 
-    0 for a feature orthogonal to all others; 0 too for a feature that is not represented.
+    0 for a feature orthogonal to all others, and for a zero column. A dropped feature whose column is small but
+    not zero still has a direction, and its value can be large: read it together with the norm.
 
     Examples
     --------
@@ -142,6 +143,25 @@ def n_represented(W, threshold: float = 0.5) -> torch.Tensor:
     if not threshold > 0:
         raise ValueError(f"threshold must be a positive number, got {threshold!r}")
     return (_feature_matrix(W).norm(dim=-2) > threshold).sum(dim=-1)
+
+
+def antipodal_pairs(W, threshold: float = 0.5) -> torch.Tensor:
+    """How many antipodal pairs the model forms: unordered pairs of represented features (length above
+    `threshold`) whose cosine is below −0.9, of shape (...,).
+
+    Examples
+    --------
+    >>> antipodal_pairs(torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]))  # one pair and a loner
+    tensor(1)
+    """
+    if not threshold > 0:
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    W = _feature_matrix(W)
+    norms = W.norm(dim=-2)  # (..., n_features)
+    cos = _gram(W) / (norms.unsqueeze(-1) * norms.unsqueeze(-2)).clamp_min(1e-12)
+    represented = norms > threshold
+    pairs = (cos < -0.9) & represented.unsqueeze(-1) & represented.unsqueeze(-2)
+    return pairs.triu(diagonal=1).sum(dim=(-2, -1))
 
 
 def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:

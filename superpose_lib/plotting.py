@@ -198,22 +198,50 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, 
 # Chapter 06
 
 
-def feature_norm_bars(W, ax=None, title=None):
-    """Elhage et al.'s per-feature bars: length ‖Wᵢ‖, colour how superposed the feature is (0 black → 1 yellow).
+def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
+    """Elhage et al.'s per-feature bars: length ‖Wᵢ‖, colour how much the feature shares its direction.
 
-    W has shape (d_hidden, n_features); feature 0 is drawn at the top. The colour is
-    ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²`` from `superpose_lib.metrics.superposition`, clipped to [0, 1].
+    W has shape (d_hidden, n_features); feature 0 is drawn at the top. The colour is the feature's
+    superposition ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²`` (`superpose_lib.metrics.superposition`), unclipped, on a linear scale from
+    0 (dark blue) to `vmax` (yellow) of the plasma map. For features of length 1 it counts how many other
+    features' worth of its direction the feature shares: 0 alone, 1 in an antipodal pair, 1.5 in a regular
+    pentagon, ``k / m − 1`` for k features spread evenly over m dimensions. Values above `vmax` are drawn yellow
+    (the arrow of the colour bar).
+
+    Parameters
+    ----------
+    vmax : positive float, optional
+        The top of the colour scale. Pass the same value to panels that should be compared. By default the
+        largest value among the represented features (‖Wᵢ‖ > 0.5), and at least 1.
+    colorbar : bool or sequence of Axes
+        True: a colour bar beside `ax`; a sequence of axes (a row of panels): one shared bar beside them all;
+        False: none.
     """
+    from matplotlib.colors import Normalize
+    from matplotlib.ticker import MaxNLocator
+
     from .metrics import superposition
 
     W = torch.as_tensor(_numpy(W))
     if W.ndim != 2:
         raise ValueError(f"W must have shape (d_hidden, n_features), got {tuple(W.shape)}")
     norms = W.norm(dim=0).numpy()
-    overlap = superposition(W).clamp(0, 1).numpy()
+    overlap = superposition(W).numpy()
+    if vmax is None:
+        vmax = max(1.0, float(overlap[norms > 0.5].max(initial=0.0)))
+    elif isinstance(vmax, bool) or not (isinstance(vmax, (int, float, np.number)) and np.isfinite(vmax) and vmax > 0):
+        raise ValueError(f"vmax must be a positive number (the top of the colour scale) or None, got {vmax!r}")
+    scale = Normalize(0.0, vmax)
     ax = _axes(ax, figsize=(3, 0.25 * W.shape[1] + 1))
-    ax.barh(np.arange(W.shape[1]), norms, color=plt.cm.plasma(overlap), edgecolor="0.3", linewidth=0.5)
+    ax.barh(np.arange(W.shape[1]), norms, color=plt.cm.plasma(scale(overlap)), edgecolor="0.3", linewidth=0.5)
     ax.set(ylim=(W.shape[1] - 0.5, -0.5), xlabel="‖Wᵢ‖", ylabel="feature (by importance)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if colorbar is not False:
+        beside = [ax] if colorbar is True else list(np.ravel(np.asarray(colorbar, dtype=object)))
+        if not all(isinstance(other, plt.Axes) for other in beside) or not beside:
+            raise ValueError(f"colorbar must be True, False or a sequence of matplotlib Axes, got {colorbar!r}")
+        mappable = plt.cm.ScalarMappable(norm=scale, cmap="plasma")
+        ax.figure.colorbar(mappable, ax=beside, extend="max", label="Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²")
     if title:
         ax.set_title(title)
     return ax

@@ -84,6 +84,14 @@ def test_metrics_keep_the_instance_dimension():
     assert metrics.superposition(W).shape == (2, 5)
     assert metrics.dimensions_per_feature(W).tolist() == pytest.approx([0.4, 1.0])
     assert metrics.n_represented(W).tolist() == [5, 2]
+    assert metrics.antipodal_pairs(W).tolist() == [0, 0]
+
+
+def test_antipodal_pairs_counts_each_opposite_pair_of_represented_features_once():
+    cross = torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, -0.95, -0.1]])  # two pairs, a short third
+    assert metrics.antipodal_pairs(cross).item() == 2
+    assert metrics.antipodal_pairs(torch.stack([cross, _polygon(5).float()])).tolist() == [2, 0]
+    assert metrics.antipodal_pairs(cross, threshold=0.97).item() == 1  # only the (1, −1) pair is long enough
 
 
 @settings(max_examples=25, deadline=None)
@@ -142,6 +150,7 @@ def test_mmcs_batched_over_instances():
         (lambda: metrics.kurtosis(torch.ones(4, 3), dim=2), "dim must be"),
         (lambda: metrics.feature_dimensionality(torch.ones(3)), "W must have shape"),
         (lambda: metrics.n_represented(torch.ones(2, 2), threshold=0), "threshold"),
+        (lambda: metrics.antipodal_pairs(torch.ones(2, 2), threshold=0), "threshold"),
         (lambda: metrics.mmcs(torch.ones(3, 4), torch.ones(5, 4)), "same dimension"),
         (lambda: metrics.mmcs(torch.ones(3), torch.ones(3, 4)), "learned and true must have shape"),
     ],

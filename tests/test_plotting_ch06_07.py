@@ -26,6 +26,46 @@ def test_feature_norm_bars_draws_one_bar_per_feature_with_its_norm():
         feature_norm_bars(torch.ones(3))
 
 
+def test_feature_norm_bars_colour_is_unclipped_so_pairs_and_pentagons_differ():
+    angles = torch.arange(5) * 2 * torch.pi / 5
+    pentagon = torch.stack([angles.cos(), angles.sin()])  # each feature's superposition is 1.5
+    pair = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])  # 1, 1 and 0
+    colours = {}
+    for name, W in (("pentagon", pentagon), ("pair", pair)):
+        _, ax = plt.subplots()
+        feature_norm_bars(W, ax=ax, vmax=3.0)
+        colours[name] = [patch.get_facecolor() for patch in ax.patches]
+    assert colours["pentagon"][0] == pytest.approx(plt.cm.plasma(0.5))
+    assert colours["pair"][0] == pytest.approx(plt.cm.plasma(1 / 3)) and colours["pair"][2] == pytest.approx(
+        plt.cm.plasma(0.0)
+    )
+    plt.close("all")
+
+
+def test_feature_norm_bars_draws_a_colour_bar_and_integer_feature_ticks():
+    fig, axes = plt.subplots(1, 3)
+    for k, ax in enumerate(axes):
+        feature_norm_bars(torch.eye(2, 20), ax=ax, vmax=2.0, colorbar=axes if k == 2 else False)
+    assert len(fig.axes) == 4  # three panels and one shared colour bar
+    assert fig.axes[-1].get_ylabel() == "Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²" and fig.axes[-1].get_ylim() == pytest.approx((0.0, 2.0))
+    ticks = axes[0].get_yticks()
+    assert len(ticks) > 1 and all(float(tick).is_integer() for tick in ticks)
+    _, ax = plt.subplots()
+    feature_norm_bars(torch.eye(2, 3), ax=ax)
+    assert len(ax.figure.axes) == 2  # its own colour bar by default
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"vmax": 0.0}, "vmax must be a positive number"), ({"colorbar": 3}, "colorbar must be True, False or")],
+)
+def test_feature_norm_bars_rejects_a_bad_scale_or_colour_bar(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        feature_norm_bars(torch.eye(2, 3), **kwargs)
+    plt.close("all")
+
+
 def test_phase_map_checks_the_grid_shape():
     r, p = np.logspace(-1, 1, 3), np.logspace(0, -2, 4)
     ax = phase_map(np.zeros((3, 4)), r, p, title="phases")
