@@ -114,19 +114,22 @@ class Adam:
         """One update of every parameter from its gradient (same order as the parameters)."""
         self.t += 1
         beta1, beta2 = self.betas
+        # the fused kernel walks parameter and gradient memory in step: a gradient laid out differently (autograd
+        # returns some transposed) is copied into its parameter's layout first
+        grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(self.params, grads)]
         if self._fused:
             self._steps[0].fill_(self.t)
             try:
-                torch._fused_adam_(self.params, list(grads), self.exp_avg, self.exp_avg_sq, [], self._steps, lr=lr,
+                torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self._steps, lr=lr,
                                    beta1=beta1, beta2=beta2, weight_decay=0.0, eps=self.eps, amsgrad=False,
                                    maximize=False)  # fmt: skip
                 return
             except (RuntimeError, NotImplementedError):  # no fused kernel for this device or dtype in this torch
                 self._fused = False
         bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
-        torch._foreach_lerp_(self.exp_avg, list(grads), 1 - beta1)
+        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
         torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, list(grads), list(grads), 1 - beta2)
+        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
         denom = torch._foreach_sqrt(self.exp_avg_sq)
         torch._foreach_div_(denom, math.sqrt(bias2))
         torch._foreach_add_(denom, self.eps)

@@ -73,7 +73,9 @@ class SparseFeatures(torch.nn.Module):
             raise ValueError(f"low must be a number in [-1, 1), got {low!r}")
         self.low = float(low)
         if correlation not in CORRELATIONS:
-            raise ValueError(f'correlation must be "independent", "correlated" or "anticorrelated", got {correlation!r}')
+            raise ValueError(
+                f'correlation must be "independent", "correlated" or "anticorrelated", got {correlation!r}'
+            )
         self.correlation = correlation
         self.set_size = _validate.positive_int("set_size", set_size)
         if correlation != "independent" and self.n_features % self.set_size:
@@ -176,4 +178,6 @@ def broadcast(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
     try:
         return torch.broadcast_to(value, shape).clone()
     except RuntimeError as error:
-        raise ValueError(f"{name} must be a number or broadcastable to {shape}, got shape {tuple(value.shape)}") from error
+        raise ValueError(
+            f"{name} must be a number or broadcastable to {shape}, got shape {tuple(value.shape)}"
+        ) from error

@@ -438,7 +438,9 @@ def _replicated(model: ToyModel, n_copies: int, generator: torch.Generator) -> T
         for module in clone.modules():  # the model and its data: every per-instance tensor has instances first
             if hasattr(module, "n_instances"):
                 module.n_instances *= n_copies
-            for name, tensor in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
+            for name, tensor in list(module.named_parameters(recurse=False)) + list(
+                module.named_buffers(recurse=False)
+            ):
                 repeated = tensor.detach().repeat_interleave(n_copies, dim=0).clone()
                 is_param = isinstance(tensor, torch.nn.Parameter)
                 setattr(module, name, torch.nn.Parameter(repeated) if is_param else repeated)
