@@ -210,15 +210,16 @@ class ToyModel(torch.nn.Module):
         pre = torch.bmm(X, W.transpose(1, 2))  # (I, B, H)
         h = pre.clamp_min(0) if self.hidden_relu else pre
         out = torch.baddbmm(b.unsqueeze(1), h, W)  # (I, B, F)
-        off = out <= 0 if self.activation == "relu" else None  # where the output ReLU is off
-        if off is not None:
+        relu = self.activation == "relu"
+        if relu:
             out.clamp_min_(0)
-        r = out.sub_(X)  # residual x' − x, (I, B, F)
+        r = out - X  # residual x' − x, (I, B, F)
         scale = self.importance.unsqueeze(1) * (2.0 / (n_batch * self.n_features))  # (I, 1, F)
-        d = r * scale  # ∂loss/∂x'
-        loss = torch.bmm(r.view(r.shape[0], 1, -1), d.view(r.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
-        if off is not None:
-            d.masked_fill_(off, 0.0)  # no gradient through a ReLU that is off
+        d = r.mul_(scale)  # ∂loss/∂x' (in r's memory)
+        # loss = ½ Σ scale · r² = ½ Σ d² / scale, one dot product per instance
+        loss = torch.bmm(d.view(d.shape[0], 1, -1), (d / scale).view(d.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
+        if relu:  # no gradient through an output ReLU that is off (out = 0 there)
+            d = torch.ops.aten.threshold_backward(d, out, 0.0)
         db = d.sum(dim=1)  # (I, F)
         dW = torch.bmm(h.transpose(1, 2), d)  # (I, H, F): the decoder's share
         e = torch.bmm(d, W.transpose(1, 2))  # (I, B, H): ∂loss/∂h
@@ -227,7 +228,7 @@ class ToyModel(torch.nn.Module):
             loss = loss + (lam * h.abs()).sum(dim=(1, 2))
             e.addcmul_(lam, torch.sign(h))
         if self.hidden_relu:
-            e.masked_fill_(pre <= 0, 0.0)
+            e = torch.ops.aten.threshold_backward(e, pre, 0.0)
         dW.baddbmm_(e.transpose(1, 2), X)  # the encoder's share
         return loss, [dW, db]
 
@@ -328,15 +329,14 @@ class AbsoluteValueModel(ToyModel):
         pre = torch.bmm(X, W1.transpose(1, 2))  # (I, B, H)
         h = pre.clamp_min(0)
         out = torch.baddbmm(b.unsqueeze(1), h, W2.transpose(1, 2)).clamp_min_(0)  # (I, B, F)
-        target = X.abs()
-        r = out.sub_(target)
+        r = out - X.abs()
         scale = self.importance.unsqueeze(1) * (2.0 / (n_batch * self.n_features))
         d = r * scale
         loss = (r * d).sum(dim=(1, 2)) * 0.5
-        d.masked_fill_(r <= target.neg_(), 0.0)  # output ReLU off
+        d = torch.ops.aten.threshold_backward(d, out, 0.0)  # output ReLU off
         db = d.sum(dim=1)
         dW2 = torch.bmm(d.transpose(1, 2), h)  # (I, F, H)
-        e = torch.bmm(d, W2).masked_fill_(pre <= 0, 0.0)  # (I, B, H)
+        e = torch.ops.aten.threshold_backward(torch.bmm(d, W2), pre, 0.0)  # (I, B, H)
         dW1 = torch.bmm(e.transpose(1, 2), X)  # (I, H, F)
         return loss, [dW1, dW2, db]
 
