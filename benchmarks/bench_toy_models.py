@@ -20,8 +20,8 @@ Each loop's time per step is the best of its chunks of ``CHUNK`` steps (a slow s
 chunk, not the estimate); the final loss of each is measured on the same held-out samples, and the script
 fails if the engine's is worse than the reference's by more than ``LOSS_TOLERANCE``.
 
-**threads**: one thread against all of them for a step at increasing sizes: where a second thread starts to
-pay is `superpose_lib.engine.ONE_THREAD_BELOW`.
+**threads**: one thread against all of them for a step at increasing sizes, the measurement behind
+`superpose_lib.engine.ONE_THREAD_BELOW` (run it on an idle machine and on a busy one: see that constant).
 
 **recipe** (equal final loss): the workload is chapter 07's largest experiment: uniform importance,
 N_FEATURES features in D_HIDDEN dimensions, one instance per feature density (log-spaced from 1 down to

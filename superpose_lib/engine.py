@@ -48,9 +48,12 @@ SCHEDULES = ("constant", "cosine")
 GRADIENTS = ("auto", "autograd", "hand")
 
 # Multiply-adds in a step's largest product below which training runs on one CPU thread. Measured on the
-# 2-core machine the course is tested on (benchmarks/bench_toy_models.py --threads-sweep): a second thread
-# saves nothing at 10⁵ (toy model 20×5, batch 1024: 0.38 ms a step either way) and 25% at 4·10⁶ (200×20).
-ONE_THREAD_BELOW = 2**22
+# 2-core machine the course is tested on (benchmarks/bench_toy_models.py --section threads): on an idle machine a
+# second thread saves 0% at 10⁵ multiply-adds (toy model 20×5, batch 1024: 0.38 ms a step either way), 25% at
+# 4·10⁶ (200×20: 2.2 → 1.7 ms) and 35 to 40% at 2·10⁸; on a busy one (load average 8) it makes a step 5 to 12 times
+# slower (16 SAEs of 256 latents, batch 128: 12 ms a step on one thread, 80 to 160 ms on two). Workshops and
+# notebooks share machines, so one thread until a step is large enough that a second one pays for itself clearly.
+ONE_THREAD_BELOW = 2**26
 
 
 def threads_for(work: int) -> int:
