@@ -1,7 +1,31 @@
-"""Benchmark: the library's toy-model training against a straightforward reference, at equal final loss.
+"""Benchmark: the library's toy-model training (`superpose_lib.engine`) against a straightforward reference.
 
-The workload is chapter 07's largest experiment: uniform importance, N_FEATURES features in D_HIDDEN
-dimensions, one instance per feature density (log-spaced from 1 down to MIN_DENSITY), all trained at once.
+Three sections (``--section``; all by default):
+
+**work** (equal work): at the paper's sizes, 20 features in 5 dimensions, 200 in 20 and 400 in 30 (one
+model, feature probability 0.05, importance 0.9ⁱ), four loops train the same initial model with Adam at the
+same constant lr 1e-3, batch 1024, for the same number of steps:
+
+- **reference**: dense batches from two random tensors, an einsum forward pass, autograd, ``torch.optim.Adam``
+  (the paper's notebook);
+- **engine, hand gradients**: ``train(model, ...)``, what the course runs;
+- **engine, autograd**: ``train(model, ..., gradients="autograd")``: the engine with the model's loss only, so
+  the two engine rows separate what the engine gains from what the hand-written gradients gain;
+- **floor**: only the work a step cannot avoid, each piece timed alone in a loop and summed: one uniform draw
+  of the batch, the five batched products (two forward, three for the gradients), four element-wise passes
+  over the batch (features from the draw, output ReLU, residual, gradient mask), the bias gradient's sum over
+  the batch and one fused Adam update.
+
+Each loop's time per step is the best of its chunks of ``CHUNK`` steps (a slow spell of the machine hits a
+chunk, not the estimate); the final loss of each is measured on the same held-out samples, and the script
+fails if the engine's is worse than the reference's by more than ``LOSS_TOLERANCE``.
+
+**threads**: one thread against all of them for a step at increasing sizes, the measurement behind
+`superpose_lib.engine.ONE_THREAD_BELOW` (run it on an idle machine and on a busy one: see that constant).
+
+**recipe** (equal final loss): the workload is chapter 07's largest experiment: uniform importance,
+N_FEATURES features in D_HIDDEN dimensions, one instance per feature density (log-spaced from 1 down to
+MIN_DENSITY), all trained at once.
 
 - **Reference** (as in the paper's notebook): dense batches from two random tensors, an einsum forward pass,
   autograd, ``torch.optim.Adam`` at a constant lr of 1e-3, batch 1024, REF_STEPS steps.
@@ -21,7 +45,8 @@ does not reach the target.
 Both sides run with the same number of CPU threads (by default the one `train` picks for this workload; set it
 with ``--threads``), so the ratio measures the algorithms, not the threading.
 
-Run: ``python benchmarks/bench_toy_models.py [--quick] [--threads N] [--device cuda]``. Timings on a shared
+Run: ``python benchmarks/bench_toy_models.py [--section work|threads|recipe] [--quick] [--threads N]
+[--device cuda]``. Timings on a shared
 machine are noisy; the two sides run back to back in one process so they see the same load.
 """
 
@@ -33,7 +58,11 @@ import time
 
 import torch
 
-from superpose_lib.toy_models import ToyModel, train_best_of_seeds
+from superpose_lib import engine
+from superpose_lib.toy_models import ToyModel, train, train_best_of_seeds
+
+SIZES = [(20, 5), (200, 20), (400, 30)]  # the paper's: features, hidden dimensions
+WORK_STEPS, WORK_LR, WORK_BATCH, WORK_DENSITY, CHUNK, LOSS_TOLERANCE = 2_000, 1e-3, 1_024, 0.05, 100, 0.02
 
 N_FEATURES, D_HIDDEN, N_DENSITIES, MIN_DENSITY = 100, 10, 12, 0.003
 REF_STEPS, REF_LR, REF_BATCH = 10_000, 1e-3, 1_024
@@ -95,17 +124,174 @@ def first_within(trace, target: float):
     return next(((step, seconds) for step, seconds, loss in trace if loss <= 1.01 * target), None)
 
 
+# --- equal work -----------------------------------------------------------------------------------------------
+
+
+def work_model(n_features, d_hidden, device) -> ToyModel:
+    importance = 0.9 ** torch.arange(float(n_features))
+    return ToyModel(n_features, d_hidden, feature_probability=WORK_DENSITY, importance=importance, seed=0,
+                    device=device)  # fmt: skip
+
+
+class ChunkClock:
+    """``on_step`` callback: the best time per step over chunks of CHUNK steps."""
+
+    def __init__(self, device):
+        self.device, self.best, self.start = device, math.inf, None
+
+    def __call__(self, step, _model=None):
+        if step % CHUNK == 0 or step % CHUNK == CHUNK - 1:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            now = time.perf_counter()
+            if step % CHUNK == 0:
+                self.start = now
+            elif self.start is not None:
+                self.best = min(self.best, (now - self.start) / (CHUNK - 1))
+
+
+def reference_steps(model: ToyModel, steps: int, clock: ChunkClock, device) -> None:
+    """The paper notebook's loop at equal work: two random tensors, einsum forward, autograd, torch.optim.Adam."""
+    gen = torch.Generator(device=device).manual_seed(1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=WORK_LR)
+    shape = (WORK_BATCH, model.n_instances, model.n_features)
+    for step in range(steps):
+        present = torch.rand(shape, generator=gen, device=device) <= model.feature_probability
+        x = torch.where(present, torch.rand(shape, generator=gen, device=device), torch.zeros((), device=device))
+        h = torch.einsum("bif,ihf->bih", x, model.W)
+        out = torch.relu(torch.einsum("bih,ihf->bif", h, model.W) + model.b)
+        loss = (model.importance * (x - out) ** 2).mean(dim=(0, 2)).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        clock(step)
+
+
+def floor_per_step(model: ToyModel, device, repeats: int = 200) -> float:
+    """The unavoidable work of one step, each piece timed alone (best of 5 loops of `repeats`) and summed."""
+    I, F, H, B = model.n_instances, model.n_features, model.d_hidden, WORK_BATCH
+    gen = torch.Generator(device=device).manual_seed(0)
+    X = model.data.sample(B, gen)  # (I, B, F)
+    W, b = model.W.detach().clone(), model.b.detach().clone()
+    h, d = torch.randn(I, B, H, device=device), torch.randn(I, B, F, device=device)
+    out = torch.empty_like(d)
+    adam = engine.Adam([W, b])
+    grads = [torch.randn_like(W), torch.randn_like(b)]
+    pieces = [
+        lambda: torch.rand((I, B, F), generator=gen, device=device),
+        lambda: torch.bmm(X, W.transpose(1, 2)),  # h = W x
+        lambda: torch.baddbmm(b.unsqueeze(1), h, W),  # Wᵀ h + b
+        lambda: torch.bmm(h.transpose(1, 2), d),  # the decoder's share of dW
+        lambda: torch.bmm(d, W.transpose(1, 2)),  # ∂loss/∂h
+        lambda: torch.bmm(h.transpose(1, 2), X),  # the encoder's share of dW
+        *[lambda: torch.mul(d, 0.5, out=out)] * 4,  # features, ReLU, residual, mask: one pass over the batch each
+        lambda: d.sum(dim=1),  # the bias gradient
+        lambda: adam.step(grads, 1e-9),
+    ]
+    total = 0.0
+    for piece in pieces:
+        best = math.inf
+        for _ in range(5):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(repeats):
+                piece()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            best = min(best, (time.perf_counter() - start) / repeats)
+        total += best
+    return total
+
+
+def equal_work(args, device) -> bool:
+    steps = 400 if args.quick else WORK_STEPS
+    print(f"== equal work: {steps} steps, batch {WORK_BATCH}, Adam lr {WORK_LR}, feature probability {WORK_DENSITY}")
+    print(
+        f"{'size':>8} {'threads':>7} {'reference':>10} {'hand':>8} {'autograd':>9} {'floor':>8}   "
+        f"{'ref/hand':>8} {'autograd/hand':>13} {'floor/hand':>10}   final held-out loss (ref, hand, autograd)"
+    )
+    print(f"{'':>8} {'':>7} {'(ms/step)':>10} {'':>8} {'':>9} {'':>8}")  # fmt: skip
+    ok, all_threads = True, torch.get_num_threads()
+    for n_features, d_hidden in SIZES:
+        torch.set_num_threads(all_threads)
+        threads = args.threads or engine.threads_for(WORK_BATCH * n_features * d_hidden)
+        torch.set_num_threads(threads)
+        held_out = work_model(n_features, d_hidden, device).generate_batch(32_768, generator=torch.Generator(
+            device=device).manual_seed(12345))  # fmt: skip
+        times, losses = {}, {}
+        for name in ("reference", "hand", "autograd"):
+            model, clock = work_model(n_features, d_hidden, device), ChunkClock(device)
+            if name == "reference":
+                reference_steps(model, steps, clock, device)
+            else:
+                train(model, steps, WORK_BATCH, WORK_LR, seed=1, gradients=name, on_step=clock, threads=threads,
+                      progress=False)  # fmt: skip
+            times[name] = clock.best
+            with torch.no_grad():
+                losses[name] = model.loss(held_out, model(held_out)).item()
+        times["floor"] = floor_per_step(work_model(n_features, d_hidden, device), device)
+        ms = {k: 1e3 * v for k, v in times.items()}
+        print(f"{n_features:>4}×{d_hidden:<3} {threads:>7} {ms['reference']:>10.3f} {ms['hand']:>8.3f} "
+              f"{ms['autograd']:>9.3f} {ms['floor']:>8.3f}   {times['reference'] / times['hand']:>7.2f}x "
+              f"{times['autograd'] / times['hand']:>12.2f}x {times['floor'] / times['hand']:>9.0%}   "
+              f"{losses['reference']:.4e} {losses['hand']:.4e} {losses['autograd']:.4e}")  # fmt: skip
+        if losses["hand"] > (1 + LOSS_TOLERANCE) * losses["reference"]:
+            print(f"  the engine's final loss is worse than the reference's by more than {LOSS_TOLERANCE:.0%}")
+            ok = False
+    return ok
+
+
+# --- threads --------------------------------------------------------------------------------------------------
+
+
+def thread_sweep(device) -> None:
+    print(f"== threads: ms per step on 1 thread and on {torch.get_num_threads()} (engine.ONE_THREAD_BELOW = "
+          f"{engine.ONE_THREAD_BELOW:.2e})")  # fmt: skip
+    for n_features, d_hidden, n_instances, batch in [(20, 5, 1, 1024), (100, 10, 1, 1024), (200, 20, 1, 1024),
+                                                     (400, 30, 1, 1024), (400, 30, 8, 1024)]:  # fmt: skip
+        model = ToyModel(n_features, d_hidden, n_instances, feature_probability=0.05, seed=0, device=device)
+        best = {}
+        for threads in (1, torch.get_num_threads()) * 2:  # alternating, best of two each
+            clock = ChunkClock(device)
+            train(model, 3 * CHUNK, batch, 1e-3, seed=0, threads=threads, on_step=clock, progress=False)
+            best[threads] = min(best.get(threads, math.inf), clock.best)
+        work = n_instances * batch * n_features * d_hidden
+        print(
+            f"  work {work:>10.2e} ({n_instances}×{n_features}×{d_hidden}, batch {batch}): "
+            + ", ".join(f"{t} thread(s) {1e3 * v:.3f}" for t, v in best.items())
+        )
+
+
+# --- equal final loss (the fast recipe) -----------------------------------------------------------------------
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a shorter reference (2000 steps) for a smoke test")
+    parser.add_argument("--section", choices=["work", "threads", "recipe", "all"], default="all")
+    parser.add_argument("--quick", action="store_true", help="shorter runs for a smoke test")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--ref-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for both sides")
     args = parser.parse_args()
     device = torch.device(args.device)
-    work = N_DENSITIES * LIB_BATCH * N_FEATURES * D_HIDDEN
-    threads = args.threads or (1 if work < 2**22 else torch.get_num_threads())  # what train() picks
+    saved = torch.get_num_threads()
+    ok = True
+    if args.section in ("work", "all"):
+        ok = equal_work(args, device)
+        torch.set_num_threads(saved)
+    if args.section in ("threads", "all") and device.type == "cpu":
+        thread_sweep(device)
+    if args.section in ("recipe", "all"):
+        ok = recipe(args, device) and ok
+    if not ok:
+        raise SystemExit(1)
+
+
+def recipe(args, device) -> bool:
+    threads = args.threads or engine.threads_for(N_DENSITIES * LIB_BATCH * N_FEATURES * D_HIDDEN)  # train()'s
     torch.set_num_threads(threads)
+    print("== equal final loss: the fast recipe against the paper's")
     ref_steps = args.ref_steps or (2_000 if args.quick else REF_STEPS)
     print(
         f"machine: {device.type}, torch {torch.__version__}, {threads} thread(s) for both sides; workload: "
@@ -136,7 +322,7 @@ def main() -> None:
     if lib_hit is not None:
         print(f"library reaches it at step {lib_hit[0]} after {lib_hit[1]:.2f} s")
         print(f"speed-up: {ref_hit[1] / lib_hit[1]:.1f}x")
-        return
+        return True
     # The library ends above the reference: compare at the library's final level instead, and say so.
     lib_final = lib_trace[-1][2]
     print(f"the library did NOT reach it: final {lib_final:.5f} ({lib_final / target - 1:+.1%}); lengthen LIB_STEPS")
@@ -146,7 +332,7 @@ def main() -> None:
             f"at the library's final loss instead: reference at step {ref_at_lib[0]} after {ref_at_lib[1]:.2f} s, "
             f"library {lib_trace[-1][1]:.2f} s, ratio {ref_at_lib[1] / lib_trace[-1][1]:.1f}x"
         )
-    raise SystemExit(1)
+    return False
 
 
 if __name__ == "__main__":

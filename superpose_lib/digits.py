@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from . import _validate
+from . import _validate, engine
 from .environment import cpu_threads
 from .geometry import random_rotation
 
@@ -177,7 +177,8 @@ def train(
     """Fit `model` to images X (n, d_in) and labels y (n,) by SGD with momentum on the cross-entropy.
 
     SGD's update is rotation-equivariant (rotating the hidden layer before a step and after it commute), unlike
-    Adam's per-coordinate step sizes, so with an identity activation nothing prefers the neuron basis.
+    Adam's per-coordinate step sizes, so with an identity activation nothing prefers the neuron basis. That is
+    why this loop is not `superpose_lib.engine.fit`, whose optimiser is Adam: chapter 02's argument rests on it.
 
     Parameters
     ----------
@@ -212,7 +213,7 @@ def train(
     X, y = X.to(device), y.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     history = torch.empty(epochs)
-    with cpu_threads(1, device):  # a 64 → 32 → 10 network gains nothing from more threads
+    with cpu_threads(engine.threads_for(batch_size * model.W1.numel()), device):
         for epoch in tqdm(range(epochs), desc="training", disable=not progress):
             order = torch.randperm(len(y), generator=gen).to(device)
             total = 0.0
@@ -516,7 +517,9 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     steps = _validate.positive_int("steps", steps)
     w = torch.zeros(activations.shape[1], dtype=activations.dtype, requires_grad=True)
     b = torch.zeros((), dtype=activations.dtype, requires_grad=True)
-    # The penalised loss is strictly convex, so L-BFGS from zero finds its unique minimum (no randomness).
+    # The penalised loss is strictly convex, so L-BFGS from zero finds its unique minimum (no randomness). This is
+    # not superpose_lib.engine's job: a full-batch second-order solve converges in a few dozen iterations where
+    # minibatch Adam would need thousands and stop short of the exact minimum.
     optimizer = torch.optim.LBFGS([w, b], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure():
@@ -526,7 +529,8 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
         loss.backward()
         return loss
 
-    with torch.enable_grad(), cpu_threads(1, activations.device):
+    threads = engine.threads_for(activations.numel())
+    with torch.enable_grad(), cpu_threads(threads, activations.device):
         optimizer.step(closure)
     return w.detach(), b.detach()
 

@@ -11,10 +11,8 @@ import math
 import numbers
 
 import torch
-from tqdm.auto import tqdm
 
-from . import _validate
-from .environment import cpu_threads
+from . import _validate, engine
 
 
 def random_rotation(n: int, *, proper: bool = False, seed=None, generator=None, device=None) -> torch.Tensor:
@@ -361,32 +359,41 @@ def pack_unit_vectors(
         raise ValueError(f"power must be a number >= 2, got {power!r}")
     dev = _validate.device(device)
     start = random_unit_vectors(k, n, seed=seed, generator=generator)
-    V = start.double().to(dev).requires_grad_(True)  # (k, n)
-    optimizer = torch.optim.Adam([V], lr=lr)
-    rows, cols = torch.triu_indices(k, k, offset=1, device=dev)
-    threads = 1 if k * k * n < 10**7 else torch.get_num_threads()  # small matrices: one thread is faster
-    with cpu_threads(threads, dev):
-        return _pack(V, optimizer, rows, cols, steps, power, progress).to(torch.float32)
+    packing = _Packing(start.double().to(dev), steps, power)
+    engine.fit(packing, lambda n_batch, gen: None, steps, 1, lr, before_update=packing.keep_best,
+               after_update=packing.renormalise, progress=progress, threads=engine.threads_for(k * k * n),
+               desc="packing")  # fmt: skip
+    with torch.no_grad():
+        packing.batch_loss(None)  # score the final vectors too
+        packing.keep_best(None)
+    return packing.best.to(torch.float32)
 
 
-def _pack(V, optimizer, rows, cols, steps, power, progress) -> torch.Tensor:
-    best, best_coherence = V.detach().clone(), math.inf
-    for step in tqdm(range(steps + 1), desc="packing", disable=not progress):
-        unit = V / V.norm(dim=1, keepdim=True)  # normalising inside the graph keeps the gradient tangent
-        cos = (unit @ unit.T)[rows, cols]  # (k(k-1)/2,)
-        current = cos.detach().abs().max().item()
-        if current < best_coherence:
-            best, best_coherence = unit.detach().clone(), current
-        if step == steps:  # the last pass only scores the final vectors
-            break
-        q = 2 + (power - 2) * step / max(steps - 1, 1)
-        soft_max = (cos.abs() ** q).mean() ** (1 / q)
-        optimizer.zero_grad(set_to_none=True)
-        soft_max.backward()
-        optimizer.step()
-        with torch.no_grad():
-            V /= V.norm(dim=1, keepdim=True)
-    return best
+class _Packing(torch.nn.Module):
+    """`pack_unit_vectors`'s objective for the training engine: the soft maximum of the pairs' |cos|."""
+
+    def __init__(self, V: torch.Tensor, steps: int, power: float):
+        super().__init__()
+        self.V = torch.nn.Parameter(V)  # (k, n)
+        self.rows, self.cols = torch.triu_indices(V.shape[0], V.shape[0], offset=1, device=V.device)
+        self.steps, self.power, self.step = steps, power, 0
+        self.best, self.best_coherence = V.clone(), math.inf
+
+    def batch_loss(self, _batch) -> torch.Tensor:
+        unit = self.V / self.V.norm(dim=1, keepdim=True)  # normalising inside the graph keeps the gradient tangent
+        cos = (unit @ unit.T)[self.rows, self.cols]  # (k(k-1)/2,)
+        self.current = (unit.detach(), cos.detach().abs().max().item())
+        q = 2 + (self.power - 2) * self.step / max(self.steps - 1, 1)  # early steps spread all pairs, late the worst
+        return ((cos.abs() ** q).mean() ** (1 / q)).reshape(1)
+
+    def keep_best(self, _grads) -> None:  # before each update, the vectors just scored
+        unit, coherence = self.current
+        if coherence < self.best_coherence:
+            self.best, self.best_coherence = unit.clone(), coherence
+
+    def renormalise(self, step: int, _adam) -> None:
+        self.V.data /= self.V.data.norm(dim=1, keepdim=True)
+        self.step = step + 1
 
 
 def _validate_eps(eps, upper: float | None) -> float:

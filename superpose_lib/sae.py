@@ -18,9 +18,10 @@ directions, each switched on with its own decaying probability; `evaluate_sae` s
 them (MMCS, `superpose_lib.metrics.mmcs`) and how well it reconstructs (explained variance, L0, dead latents,
 shrinkage).
 
-Why training is fast here (measured in ``benchmarks/bench_sae.py``): the gradients are written out by hand
-(a few batched matrix products, no autograd graph; checked against autograd in the tests), Adam updates the
-parameters in place, all instances share each batch, and small workloads run on one CPU thread.
+Training is one call of the library's training loop, `superpose_lib.engine.fit`, with the SAE's own steps as
+hooks (the decoder kept on the unit sphere, dead latents resampled). The gradients are written out by hand
+(`SAE.batch_loss_and_grads`, a few batched matrix products; checked against autograd in the tests), which
+``benchmarks/bench_sae.py`` measures against autograd, and all instances share each batch.
 """
 
 from __future__ import annotations
@@ -30,18 +31,15 @@ import math
 import numbers
 
 import torch
-from tqdm.auto import tqdm
 
-from . import _validate
-from .environment import cpu_threads
+from . import _validate, engine
+from .features import SparseFeatures
 from .geometry import random_unit_vectors
 from .metrics import mmcs as _mmcs
-from .toy_models import _SCHEDULES, _lr_at
 
 __all__ = ["SyntheticFeatures", "SAE", "train_sae", "evaluate_sae"]
 
 ARCHITECTURES = ("relu", "topk")
-_ONE_THREAD_BELOW = 2**26  # multiply-adds per product; see train_sae's `threads`
 
 
 # --- the synthetic benchmark ---------------------------------------------------------------------------------
@@ -97,6 +95,7 @@ class SyntheticFeatures:
         gen = _validate.generator(seed, generator)
         self.features = random_unit_vectors(self.n_features, self.d, generator=gen).T.contiguous().to(dev, dtype)
         self.probabilities = _capped_probabilities(self.n_features, self.mean_active, self.decay).to(dev, dtype)
+        self._codes = SparseFeatures(self.n_features, self.probabilities, device=dev).to(dtype)
         # samples drawn without a seed continue from this generator (on the data's device), so they are
         # reproducible from the constructor's seed
         self._generator = torch.Generator(device=dev)
@@ -133,12 +132,7 @@ class SyntheticFeatures:
         gen = (
             self._generator if seed is None and generator is None else _validate.generator(seed, generator, self.device)
         )
-        p = self.probabilities  # (features,)
-        if getattr(self, "_affine", (None,))[0] is not p:  # cached: sampling is in every training step
-            self._affine = (p, (p - 1) / p, 1 / p)
-        u = torch.rand((n, self.n_features), generator=gen, device=self.device, dtype=self.features.dtype)
-        # one uniform draw per entry: on when u > 1 − p, and then (u − (1 − p)) / p is uniform on [0, 1)
-        codes = torch.addcmul(self._affine[1], u, self._affine[2]).clamp_min_(0.0)  # (n, features)
+        codes = self._codes.sample(n, gen)[0]  # (n, features): each on with its probability, then uniform on [0, 1)
         x = codes @ self.features.T  # (n, d)
         return (x, codes) if return_codes else x
 
@@ -385,14 +379,25 @@ class SAE(torch.nn.Module):
             self.W_dec.div_(self.W_dec.square().sum(dim=1, keepdim=True).sqrt_().clamp_min_(1e-12))
         return self
 
-    # -- hand-written gradients -------------------------------------------------------------------------------
-    def _loss_and_grads(self, X: torch.Tensor):
-        """Per-instance loss (n_instances,) and the gradients of their sum, written out by hand.
+    # -- training (superpose_lib.engine) -----------------------------------------------------------------------
+    def batch_loss(self, X: torch.Tensor) -> torch.Tensor:
+        """`loss` on a training batch X, (B, d) shared by the instances or (I, B, d); differentiable.
+
+        Also keeps, for `train_sae`'s hooks, the residual ``x̂ − x`` and which latents fired on this batch.
+        """
+        Xe = X.unsqueeze(0).expand(self.n_instances, -1, -1) if X.ndim == 2 else X
+        z = self._activate(self._pre(Xe))
+        r = torch.baddbmm(self.b_dec.unsqueeze(1), z, self.W_dec.transpose(1, 2)) - Xe  # (I, B, d)
+        self._last_batch = (r.detach(), (z.detach() > 0).any(dim=1))
+        return r.square().mean(dim=(1, 2)) + self.l1_coeff * z.sum(dim=2).mean(dim=1)
+
+    def batch_loss_and_grads(self, X: torch.Tensor):
+        """`batch_loss` and the gradients of its sum, written out by hand.
 
         X is (B, d), shared by the instances, or (I, B, d). With r = x̂ − x and s = 2 / (B d_input), so that
         ∂loss/∂x̂ = s r: ∂/∂b_dec = s Σ_batch r, ∂/∂W_dec = s rᵀ z, and through the active latents (z > 0)
-        g = s r W_dec + λ/B, ∂/∂b_enc = Σ_batch g, ∂/∂W_enc = xᵀ g. Also returns the residual r (for
-        resampling) and which latents fired on this batch, (I, L) bool.
+        g = s r W_dec + λ/B, ∂/∂b_enc = Σ_batch g, ∂/∂W_enc = xᵀ g. Keeps the residual r and
+        which latents fired, as `batch_loss` does.
         """
         W_enc, b_enc, W_dec, b_dec = (p.detach() for p in (self.W_enc, self.b_enc, self.W_dec, self.b_dec))
         n_batch = X.shape[-2]
@@ -414,7 +419,8 @@ class SAE(torch.nn.Module):
         g = torch.ops.aten.threshold_backward(g, z, 0.0)  # only through the active latents
         db_enc = g.sum(dim=1)
         dW_enc = torch.bmm(Xe.transpose(1, 2), g)  # (I, d, L)
-        return loss, [dW_enc, db_enc, dW_dec, db_dec], r, z_sum > 0
+        self._last_batch = (r, z_sum > 0)
+        return loss, [dW_enc, db_enc, dW_dec, db_dec]
 
 
 def _per_instance_ints(name: str, value) -> list[int]:
@@ -468,7 +474,7 @@ def _batch_source(data, d_input: int, device: torch.device):
 
 def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resample_dead=True, seed=None,
               generator=None, progress=True, threads=None, schedule="constant", warmup=0, dead_window=None,
-              on_step=None) -> torch.Tensor:  # fmt: skip
+              on_step=None, gradients="auto") -> torch.Tensor:  # fmt: skip
     """Train every instance of `sae` at once with Adam; return the per-instance loss history.
 
     Each step draws one batch, shared by all instances (so the batches depend on the seed only, not on the
@@ -503,16 +509,15 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     progress : bool
         Show a tqdm progress bar.
     threads : int, optional
-        CPU threads (restored afterwards). By default one thread unless each of a step's products is large
-        (``n_instances · batch_size · d_input · d_latent_max`` of 2²⁶ ≈ 67 million multiply-adds or more): below
-        that, extra threads save little, and on a busy machine their synchronisation can make a step a
-        hundred times slower (on a busy 2-core machine: about 5 ms a step on one thread, 0.5 s on two).
+        CPU threads (restored afterwards). By default `superpose_lib.engine.threads_for` the step: one thread
+        unless each product (``n_instances · batch_size · d_input · d_latent_max`` multiply-adds) is large.
     schedule : "constant" or "cosine" (decays to 2% of lr), and `warmup` steps of linear warm-up.
     dead_window : int, optional
         Steps without firing that make a latent dead, and the interval between checks (default
         ``min(200, steps // 10)``, at least 1).
     on_step : callable ``on_step(step, sae)``, optional
         Called after every step.
+    gradients : "auto" (hand-written), or "autograd" (for comparison; slower).
 
     Returns
     -------
@@ -529,13 +534,7 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     """
     if not isinstance(sae, SAE):
         raise ValueError(f"sae must be an SAE, got {type(sae).__name__}")
-    steps = _validate.positive_int("steps", steps)
-    batch_size = _validate.positive_int("batch_size", batch_size)
-    if not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if schedule not in _SCHEDULES:
-        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
-    warmup = _validate.positive_int("warmup", warmup, minimum=0)
+    steps, batch_size, lr, schedule, warmup = engine.check_recipe(steps, batch_size, lr, schedule, warmup)
     window = (
         max(1, min(200, steps // 10)) if dead_window is None else _validate.positive_int("dead_window", dead_window)
     )
@@ -545,72 +544,31 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     resample_gen = torch.Generator(device=device)
     resample_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen, device=device)))
     draw = _batch_source(data, sae.d_input, device)
-    if threads is None:
-        work = sae.n_instances * batch_size * sae.d_input * sae.d_latent_max
-        threads = 1 if work < _ONE_THREAD_BELOW else torch.get_num_threads()
-    threads = _validate.positive_int("threads", threads)
-
-    adam = _Adam([sae.W_enc.data, sae.b_enc.data, sae.W_dec.data, sae.b_dec.data])
-    history = torch.empty(steps, sae.n_instances, device=device)
     since_fired = torch.zeros(sae.n_instances, sae.d_latent_max, dtype=torch.long, device=device)
-    with cpu_threads(threads, device), torch.no_grad():
+
+    def tangent_decoder_gradient(grads):  # remove each decoder column's gradient along the column itself
+        W_dec, dW_dec = sae.W_dec.data, grads[2]
+        dW_dec.sub_(W_dec * (W_dec * dW_dec).sum(dim=1, keepdim=True))
+
+    def renormalise_and_resample(step, adam):
         sae.normalize_decoder_()
-        for step in tqdm(range(steps), desc="training SAE", disable=not progress):
-            X = draw(batch_size, gen)  # (B, d), shared by every instance
-            loss, grads, r, fired = sae._loss_and_grads(X)
-            history[step] = loss
-            since_fired.add_(1).masked_fill_(fired, 0)
-            W_dec, dW_dec = sae.W_dec.data, grads[2]
-            dW_dec.sub_(W_dec * (W_dec * dW_dec).sum(dim=1, keepdim=True))  # tangent to the unit sphere
-            t = step + 1
-            adam.step(grads, _lr_at(step, steps, lr, schedule, warmup))
-            sae.normalize_decoder_()
-            if resample_dead and t % window == 0 and t <= 0.75 * steps:
-                dead = (since_fired >= window) & sae.latent_mask
-                if dead.any():
-                    _resample(sae, dead, r, resample_gen, adam.exp_avg, adam.exp_avg_sq)
-                    since_fired.masked_fill_(dead, 0)
-            if on_step is not None:
-                on_step(step, sae)
-    return history.cpu()
+        r, fired = sae._last_batch
+        since_fired.add_(1).masked_fill_(fired, 0)
+        t = step + 1
+        if resample_dead and t % window == 0 and t <= 0.75 * steps:
+            dead = (since_fired >= window) & sae.latent_mask
+            if dead.any():
+                _resample(sae, dead, r, resample_gen, adam.exp_avg, adam.exp_avg_sq)
+                since_fired.masked_fill_(dead, 0)
 
-
-class _Adam:
-    """Adam (β = 0.9, 0.999, ε = 1e-8) updating tensors in place from given gradients.
-
-    ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``, ``p ← p − lr·m̂ / (√v̂ + ε)`` with the bias-corrected m̂, v̂.
-    One fused kernel where torch has it on this device (CPU from torch 2.4), else seven `_foreach` passes.
-    """
-
-    def __init__(self, params: list[torch.Tensor], betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.betas, self.eps = params, betas, eps
-        self.exp_avg = [torch.zeros_like(p) for p in params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
-        self.t = 0
-        step = torch.zeros((), dtype=torch.float32, device=params[0].device)
-        self._steps = [step] * len(params)  # one counter, shared (the fused kernel only reads it)
-        self._fused = hasattr(torch, "_fused_adam_")
-
-    def step(self, grads: list[torch.Tensor], lr: float) -> None:
-        self.t += 1
-        beta1, beta2 = self.betas
-        if self._fused:
-            self._steps[0].fill_(self.t)
-            try:
-                torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self._steps, lr=lr,
-                                   beta1=beta1, beta2=beta2, weight_decay=0.0, eps=self.eps, amsgrad=False,
-                                   maximize=False)  # fmt: skip
-                return
-            except (RuntimeError, NotImplementedError):  # no fused kernel for this device in this torch
-                self._fused = False
-        bias1, bias2 = 1 - beta1**self.t, 1 - beta2**self.t
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, math.sqrt(bias2))
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(self.params, self.exp_avg, denom, -lr / bias1)
+    sae.normalize_decoder_()
+    try:
+        return engine.fit(sae, draw, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=gen,
+                          gradients=gradients, before_update=tangent_decoder_gradient,
+                          after_update=renormalise_and_resample, on_step=on_step, progress=progress, threads=threads,
+                          desc="training SAE")  # fmt: skip
+    finally:
+        sae._last_batch = None
 
 
 def _resample(sae: SAE, dead: torch.Tensor, r: torch.Tensor, gen, exp_avg, exp_avg_sq) -> None:

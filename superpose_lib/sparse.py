@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import _validate
+from . import _validate, engine
 from .environment import cpu_threads
 
 __all__ = ["ista", "fista", "lasso", "omp", "lasso_objective", "soft_threshold", "l1_phase_transition"]
@@ -1206,9 +1206,8 @@ def dictionary_learning(
     progress : bool
         Show a tqdm progress bar.
     threads : int, optional
-        CPU threads while learning (restored afterwards). By default one thread unless the samples are large
-        (N · d · n_atoms of at least about 16 million): the many small products of each step gain little from
-        a second thread, and on a busy machine they lose a lot.
+        CPU threads while learning (restored afterwards). By default `superpose_lib.engine.threads_for` the
+        products (N · d · n_atoms multiply-adds): one thread when they are small.
 
     Returns
     -------
@@ -1279,7 +1278,7 @@ def dictionary_learning(
             raise ValueError("init must be finite with no all-zero column (every atom needs a direction)")
     D = D / D.norm(dim=0, keepdim=True)
     if threads is None:
-        threads = 1 if N * d * n_atoms < 2**24 else torch.get_num_threads()
+        threads = engine.threads_for(N * d * n_atoms)
     threads = _validate.positive_int("threads", threads)
     with cpu_threads(threads, dev):
         return _dl_alternate(

@@ -13,29 +13,21 @@ Two more models from the paper share the interface: `PrivilegedBasisModel` puts 
 (``h = ReLU(W x)``), which makes its neurons a privileged basis, and `AbsoluteValueModel` computes
 ``y = |x|`` through a ReLU hidden layer (``y' = ReLU(W₂ ReLU(W₁ x) + b)``) from features uniform on [−1, 1].
 
-Why training is fast here (measured in ``benchmarks/bench_toy_models.py``):
-
-- one uniform draw per entry makes a whole batch: ``u > 1 − p`` decides presence and ``(u − (1 − p)) / p``
-  is then uniform on [0, 1], so no second random tensor is needed;
-- the gradients are written out by hand (five batched matrix products and a few fused element-wise passes,
-  no autograd graph), and Adam updates the parameters in place;
-- the batch is laid out instance-major, ``(n_instances, batch, n_features)``, so every product is one `bmm`;
-- the loss history stays on the model's device until training ends (no per-step synchronisation);
-- small workloads train on one CPU thread, where a second one costs more in synchronisation than it saves;
-- ``schedule="cosine"`` with a larger learning rate reaches the loss of the paper's constant 1e-3 in far
-  fewer steps.
+Data and training live elsewhere: the features come from `superpose_lib.features.SparseFeatures` (independent,
+correlated or anticorrelated; ``model.data``), and `train` is a thin call of the library's one training loop,
+`superpose_lib.engine.fit`, which documents why it is fast. Each model writes its loss for autograd
+(`batch_loss`) and, because it more than halves the time of a step (``benchmarks/bench_toy_models.py``), its
+gradients by hand (`batch_loss_and_grads`, checked against autograd in ``tests/test_engine.py``).
 """
 
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
-from tqdm.auto import tqdm
 
-from . import _validate
-from .environment import cpu_threads
+from . import _validate, engine
+from .features import SparseFeatures, broadcast
 
 __all__ = [
     "ToyModel",
@@ -71,11 +63,17 @@ class ToyModel(torch.nn.Module):
         Weight λ of an L1 penalty on the hidden layer: training minimises the loss plus ``λ · mean ‖h‖₁``
         (mean over the batch). 0 by default (no penalty); `train`'s history includes the penalty,
         `evaluate` and `loss` do not. Fixed at construction.
+    correlation, set_size : optional
+        How features co-occur: "independent" (default), or consecutive sets of `set_size` features that are
+        "correlated" (present together) or "anticorrelated" (at most one at a time); see
+        `superpose_lib.features.SparseFeatures`. Each feature is present with its `feature_probability` in all three.
 
     Attributes
     ----------
     W : Parameter of shape (n_instances, d_hidden, n_features); ``W[i, :, j]`` is feature j's direction.
     b : Parameter of shape (n_instances, n_features).
+    data : SparseFeatures, the distribution the model is trained on; ``feature_probability`` is its
+        ``probability``, shape (n_instances, n_features).
 
     Examples
     --------
@@ -100,6 +98,8 @@ class ToyModel(torch.nn.Module):
         generator=None,
         device=None,
         hidden_l1=0.0,
+        correlation: str = "independent",
+        set_size: int = 2,
     ):
         super().__init__()
         self.n_features = _validate.positive_int("n_features", n_features)
@@ -110,10 +110,12 @@ class ToyModel(torch.nn.Module):
         self.activation = activation
         dev = _validate.device(device)
         shape = (self.n_instances, self.n_features)
-        self.register_buffer("feature_probability", _broadcast("feature_probability", feature_probability, shape))
-        self.register_buffer("importance", _broadcast("importance", importance, shape))
-        if ((self.feature_probability <= 0) | (self.feature_probability > 1)).any():
+        probability = broadcast("feature_probability", feature_probability, shape)
+        if not torch.isfinite(probability).all() or ((probability <= 0) | (probability > 1)).any():
             raise ValueError("feature_probability must lie in (0, 1] for every instance and feature")
+        self.data = SparseFeatures(self.n_features, probability, n_instances=self.n_instances, low=self.value_low,
+                                   correlation=correlation, set_size=set_size)  # fmt: skip
+        self.register_buffer("importance", broadcast("importance", importance, shape))
         if (self.importance < 0).any():
             raise ValueError("importance must be non-negative")
         l1 = torch.as_tensor(hidden_l1, dtype=torch.float32)
@@ -141,18 +143,10 @@ class ToyModel(torch.nn.Module):
             self.W.copy_(W)
             self.b.zero_()
 
-    # -- data -------------------------------------------------------------------------------------------------
-    def _sample(self, n_batch: int, generator=None) -> torch.Tensor:
-        """Instance-major batch, shape (n_instances, n_batch, n_features), from ONE uniform draw per entry."""
-        dev = self.W.device
-        u = torch.rand((self.n_instances, n_batch, self.n_features), generator=generator, device=dev)
-        p = self.feature_probability.unsqueeze(1)  # (instances, 1, features)
-        # x = max(0, (u − (1 − p)) / p): non-zero with probability p, and then uniform on [0, 1).
-        # One random draw and two passes over memory instead of two draws, a comparison and a product.
-        x = torch.addcmul((p - 1) / p, u, 1 / p).clamp_min_(0.0)
-        if self.value_low != 0.0:  # uniform on [value_low, 1) where present, 0 elsewhere
-            x = torch.where(x > 0, x.mul(1 - self.value_low).add_(self.value_low), x)
-        return x
+    @property
+    def feature_probability(self) -> torch.Tensor:
+        """Each feature's chance to be present, shape (n_instances, n_features) (``data.probability``)."""
+        return self.data.probability
 
     def generate_batch(self, n_batch: int, *, generator=None) -> torch.Tensor:
         """A batch of sparse features, shape (n_batch, n_instances, n_features).
@@ -160,21 +154,27 @@ class ToyModel(torch.nn.Module):
         Each entry is zero with probability 1 − feature_probability, else uniform on [0, 1].
         """
         n_batch = _validate.positive_int("n_batch", n_batch)
-        return self._sample(n_batch, generator).transpose(0, 1)
+        return self.data.sample(n_batch, generator).transpose(0, 1)
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
         """What the model should output for input x: x itself (an autoencoder)."""
         return x
 
     # -- model ------------------------------------------------------------------------------------------------
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden layer ``h = W x`` (``ReLU(W x)`` with a privileged basis): (batch, instances, d_hidden)."""
+        h = torch.einsum("bif,ihf->bih", x, self.W)
+        return torch.relu(h) if self.hidden_relu else h
+
+    def readout(self, h: torch.Tensor) -> torch.Tensor:
+        """The output ``x' = act(Wᵀ h + b)`` from the hidden layer: (batch, instances, n_features)."""
+        out = torch.einsum("bih,ihf->bif", h, self.W) + self.b
+        return torch.relu(out) if self.activation == "relu" else out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct a batch: x of shape (batch, n_instances, n_features) → x' of the same shape."""
         self._check_batch("x", x)
-        h = torch.einsum("bif,ihf->bih", x, self.W)  # (batch, instances, hidden)
-        if self.hidden_relu:
-            h = torch.relu(h)
-        out = torch.einsum("bih,ihf->bif", h, self.W) + self.b  # (batch, instances, features)
-        return torch.relu(out) if self.activation == "relu" else out
+        return self.readout(self.hidden(x))
 
     def loss(self, x: torch.Tensor, x_hat: torch.Tensor, per_instance: bool = False) -> torch.Tensor:
         """Importance-weighted squared error, averaged over batch and features, summed over instances.
@@ -186,8 +186,21 @@ class ToyModel(torch.nn.Module):
         per = (self.importance * (self.target(x) - x_hat) ** 2).mean(dim=(0, 2))  # (instances,)
         return per if per_instance else per.sum()
 
-    def _loss_and_grads(self, X: torch.Tensor):
-        """Per-instance loss (n_instances,) and the gradients of their sum, [dW, db], written out by hand.
+    # -- training (superpose_lib.engine) -----------------------------------------------------------------------
+    def batch_loss(self, X: torch.Tensor) -> torch.Tensor:
+        """The training loss of each instance on an instance-major batch X (n_instances, batch, n_features).
+
+        `loss` plus the hidden-layer penalty ``λ · mean_batch ‖h‖₁``; differentiable (the engine's autograd path).
+        """
+        x = X.transpose(0, 1)  # (batch, instances, features)
+        h = self.hidden(x)
+        loss = self.loss(x, self.readout(h), per_instance=True)
+        if self._hidden_l1_on:
+            loss = loss + self.hidden_l1 * h.abs().sum(dim=2).mean(dim=0)
+        return loss
+
+    def batch_loss_and_grads(self, X: torch.Tensor):
+        """`batch_loss` and the gradients of its sum, [dW, db], written out by hand (no autograd graph).
 
         X is instance-major, (I, B, F). With d = ∂loss/∂out (zero where the output ReLU is off):
         ∂/∂b = Σ_batch d, and since out = W(ᵀ) h with h = W x, ∂/∂W = hᵀd + ((d Wᵀ) ⊙ h')ᵀ X.
@@ -197,15 +210,16 @@ class ToyModel(torch.nn.Module):
         pre = torch.bmm(X, W.transpose(1, 2))  # (I, B, H)
         h = pre.clamp_min(0) if self.hidden_relu else pre
         out = torch.baddbmm(b.unsqueeze(1), h, W)  # (I, B, F)
-        off = out <= 0 if self.activation == "relu" else None  # where the output ReLU is off
-        if off is not None:
+        relu = self.activation == "relu"
+        if relu:
             out.clamp_min_(0)
-        r = out.sub_(X)  # residual x' − x, (I, B, F)
+        r = out - X  # residual x' − x, (I, B, F)
         scale = self.importance.unsqueeze(1) * (2.0 / (n_batch * self.n_features))  # (I, 1, F)
-        d = r * scale  # ∂loss/∂x'
-        loss = torch.bmm(r.view(r.shape[0], 1, -1), d.view(r.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
-        if off is not None:
-            d.masked_fill_(off, 0.0)  # no gradient through a ReLU that is off
+        d = r.mul_(scale)  # ∂loss/∂x' (in r's memory)
+        # loss = ½ Σ scale · r² = ½ Σ d² / scale, one dot product per instance
+        loss = torch.bmm(d.view(d.shape[0], 1, -1), (d / scale).view(d.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
+        if relu:  # no gradient through an output ReLU that is off (out = 0 there)
+            d = torch.ops.aten.threshold_backward(d, out, 0.0)
         db = d.sum(dim=1)  # (I, F)
         dW = torch.bmm(h.transpose(1, 2), d)  # (I, H, F): the decoder's share
         e = torch.bmm(d, W.transpose(1, 2))  # (I, B, H): ∂loss/∂h
@@ -214,7 +228,7 @@ class ToyModel(torch.nn.Module):
             loss = loss + (lam * h.abs()).sum(dim=(1, 2))
             e.addcmul_(lam, torch.sign(h))
         if self.hidden_relu:
-            e.masked_fill_(pre <= 0, 0.0)
+            e = torch.ops.aten.threshold_backward(e, pre, 0.0)
         dW.baddbmm_(e.transpose(1, 2), X)  # the encoder's share
         return loss, [dW, db]
 
@@ -300,52 +314,31 @@ class AbsoluteValueModel(ToyModel):
         """The absolute value of each feature."""
         return x.abs()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """y' for a batch x of shape (batch, n_instances, n_features), of the same shape."""
-        self._check_batch("x", x)
-        h = torch.relu(torch.einsum("bif,ihf->bih", x, self.W1))  # (batch, instances, hidden)
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The neurons ``ReLU(W₁ x)``: (batch, instances, d_hidden)."""
+        return torch.relu(torch.einsum("bif,ihf->bih", x, self.W1))
+
+    def readout(self, h: torch.Tensor) -> torch.Tensor:
+        """The output ``y' = ReLU(W₂ h + b)``: (batch, instances, n_features)."""
         return torch.relu(torch.einsum("bih,ifh->bif", h, self.W2) + self.b)
 
-    def _loss_and_grads(self, X: torch.Tensor):
+    def batch_loss_and_grads(self, X: torch.Tensor):
+        """`batch_loss` and the gradients of its sum, [dW1, dW2, db], written out by hand."""
         W1, W2, b = self.W1.detach(), self.W2.detach(), self.b.detach()
         n_batch = X.shape[1]
         pre = torch.bmm(X, W1.transpose(1, 2))  # (I, B, H)
         h = pre.clamp_min(0)
         out = torch.baddbmm(b.unsqueeze(1), h, W2.transpose(1, 2)).clamp_min_(0)  # (I, B, F)
-        target = X.abs()
-        r = out.sub_(target)
+        r = out - X.abs()
         scale = self.importance.unsqueeze(1) * (2.0 / (n_batch * self.n_features))
         d = r * scale
         loss = (r * d).sum(dim=(1, 2)) * 0.5
-        d.masked_fill_(r <= target.neg_(), 0.0)  # output ReLU off
+        d = torch.ops.aten.threshold_backward(d, out, 0.0)  # output ReLU off
         db = d.sum(dim=1)
         dW2 = torch.bmm(d.transpose(1, 2), h)  # (I, F, H)
-        e = torch.bmm(d, W2).masked_fill_(pre <= 0, 0.0)  # (I, B, H)
+        e = torch.ops.aten.threshold_backward(torch.bmm(d, W2), pre, 0.0)  # (I, B, H)
         dW1 = torch.bmm(e.transpose(1, 2), X)  # (I, H, F)
         return loss, [dW1, dW2, db]
-
-
-def _broadcast(name: str, value, shape: tuple[int, int]) -> torch.Tensor:
-    value = torch.as_tensor(value, dtype=torch.float32)
-    try:
-        return torch.broadcast_to(value, shape).clone()
-    except RuntimeError as error:
-        raise ValueError(
-            f"{name} must be a number or broadcastable to (n_instances, n_features) = {shape}, "
-            f"got shape {tuple(value.shape)}"
-        ) from error
-
-
-_SCHEDULES = ("constant", "cosine")
-
-
-def _lr_at(step: int, steps: int, lr: float, schedule: str, warmup: int) -> float:
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    if schedule == "constant":
-        return lr
-    progress = (step - warmup) / max(1, steps - warmup)
-    return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))  # cosine down to 2% of lr
 
 
 def train(
@@ -361,11 +354,13 @@ def train(
     on_step=None,
     progress: bool = True,
     threads: int | None = None,
+    data=None,
+    gradients: str = "auto",
 ) -> torch.Tensor:
     """Train every instance of `model` at once with Adam; return the per-instance loss history.
 
-    The gradients are computed by hand (no autograd) and checked against autograd in the tests; the update
-    is Adam's (β = 0.9, 0.999, ε = 1e-8) on every parameter.
+    One call of the library's training loop, `superpose_lib.engine.fit`: hand-written gradients (checked against
+    autograd in the tests), Adam (β = 0.9, 0.999, ε = 1e-8) on every parameter.
 
     Parameters
     ----------
@@ -381,9 +376,12 @@ def train(
     progress : bool
         Show a tqdm progress bar.
     threads : int, optional
-        CPU threads for training (restored afterwards). By default, one thread when each step's products are
-        small (under about four million multiply-adds): there, a second thread costs more in synchronisation
-        than it saves, and on a busy machine far more.
+        CPU threads for training (restored afterwards). By default `superpose_lib.engine.threads_for` the step:
+        one thread when each product is small, where a second one costs more than it saves.
+    data : optional
+        Where batches come from instead of ``model.data``: anything with ``sample(n, generator)`` returning
+        (n_instances, n, n_features), such as a `superpose_lib.features.FixedDataset` (a finite training set).
+    gradients : "auto" (hand-written), or "autograd" (for comparison; slower).
 
     Returns
     -------
@@ -397,45 +395,18 @@ def train(
     >>> history.shape, bool(history[-10:].mean() < history[:10].mean())
     (torch.Size([100, 2]), True)
     """
-    steps = _validate.positive_int("steps", steps)
-    batch_size = _validate.positive_int("batch_size", batch_size)
-    if not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if schedule not in _SCHEDULES:
-        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
-    warmup = _validate.positive_int("warmup", warmup, minimum=0)
-    if not hasattr(model, "_loss_and_grads"):
+    if not isinstance(model, ToyModel):
         raise ValueError(f"model must be a ToyModel (or one of its variants), got {type(model).__name__}")
-    device = model.W.device
-    gen = _validate.generator(seed, generator, device=device)
-    params = [p for p in model.parameters()]
-    exp_avg = [torch.zeros_like(p) for p in params]
-    exp_avg_sq = [torch.zeros_like(p) for p in params]
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    history = torch.empty(steps, model.n_instances, device=device)
-    if threads is None:
-        work = model.n_instances * batch_size * model.n_features * model.d_hidden
-        threads = 1 if work < 2**22 else torch.get_num_threads()
-    threads = _validate.positive_int("threads", threads)
-    with cpu_threads(threads, device), torch.no_grad():
-        for step in tqdm(range(steps), desc="training", disable=not progress):
-            X = model._sample(batch_size, gen)  # (instances, batch, features)
-            loss, grads = model._loss_and_grads(X)
-            history[step] = loss
-            # Adam, in place: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr·m̂ / (√v̂ + ε)
-            t = step + 1
-            step_lr = _lr_at(step, steps, lr, schedule, warmup)
-            bias1, bias2 = 1 - beta1**t, 1 - beta2**t
-            torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
-            torch._foreach_mul_(exp_avg_sq, beta2)
-            torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
-            denom = torch._foreach_sqrt(exp_avg_sq)
-            torch._foreach_div_(denom, math.sqrt(bias2))
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_([p.data for p in params], exp_avg, denom, -step_lr / bias1)
-            if on_step is not None:
-                on_step(step, model)
-    return history.cpu()
+    source = model.data if data is None else data
+    shape = (getattr(source, "n_instances", None), getattr(source, "n_features", None))
+    if not callable(getattr(source, "sample", None)) or shape != (model.n_instances, model.n_features):
+        raise ValueError(
+            "data must have a sample(n, generator) method and n_instances, n_features matching the model's "
+            f"({model.n_instances}, {model.n_features}), such as a FixedDataset; got {data!r}"
+        )
+    gen = _validate.generator(seed, generator, device=model.W.device)
+    return engine.fit(model, source.sample, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=gen,
+                      gradients=gradients, on_step=on_step, progress=progress, threads=threads)  # fmt: skip
 
 
 def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, *, seed=None, generator=None):
@@ -463,15 +434,16 @@ def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, 
 def _replicated(model: ToyModel, n_copies: int, generator: torch.Generator) -> ToyModel:
     """A copy of `model` with every instance repeated `n_copies` times (adjacent), freshly initialised."""
     clone = copy.deepcopy(model)
-    clone.n_instances = model.n_instances * n_copies
     with torch.no_grad():
-        for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
-            repeated = tensor.detach().repeat_interleave(n_copies, dim=0)
-            target = getattr(clone, name)
-            if isinstance(target, torch.nn.Parameter):
-                setattr(clone, name, torch.nn.Parameter(repeated.clone()))
-            else:
-                setattr(clone, name, repeated.clone())
+        for module in clone.modules():  # the model and its data: every per-instance tensor has instances first
+            if hasattr(module, "n_instances"):
+                module.n_instances *= n_copies
+            for name, tensor in list(module.named_parameters(recurse=False)) + list(
+                module.named_buffers(recurse=False)
+            ):
+                repeated = tensor.detach().repeat_interleave(n_copies, dim=0).clone()
+                is_param = isinstance(tensor, torch.nn.Parameter)
+                setattr(module, name, torch.nn.Parameter(repeated) if is_param else repeated)
     clone.reset_parameters(generator=generator)
     return clone
 

@@ -94,31 +94,6 @@ def test_forward_and_loss_follow_the_formulas():
         assert sae.loss(x)[i].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def _autograd(sae, X):
-    loss = sae.loss(X)
-    grads = torch.autograd.grad(loss.sum(), [sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec])
-    return loss.detach(), grads
-
-
-@pytest.mark.parametrize("architecture", ["relu", "topk"])
-@pytest.mark.parametrize("shared_batch", [True, False])
-def test_hand_gradients_match_autograd(architecture, shared_batch):
-    torch.manual_seed(0)
-    kwargs = dict(architecture="topk", k=3) if architecture == "topk" else dict(l1_coeff=[0.0, 0.05, 0.2])
-    sae = SAE(6, [9, 12, 7], n_instances=3, seed=0, **kwargs)
-    with torch.no_grad():
-        for p in (sae.W_enc, sae.W_dec):
-            p.mul_(sae.latent_mask.unsqueeze(1))  # keep padding at zero, as training does
-        sae.b_enc.add_(0.1 * torch.randn(3, 12) * sae.latent_mask)
-        sae.b_dec.add_(0.1 * torch.randn(3, 6))
-    X = torch.randn(40, 6) if shared_batch else torch.randn(3, 40, 6)
-    loss, grads, _, _ = sae._loss_and_grads(X.clone())
-    ref_loss, ref_grads = _autograd(sae, X)
-    assert torch.allclose(loss, ref_loss, rtol=1e-5, atol=1e-7)
-    for name, g, ref in zip(["W_enc", "b_enc", "W_dec", "b_dec"], grads, ref_grads):
-        assert torch.allclose(g, ref, rtol=1e-4, atol=1e-6), name
-
-
 def test_topk_keeps_exactly_k_latents():
     sae = SAE(8, [20, 30], architecture="topk", k=4, seed=0)
     z = sae.encode(torch.randn(100, 8))
@@ -145,25 +120,6 @@ def test_training_lowers_the_loss_and_keeps_unit_decoder_columns_and_zero_paddin
         assert torch.allclose(norms[sae.latent_mask], torch.ones(int(sae.latent_mask.sum())), atol=1e-5)
         assert (sae.W_dec[0, :, 24:] == 0).all() and (sae.W_enc[0, :, 24:] == 0).all()
         assert (sae.encode(data.sample(200))[0, :, 24:] == 0).all()
-
-
-@pytest.mark.parametrize("fused", [True, False])
-def test_in_place_adam_matches_torch_optim_adam(fused):
-    from superpose_lib.sae import _Adam
-
-    gen = torch.Generator().manual_seed(0)
-    ours = [torch.randn(3, 4, generator=gen), torch.randn(5, generator=gen)]
-    theirs = [torch.nn.Parameter(p.clone()) for p in ours]
-    adam, reference = _Adam(ours), torch.optim.Adam(theirs, lr=1e-2)
-    adam._fused = fused and adam._fused  # the fallback path (torch < 2.4 on CPU) too
-    for _ in range(5):
-        grads = [torch.randn(p.shape, generator=gen) for p in ours]
-        adam.step(grads, 1e-2)
-        for p, g in zip(theirs, grads):
-            p.grad = g.clone()
-        reference.step()
-    for p, q in zip(ours, theirs):
-        assert torch.allclose(p, q.detach(), atol=1e-6)
 
 
 def test_training_is_seeded():

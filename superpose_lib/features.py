@@ -1,0 +1,186 @@
+"""Feature distributions: the sparse data that toy models and the synthetic SAE benchmark learn from.
+
+Every feature is absent (0) or present, with its own probability p, and a present feature's value is uniform on
+``[low, 1]`` (``low = 0`` for the toy models of Elhage et al. 2022, ``−1`` for their absolute-value model).
+`SparseFeatures` draws features independently (the paper's main setting) or in sets of `set_size` consecutive
+features that are **correlated** (a set is present or absent as a whole) or **anticorrelated** (at most one
+feature of a set is present at a time), as in the paper's section "Correlated and Anticorrelated Features".
+Each feature keeps its marginal probability p in all three. `FixedDataset` freezes a finite sample of any of
+them, for experiments on memorisation (Henighan et al. 2023, "Superposition, Memorization, and Double
+Descent").
+
+Batches are drawn **instance-major**, of shape ``(n_instances, batch, n_features)``: `n_instances` independent
+models train side by side, and with this layout each instance's batch is one contiguous matrix, so the
+training engine's products are single `bmm` calls. The models' public methods take the paper's
+``(batch, n_instances, n_features)``; ``x.transpose(0, 1)`` converts.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _validate
+
+__all__ = ["SparseFeatures", "FixedDataset", "CORRELATIONS"]
+
+CORRELATIONS = ("independent", "correlated", "anticorrelated")
+
+
+class SparseFeatures(torch.nn.Module):
+    """Sparse features for `n_instances` models: each present with probability p, then uniform on [low, 1].
+
+    Parameters
+    ----------
+    n_features : int
+    probability : float or tensor broadcastable to (n_instances, n_features)
+        Each feature's chance to be present, in (0, 1] (1 − S in the paper's notation).
+    n_instances : int
+        Independent copies (one per model trained side by side), each with its own probabilities.
+    low : float
+        Present values are uniform on [low, 1]; ``low`` in [−1, 1).
+    correlation : "independent", "correlated" or "anticorrelated"
+        - "independent": one coin per feature.
+        - "correlated": consecutive sets of `set_size` features share one coin, so a set's features are present
+          together or absent together (their probabilities must be equal within the set); values stay
+          independent.
+        - "anticorrelated": at most one feature of a set is present: feature j with probability pⱼ, none with
+          1 − Σ pⱼ (the sum over a set must be at most 1).
+    set_size : int
+        Size of the sets (default 2, the paper's pairs); must divide `n_features`. Unused when "independent".
+    device : optional
+        CPU by default; moves with ``.to(device)`` (the probabilities are a buffer).
+
+    Attributes
+    ----------
+    probability : buffer of shape (n_instances, n_features)
+
+    Examples
+    --------
+    >>> features = SparseFeatures(4, 0.25, n_instances=2, correlation="anticorrelated")
+    >>> x = features.sample(10_000, generator=torch.Generator().manual_seed(0))
+    >>> x.shape, bool(((x[..., :2] > 0).sum(-1) <= 1).all())  # never both of a pair
+    (torch.Size([2, 10000, 4]), True)
+    >>> round((x > 0).float().mean().item(), 2)  # each feature is still present a quarter of the time
+    0.25
+    """
+
+    def __init__(self, n_features: int, probability=1.0, *, n_instances: int = 1, low: float = 0.0,
+                 correlation: str = "independent", set_size: int = 2, device=None):  # fmt: skip
+        super().__init__()
+        self.n_features = _validate.positive_int("n_features", n_features)
+        self.n_instances = _validate.positive_int("n_instances", n_instances)
+        if isinstance(low, bool) or not isinstance(low, (int, float)) or not -1 <= low < 1:
+            raise ValueError(f"low must be a number in [-1, 1), got {low!r}")
+        self.low = float(low)
+        if correlation not in CORRELATIONS:
+            raise ValueError(
+                f'correlation must be "independent", "correlated" or "anticorrelated", got {correlation!r}'
+            )
+        self.correlation = correlation
+        self.set_size = _validate.positive_int("set_size", set_size)
+        if correlation != "independent" and self.n_features % self.set_size:
+            raise ValueError(f"set_size must divide n_features = {self.n_features}, got {set_size!r}")
+        p = broadcast("probability", probability, (self.n_instances, self.n_features))
+        if not torch.isfinite(p).all() or ((p <= 0) | (p > 1)).any():
+            raise ValueError("probability must lie in (0, 1] for every instance and feature")
+        sets = p.view(self.n_instances, -1, self.set_size if correlation != "independent" else 1)
+        if correlation == "correlated" and (sets != sets[..., :1]).any():
+            raise ValueError('probability must be equal within each set for correlation="correlated"')
+        if correlation == "anticorrelated" and (sets.sum(-1) > 1 + 1e-6).any():
+            raise ValueError(
+                f'probability must sum to at most 1 over each set of {self.set_size} for correlation="anticorrelated"'
+            )
+        self.register_buffer("probability", p)
+        self.to(_validate.device(device))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`n` samples for every instance, shape (n_instances, n, n_features).
+
+        Examples
+        --------
+        >>> SparseFeatures(5, 0.1, n_instances=3).sample(8).shape
+        torch.Size([3, 8, 5])
+        """
+        n = _validate.positive_int("n", n)
+        I, F, p = self.n_instances, self.n_features, self.probability
+        dev = p.device
+        if self.correlation == "independent":
+            # one uniform draw per entry: x = max(0, (u − (1 − p)) / p) is non-zero with probability p, and then
+            # uniform on [0, 1), so one draw and two passes over memory make the batch
+            cached = getattr(self, "_affine", None)  # sampling is in every training step: cache the coefficients
+            if cached is None or cached[0] is not p or cached[1] != p._version:
+                cached = self._affine = (p, p._version, (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1))
+            u = torch.rand((I, n, F), generator=generator, device=dev, dtype=p.dtype)
+            x = torch.addcmul(cached[2], u, cached[3], out=u).clamp_min_(0.0)
+        elif self.correlation == "correlated":
+            k = self.set_size
+            coin = torch.rand((I, n, F // k), generator=generator, device=dev, dtype=p.dtype)
+            on = coin < p[:, ::k].unsqueeze(1)  # (I, n, sets): the set's shared coin
+            values = torch.rand((I, n, F), generator=generator, device=dev, dtype=p.dtype)
+            x = values.mul_(on.repeat_interleave(k, dim=2))
+        else:
+            # one uniform draw per set picks which feature (if any) is present: feature j of the set when u falls in
+            # [cⱼ − pⱼ, cⱼ) with c the running sum of p over the set; (u − (cⱼ − pⱼ)) / pⱼ is then uniform on [0, 1)
+            k = self.set_size
+            sets = p.view(I, 1, F // k, k)
+            start = sets.cumsum(-1) - sets  # (I, 1, sets, k)
+            u = torch.rand((I, n, F // k, 1), generator=generator, device=dev, dtype=p.dtype)
+            v = (u - start) / sets
+            x = torch.where((v >= 0) & (v < 1), v, torch.zeros((), device=dev, dtype=p.dtype)).view(I, n, F)
+        if self.low != 0.0:  # uniform on [low, 1) where present, 0 elsewhere
+            x = torch.where(x > 0, x.mul(1 - self.low).add_(self.low), x)
+        return x
+
+    def extra_repr(self) -> str:
+        kind = "" if self.correlation == "independent" else f", {self.correlation} sets of {self.set_size}"
+        return f"n_features={self.n_features}, n_instances={self.n_instances}, low={self.low}{kind}"
+
+
+class FixedDataset(torch.nn.Module):
+    """A finite dataset drawn once: batches are its samples, drawn with replacement; a batch at least as large as
+    the dataset is the whole dataset, in order (full-batch training).
+
+    Parameters
+    ----------
+    x : tensor of shape (n_instances, n_samples, n_features), instance-major like `SparseFeatures.sample`.
+
+    Examples
+    --------
+    >>> data = FixedDataset.draw(SparseFeatures(6, 0.2, n_instances=2), 50, seed=0)
+    >>> data.x.shape, bool(torch.equal(data.sample(50), data.x)), data.sample(8).shape
+    (torch.Size([2, 50, 6]), True, torch.Size([2, 8, 6]))
+    """
+
+    def __init__(self, x: torch.Tensor):
+        super().__init__()
+        x = _validate.tensor("x", x, ndim=3)
+        if x.shape[1] == 0:
+            raise ValueError("x must hold at least one sample: shape (n_instances, n_samples ≥ 1, n_features)")
+        self.n_instances, self.n_samples, self.n_features = x.shape
+        self.register_buffer("x", x)
+
+    @classmethod
+    def draw(cls, features: SparseFeatures, n_samples: int, *, seed=None, generator=None) -> FixedDataset:
+        """`n_samples` samples of `features`, drawn once (seeded) and frozen."""
+        n_samples = _validate.positive_int("n_samples", n_samples)
+        gen = _validate.generator(seed, generator, device=features.probability.device)
+        return cls(features.sample(n_samples, gen))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`n` samples per instance, shape (n_instances, n, n_features): all of them (in order) when n ≥ n_samples."""
+        n = _validate.positive_int("n", n)
+        if n >= self.n_samples:
+            return self.x
+        rows = torch.randint(0, self.n_samples, (n,), generator=generator, device=self.x.device)
+        return self.x[:, rows]
+
+
+def broadcast(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
+    """`value` (a number or tensor) as a float32 tensor of `shape`, or a ValueError naming `name`."""
+    value = torch.as_tensor(value, dtype=torch.float32)
+    try:
+        return torch.broadcast_to(value, shape).clone()
+    except RuntimeError as error:
+        raise ValueError(
+            f"{name} must be a number or broadcastable to {shape}, got shape {tuple(value.shape)}"
+        ) from error

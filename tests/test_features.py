@@ -1,0 +1,126 @@
+"""Feature distributions (`superpose_lib.features`): each variant's statistics — marginal probabilities, the
+values' law, the co-occurrence structure — on CPU and CUDA, seeded; the finite dataset."""
+
+import math
+
+import pytest
+import torch
+
+from superpose_lib.features import FixedDataset, SparseFeatures
+from superpose_lib.toy_models import ToyModel, evaluate, train
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+N = 200_000
+
+
+def _within(measured, expected, n, sigmas=5.0):
+    """Every measured frequency within `sigmas` binomial standard errors of its expected probability."""
+    expected = torch.as_tensor(expected, dtype=torch.float64).expand_as(measured)
+    se = (expected * (1 - expected) / n).sqrt().clamp_min(1 / n)
+    return bool(((measured.double() - expected).abs() <= sigmas * se).all())
+
+
+def _draw(features, device, seed=0):
+    return features.to(device).sample(N, torch.Generator(device=device).manual_seed(seed)).cpu()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("correlation", ["independent", "correlated", "anticorrelated"])
+def test_every_variant_keeps_each_features_probability_and_value_law(correlation, device):
+    p = torch.tensor([[0.3, 0.3, 0.05, 0.05, 0.5, 0.5], [0.1, 0.1, 0.2, 0.2, 0.02, 0.02]])
+    x = _draw(SparseFeatures(6, p, n_instances=2, correlation=correlation), device)
+    assert x.shape == (2, N, 6)
+    on = x > 0
+    assert _within(on.double().mean(dim=1), p, N)
+    assert ((x >= 0) & (x < 1)).all() and ((x == 0) | on).all()
+    values = x[on]  # uniform on [0, 1): mean 1/2, variance 1/12, flat deciles
+    assert abs(values.mean().item() - 0.5) < 5 * math.sqrt(1 / 12 / values.numel())
+    assert abs(values.var().item() - 1 / 12) < 0.002
+    deciles = torch.quantile(values[:100_000], torch.linspace(0.1, 0.9, 9))
+    assert torch.allclose(deciles, torch.linspace(0.1, 0.9, 9), atol=0.01)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_independent_features_co_occur_by_chance(device):
+    x = _draw(SparseFeatures(4, torch.tensor([0.3, 0.5, 0.2, 0.4])), device)[0] > 0
+    both = (x[:, 0] & x[:, 1]).double().mean()
+    assert _within(both.reshape(1), 0.3 * 0.5, N)
+    corr = torch.corrcoef(x.T.double())
+    assert (corr - torch.eye(4)).abs().max() < 0.02
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_correlated_sets_appear_together_and_sets_are_independent(device):
+    p = torch.tensor([0.2, 0.2, 0.2, 0.1, 0.1, 0.1])
+    x = _draw(SparseFeatures(6, p, correlation="correlated", set_size=3), device)[0]
+    on = x > 0
+    assert torch.equal(on[:, 0], on[:, 1]) and torch.equal(on[:, 0], on[:, 2]) and torch.equal(on[:, 3], on[:, 5])
+    assert _within((on[:, 0] & on[:, 3]).double().mean().reshape(1), 0.2 * 0.1, N)  # across sets: by chance
+    both = on[:, 0] & on[:, 1]
+    values = x[both][:, :2]  # the values of a set are still independent of each other
+    assert abs(torch.corrcoef(values.T.double())[0, 1].item()) < 0.02
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_anticorrelated_sets_have_at_most_one_feature_on(device):
+    p = torch.tensor([0.1, 0.3, 0.2, 0.25, 0.25, 0.4])
+    x = _draw(SparseFeatures(6, p, correlation="anticorrelated", set_size=3), device)[0]
+    on = x > 0
+    per_set = on.view(N, 2, 3).sum(dim=2)
+    assert (per_set <= 1).all()
+    assert _within((per_set == 0).double().mean(dim=0), torch.tensor([0.4, 0.1]), N)  # none: 1 − Σ p
+    assert _within((on[:, 1] & on[:, 4]).double().mean().reshape(1), 0.3 * 0.25, N)  # across sets: by chance
+
+
+def test_values_on_minus_one_to_one_are_symmetric():
+    x = _draw(SparseFeatures(3, 0.5, low=-1.0), "cpu")
+    values = x[x != 0]
+    assert values.min() >= -1 and values.max() < 1
+    assert abs(values.mean().item()) < 0.01 and abs(values.abs().mean().item() - 0.5) < 0.01
+    assert _within((x != 0).double().mean(dim=1), 0.5, N)
+
+
+@pytest.mark.parametrize("correlation", ["independent", "correlated", "anticorrelated"])
+def test_sampling_is_seeded(correlation):
+    features = SparseFeatures(4, 0.2, n_instances=3, correlation=correlation)
+    a = features.sample(100, torch.Generator().manual_seed(7))
+    b = features.sample(100, torch.Generator().manual_seed(7))
+    c = features.sample(100, torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_a_fixed_dataset_is_drawn_once_and_batches_come_from_it():
+    features = SparseFeatures(5, 0.3, n_instances=2)
+    data = FixedDataset.draw(features, 20, seed=3)
+    assert torch.equal(data.x, FixedDataset.draw(features, 20, seed=3).x)
+    assert torch.equal(data.sample(20), data.x) and torch.equal(data.sample(64), data.x)  # full batch
+    batch = data.sample(8, torch.Generator().manual_seed(0))
+    rows = {tuple(r) for r in data.x[0].tolist()}
+    assert batch.shape == (2, 8, 5) and all(tuple(r) in rows for r in batch[0].tolist())
+
+
+def test_a_toy_model_memorises_a_small_fixed_dataset():
+    # fewer samples than it has room for: training loss far below the loss on fresh samples
+    model = ToyModel(10, 3, feature_probability=0.1, seed=0)
+    data = FixedDataset.draw(model.data, 4, seed=0)
+    history = train(model, steps=1_500, batch_size=4, lr=1e-2, seed=0, data=data, progress=False)
+    assert history[-1].item() < 0.2 * evaluate(model, 20_000, seed=1).item()
+    with pytest.raises(ValueError, match="data must have a sample"):
+        train(model, steps=2, data=FixedDataset.draw(ToyModel(9, 3).data, 4, seed=0), progress=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        (dict(probability=0.0), "probability"),
+        (dict(probability=torch.ones(5)), "probability"),
+        (dict(low=1.0), "low"),
+        (dict(correlation="sometimes"), "correlation"),
+        (dict(correlation="correlated", set_size=4), "set_size"),
+        (dict(correlation="correlated", probability=torch.tensor([0.1, 0.2, 0.1, 0.1, 0.1, 0.1])), "equal within"),
+        (dict(correlation="anticorrelated", set_size=3, probability=0.5), "sum to at most 1"),
+    ],
+)
+def test_bad_arguments_name_themselves(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        SparseFeatures(6, **kwargs)
