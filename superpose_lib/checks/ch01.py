@@ -47,10 +47,20 @@ _VECTORS = [
 
 
 def _analogy_cases():
-    tiny = embeddings.WordVectors(_WORDS, torch.tensor(_VECTORS))
+    # The tiny world's words are dealt to its vectors afresh on each run (the geometry, and so which mistake gives
+    # which answer, stays); the GloVe case asks one of a few analogies.
+    order = torch.randperm(len(_WORDS), generator=seeded(0)).tolist()
+    words = [_WORDS[i] for i in order]
+    tiny = embeddings.WordVectors(words, torch.tensor(_VECTORS)[order])
+    a, b, c = (_WORDS[i] for i in (0, 2, 1))  # the roles of man, king and woman
+    glove = embeddings.load_glove()
+    triples = (("man", "king", "woman"), ("france", "paris", "italy"), ("big", "bigger", "small"))
+    g = triples[int(torch.randint(len(triples), (1,), generator=seeded(1)))]
     return [
-        dict(wv=tiny, a="man", b="king", c="woman", k=3),
-        dict(wv=embeddings.load_glove(), a="man", b="king", c="woman", k=2),
+        dict(wv=tiny, a=a, b=b, c=c, k=3),
+        dict(wv=tiny, a=a, b=b, c=c),
+        dict(wv=glove, a=g[0], b=g[1], c=g[2], k=2),
+        dict(wv=glove, a="man", b="king", c="woman", k=2),
     ]
 
 
@@ -68,10 +78,13 @@ def _analogy_by_dot_product(wv, a, b, c, k=5):
 
 def _change_basis_cases():
     gen = seeded(0)
-    W = torch.randn(3, 4, generator=gen, dtype=torch.float64)
-    x = torch.randn(4, generator=gen, dtype=torch.float64)
-    M = torch.randn(4, 4, generator=gen, dtype=torch.float64) + 2 * torch.eye(4, dtype=torch.float64)
-    return [dict(W=W, x=x, M=M)]
+    cases = []
+    for d_out, d in ((3, 4), (2, 5)):
+        W = torch.randn(d_out, d, generator=gen, dtype=torch.float64)
+        x = torch.randn(d, generator=gen, dtype=torch.float64)
+        M = torch.randn(d, d, generator=gen, dtype=torch.float64) + 2 * torch.eye(d, dtype=torch.float64)
+        cases.append(dict(W=W, x=x, M=M))
+    return cases
 
 
 declare(

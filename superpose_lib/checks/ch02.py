@@ -10,9 +10,13 @@ from ._common import Exercise, Mistake, declare, seeded
 
 def _layer_cases():
     gen = seeded(0)
-    W1, b1 = torch.randn(4, 6, generator=gen, dtype=torch.float64), torch.randn(4, generator=gen, dtype=torch.float64)
-    W2 = torch.randn(3, 4, generator=gen, dtype=torch.float64)
-    return [dict(W1=W1, b1=b1, W2=W2, R=geometry.random_rotation(4, generator=gen).double())]
+    cases = []
+    for d_hidden, d_in, d_out in ((4, 6, 3), (3, 5, 2)):
+        W1 = torch.randn(d_hidden, d_in, generator=gen, dtype=torch.float64)
+        b1 = torch.randn(d_hidden, generator=gen, dtype=torch.float64)
+        W2 = torch.randn(d_out, d_hidden, generator=gen, dtype=torch.float64)
+        cases.append(dict(W1=W1, b1=b1, W2=W2, R=geometry.random_rotation(d_hidden, generator=gen).double()))
+    return cases
 
 
 def _kurtosis_cases():
@@ -32,7 +36,13 @@ def _selectivity_cases():
     activations[labels == 2, 1] += 4  # neuron 1 prefers class 2
     activations[labels == 0, 3] += 2  # neuron 3 prefers the big class 0
     dead = dict(activations=torch.zeros(8, 2), labels=torch.arange(8) % 4, n_classes=4)
-    return [dict(activations=activations, labels=labels, n_classes=n_classes), dead]
+    ten = torch.arange(50) % 10  # all ten classes, the default
+    spread = torch.rand(50, 3, generator=seeded(1), dtype=torch.float64) + (ten[:, None] == torch.tensor([1, 4, 7]))
+    return [
+        dict(activations=activations, labels=labels, n_classes=n_classes),
+        dead,
+        dict(activations=spread, labels=ten),
+    ]
 
 
 def _selectivity_against(activations, labels, n_classes, rest):

@@ -25,10 +25,12 @@ def _read_cases():
 
 def _neuron_cases():
     gen = seeded(0)
-    c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64)
+    c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64) + 0.2 * torch.randn(
+        4, generator=gen, dtype=torch.float64
+    )
     return [
         dict(W=geometry.random_rotation(4, generator=gen).double(), coefficients=c),
-        dict(W=_orthonormal(7, 4, gen), coefficients=c),
+        dict(W=_orthonormal(7, 4, gen), coefficients=torch.randn(4, generator=gen, dtype=torch.float64)),
     ]
 
 
@@ -38,12 +40,15 @@ def _probe(activations, targets):
 
 
 def _probe_cases():
-    activations = torch.rand(40, 5, generator=seeded(0), dtype=torch.float64) + 1.0  # positive, like ReLU outputs
-    targets = torch.zeros(40, dtype=torch.bool)
-    targets[:12] = True
-    activations[:12, 1] += 2.0
-    activations[:12, 3] -= 0.5
-    return [dict(activations=activations, targets=targets), dict(activations=activations, targets=targets.long())]
+    cases = []
+    for n, d, gen in ((40, 5, seeded(0)), (30, 4, seeded(1))):
+        activations = torch.rand(n, d, generator=gen, dtype=torch.float64) + 1.0  # positive, like ReLU outputs
+        targets = torch.zeros(n, dtype=torch.bool)
+        targets[torch.randperm(n, generator=gen)[: n // 3]] = True
+        activations[targets, 1] += 2.0
+        activations[targets, 3] -= 0.5
+        cases.append(dict(activations=activations, targets=targets if not cases else targets.long()))
+    return cases
 
 
 declare(
@@ -119,10 +124,18 @@ declare(
     Exercise(
         "max_axis_cosine(direction)",
         reference=lambda direction: direction.abs().max() / direction.norm(),
-        cases=lambda: [
-            dict(direction=torch.tensor(d, dtype=torch.float64))
-            for d in ([0.5, -3.0, 2.0, 1.0], [0.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0])
-        ],
+        cases=lambda: (
+            [
+                dict(direction=torch.tensor(d, dtype=torch.float64))
+                for d in ([0.5, -3.0, 2.0, 1.0], [0.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0])
+            ]
+            + [
+                dict(
+                    direction=torch.randn(6, generator=seeded(0), dtype=torch.float64)
+                    * torch.tensor([1.0, 3, 1, 1, 1, 1])
+                )
+            ]
+        ),
         returns="number",
         atol=1e-6,
         mistakes=[

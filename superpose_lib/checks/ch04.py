@@ -13,9 +13,26 @@ from ._common import Exercise, Mistake, declare, seeded
 def _density_cases():
     t = torch.linspace(-0.95, 0.95, 39, dtype=torch.float64)
     # n = 1000: Γ(n/2) overflows a float (math.gamma raises) and float32 logs of Γ lose the 1e-5 accuracy
+    gen = seeded(0)
+    fresh = dict(
+        t=2.2 * torch.rand(25, generator=gen, dtype=torch.float64) - 1.1,
+        n=int(torch.randint(3, 80, (1,), generator=gen)),
+    )
     return [dict(t=t, n=n) for n in (3, 4, 10, 50, 1000)] + [
-        dict(t=torch.tensor([-1.5, 0.0, 1.5], dtype=torch.float64), n=5)
+        dict(t=torch.tensor([-1.5, 0.0, 1.5], dtype=torch.float64), n=5),
+        fresh,
     ]
+
+
+def _fresh_k_n():
+    gen = seeded(1)
+    n = int(torch.randint(2, 40, (1,), generator=gen))
+    return int(torch.randint(n + 1, 4 * n + 2, (1,), generator=gen)), n
+
+
+def _fresh_jl():
+    gen = seeded(2)
+    return int(torch.randint(10, 100_000, (1,), generator=gen)), float(0.05 + 0.85 * torch.rand(1, generator=gen))
 
 
 def _shaped(t, n, constant, exponent):
@@ -104,7 +121,7 @@ declare(
     Exercise(
         "welch_bound(k, n)",
         reference=geometry.welch_bound,
-        cases=lambda: [dict(k=k, n=n) for k, n in ((3, 2), (100, 10), (7, 3), (3, 5), (4, 4))],
+        cases=lambda: [dict(k=k, n=n) for k, n in ((3, 2), (100, 10), (7, 3), (3, 5), (4, 4), _fresh_k_n())],
         returns="number",
         atol=1e-9,
         mistakes=[
@@ -128,7 +145,9 @@ declare(
     Exercise(
         "jl_min_dim(n_points, eps)",
         reference=geometry.jl_min_dim,
-        cases=lambda: [dict(n_points=n, eps=e) for n, e in ((1_000, 0.1), (50, 0.5), (10**6, 0.25), (17, 0.9))],
+        cases=lambda: [
+            dict(n_points=n, eps=e) for n, e in ((1_000, 0.1), (50, 0.5), (10**6, 0.25), (17, 0.9), _fresh_jl())
+        ],
         returns="count",
         atol=0,
         rtol=0,

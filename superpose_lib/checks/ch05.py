@@ -31,9 +31,12 @@ def _split_errors(W, x, biases, readout, reduce="sum"):
 
 
 def _tradeoff_cases():
-    W = torch.randn(5, 12, generator=seeded(3), dtype=torch.float64) / 2  # overlaps of both signs
-    x = interference.sparse_features(40, 12, 0.2, generator=seeded(4)).double()
-    return [dict(W=W, x=x, biases=[0.0, -0.1, -0.3])]
+    cases = []
+    for n, k, biases in ((5, 12, [0.0, -0.1, -0.3]), (4, 9, [-0.05, 0.0, -0.2, -0.4])):
+        W = torch.randn(n, k, generator=seeded(3 + k), dtype=torch.float64) / 2  # overlaps of both signs
+        x = interference.sparse_features(40, k, 0.2, generator=seeded(4 + k)).double()
+        cases.append(dict(W=W, x=x, biases=biases))
+    return cases
 
 
 def _antipodal(importance, n, p, pair_cost, dropped_cost, average=True):
@@ -46,7 +49,10 @@ declare(
     Exercise(
         "interference_terms(W, x)",
         reference=interference.interference,
-        cases=lambda: [dict(W=_skewed_features(4, 7, 0), x=torch.rand(5, 7, generator=seeded(1), dtype=torch.float64))],
+        cases=lambda: [
+            dict(W=_skewed_features(n, k, 2 * n), x=torch.rand(5, k, generator=seeded(2 * n + 1), dtype=torch.float64))
+            for n, k in ((4, 7), (3, 5))
+        ],
         atol=1e-6,
         mistakes=[
             Mistake(
@@ -119,6 +125,11 @@ declare(
         cases=lambda: [
             dict(importance=0.8 ** torch.arange(10, dtype=torch.float64), n=3, p=0.2),
             dict(importance=0.9 ** torch.arange(7, dtype=torch.float64), n=2, p=0.05),
+            dict(
+                importance=(torch.rand(9, generator=seeded(0), dtype=torch.float64) + 0.1).sort(descending=True).values,
+                n=int(torch.randint(1, 4, (1,), generator=seeded(1))),
+                p=float(0.02 + 0.5 * torch.rand(1, generator=seeded(2))),
+            ),
         ],
         returns="number",
         atol=1e-9,

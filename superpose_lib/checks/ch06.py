@@ -19,7 +19,9 @@ def _pentagon_with_dropped(n_dropped: int) -> torch.Tensor:
 
 def _represented_cases():
     wide = torch.cat([torch.eye(3), torch.full((3, 1), 0.4)], dim=1)  # last column: length 0.69, squared 0.48
-    return [dict(W=_pentagon_with_dropped(2)), dict(W=wide), dict(W=wide * 2, threshold=1.5)]
+    lengths = 1.5 * torch.rand(8, generator=seeded(1))  # a count that changes from run to run
+    spread = torch.nn.functional.normalize(torch.randn(3, 8, generator=seeded(2)), dim=0) * lengths
+    return [dict(W=_pentagon_with_dropped(2)), dict(W=wide), dict(W=wide * 2, threshold=1.5), dict(W=spread)]
 
 
 def _count_antipodal_pairs(W, threshold=0.5):
@@ -42,7 +44,13 @@ def _antipodal_cases():
             [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, s * 1.2],
         ]
     )
-    return [dict(W=W), dict(W=1.5 * W, threshold=1.1), dict(W=torch.eye(3))]
+    # and a random number of exact pairs in random directions among random loners
+    gen = seeded(1)
+    n_pairs = int(torch.randint(0, 5, (1,), generator=gen))
+    u = torch.nn.functional.normalize(torch.randn(6, n_pairs, generator=gen), dim=0)
+    more = torch.cat([u, -0.8 * u, 0.2 * torch.randn(6, 3, generator=gen)], dim=1)
+    more = more[:, torch.randperm(more.shape[1], generator=gen)]
+    return [dict(W=W), dict(W=1.5 * W, threshold=1.1), dict(W=torch.eye(3)), dict(W=more)]
 
 
 def _antipodal_by(test):
@@ -77,10 +85,11 @@ def _instances_cases():
     gen = seeded(0)
     return [
         dict(
-            W=torch.randn(3, 2, 5, generator=gen),
-            b=torch.randn(3, 5, generator=gen),
-            x=torch.rand(4, 3, 5, generator=gen),
+            W=torch.randn(i, h, f, generator=gen),
+            b=torch.randn(i, f, generator=gen),
+            x=torch.rand(n, i, f, generator=gen),
         )
+        for i, h, f, n in ((3, 2, 5, 4), (2, 3, 6, 5))
     ]
 
 
@@ -159,7 +168,9 @@ declare(
     Exercise(
         "one_draw_batch(n_batch, n_features, feature_probability, generator=None)",
         reference=_one_draw,
-        cases=lambda: [dict(n_batch=2_000, n_features=10, feature_probability=p) for p in (0.2, 0.05)],
+        cases=lambda: [
+            dict(n_batch=n, n_features=f, feature_probability=p) for n, f, p in ((2_000, 10, 0.2), (1_500, 8, 0.05))
+        ],
         statistics=lambda x: x.reshape(-1),  # the same draw gives the same values: compared entry by entry
         mistakes=[
             Mistake(

@@ -35,7 +35,8 @@ def _privileged_forward(W, b, x):
 def _privileged_cases():
     gen = seeded(0)
     return [
-        dict(W=torch.randn(3, 6, generator=gen), b=torch.randn(6, generator=gen), x=torch.rand(8, 6, generator=gen))
+        dict(W=torch.randn(h, f, generator=gen), b=torch.randn(f, generator=gen), x=torch.rand(n, f, generator=gen))
+        for h, f, n in ((3, 6, 8), (2, 5, 6))
     ]
 
 
@@ -76,7 +77,15 @@ declare(
     Exercise(
         "two_feature_losses(r, p)",
         reference=_two_feature_losses,
-        cases=lambda: [dict(r=0.5, p=0.2), dict(r=2.0, p=0.7)],
+        cases=lambda: (
+            [dict(r=0.5, p=0.2), dict(r=2.0, p=0.7)]
+            + [
+                dict(
+                    r=float(0.2 + 3 * torch.rand(1, generator=seeded(0))),
+                    p=float(0.05 + 0.9 * torch.rand(1, generator=seeded(1))),
+                )
+            ]
+        ),
         atol=1e-6,
         mistakes=[
             Mistake(
@@ -146,21 +155,24 @@ declare(
     Exercise(
         "two_feature_phase(w)",
         reference=_two_feature_phase,
-        cases=lambda: [
-            dict(w=torch.tensor(w))
-            # the last three sit either side of ½, where a threshold other than the task's gives another phase
-            for w in (
-                (1.0, 0.02),
-                (0.01, 1.1),
-                (0.9, -1.0),
-                (-1.0, 0.0),
-                (0.0, -1.0),
-                (0.7, 0.6),
-                (1.0, 0.4),
-                (0.45, -0.55),
-                (-0.6, 0.52),
-            )
-        ],
+        cases=lambda: (
+            [
+                dict(w=torch.tensor(w))
+                # the last three sit either side of ½, where a threshold other than the task's gives another phase
+                for w in (
+                    (1.0, 0.02),
+                    (0.01, 1.1),
+                    (0.9, -1.0),
+                    (-1.0, 0.0),
+                    (0.0, -1.0),
+                    (0.7, 0.6),
+                    (1.0, 0.4),
+                    (0.45, -0.55),
+                    (-0.6, 0.52),
+                )
+            ]
+            + [dict(w=1.2 * torch.rand(2, generator=seeded(i)) * torch.tensor([1.0, -1.0])) for i in range(4)]
+        ),
         returns="count",
         mistakes=[
             Mistake(

@@ -26,14 +26,18 @@ def _ista_step(D, X, Z, lam, L, sign=1.0, step=None, threshold=None):
 
 
 def _ista_cases():
-    D, X = _problem()
-    Z = 0.1 * torch.randn(X.shape[0], D.shape[1], generator=seeded(1), dtype=torch.float64)
-    return [dict(D=D, X=X, Z=Z, lam=0.3, L=4.0)]
+    cases = []
+    for n, k, lam, L, seed in ((20, 50, 0.3, 4.0, 0), (12, 30, 0.1, 6.0, 5)):
+        D, X = _problem(n=n, k=k, seed=seed)
+        Z = 0.1 * torch.randn(X.shape[0], D.shape[1], generator=seeded(seed + 1), dtype=torch.float64)
+        cases.append(dict(D=D, X=X, Z=Z, lam=lam, L=L))
+    return cases
 
 
 def _fista_cases():
     D, X = _problem(seed=2)
-    return [dict(D=D, X=X, lam=0.05, n_iter=n) for n in (1, 5, 60)]
+    other = _problem(n=15, k=40, seed=4)
+    return [dict(D=D, X=X, lam=0.05, n_iter=n) for n in (1, 5, 60)] + [dict(D=other[0], X=other[1], lam=0.1, n_iter=20)]
 
 
 def _matching_pursuit(D, X, n_nonzero):
@@ -75,7 +79,10 @@ declare(
     Exercise(
         "soft_threshold(v, t)",
         reference=sparse.soft_threshold,
-        cases=lambda: [dict(v=torch.tensor([[-3.0, -0.7, -0.2, 0.0], [0.1, 0.6, 1.5, 4.0]]), t=t) for t in (0.5, 0.0)],
+        cases=lambda: (
+            [dict(v=torch.tensor([[-3.0, -0.7, -0.2, 0.0], [0.1, 0.6, 1.5, 4.0]]), t=t) for t in (0.5, 0.0)]
+            + [dict(v=3 * torch.randn(3, 5, generator=seeded(0)), t=float(0.2 + torch.rand(1, generator=seeded(1))))]
+        ),
         atol=1e-6,
         mistakes=[
             Mistake(
@@ -148,7 +155,12 @@ declare(
         "omp_codes(D, X, n_nonzero)",
         reference=sparse.omp,
         cases=lambda: [
-            dict(D=D, X=X, n_nonzero=m) for D, X in [_problem(n=30, k=80, batch=6, s=4, seed=3)] for m in (1, 4)
+            dict(D=D, X=X, n_nonzero=m)
+            for D, X, m in [
+                (*_problem(n=30, k=80, batch=6, s=4, seed=3), 1),
+                (*_problem(n=30, k=80, batch=6, s=4, seed=3), 4),
+                (*_problem(n=20, k=50, batch=4, s=3, seed=6), 3),
+            ]
         ],
         atol=1e-6,
         mistakes=[
@@ -169,7 +181,12 @@ declare(
     Exercise(
         "recovery_rate(delta, rho, N, trials, generator=None)",
         reference=_recovery_rate,
-        cases=lambda: [dict(delta=0.5, rho=0.2, N=60, trials=20), dict(delta=0.5, rho=0.8, N=60, trials=20)],
+        # δ = 0.9, ρ = 0.5 lies below the curve (ρ(0.9) ≈ 0.75); read at δ = 0.5 it would lie above (ρ(0.5) ≈ 0.38)
+        cases=lambda: [
+            dict(delta=0.5, rho=0.2, N=60, trials=20),
+            dict(delta=0.5, rho=0.8, N=60, trials=20),
+            dict(delta=0.9, rho=0.5, N=50, trials=15),
+        ],
         returns="number",
         statistics=lambda rate: rate.reshape(-1),
         atol=0.2,  # over 10 seeds the rate spreads over 0.95–1 below the curve; ρ per unknown gives 0.35–0.6

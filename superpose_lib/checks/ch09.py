@@ -22,11 +22,14 @@ def _forward(x, W_enc, b_enc, W_dec, b_dec, encode_input=None, decode=None):
 
 def _sae_cases():
     gen = seeded(0)
-    x = torch.randn(7, 5, generator=gen, dtype=torch.float64)
-    W_enc = torch.randn(5, 12, generator=gen, dtype=torch.float64) / 5**0.5
-    b_enc = 0.3 * torch.randn(12, generator=gen, dtype=torch.float64)
-    b_dec = 0.5 * torch.randn(5, generator=gen, dtype=torch.float64)
-    return [dict(x=x, W_enc=W_enc, b_enc=b_enc, W_dec=_unit_columns(5, 12, 1), b_dec=b_dec)]
+    cases = []
+    for batch, d, d_latent, seed in ((7, 5, 12, 1), (4, 3, 8, 2)):
+        x = torch.randn(batch, d, generator=gen, dtype=torch.float64)
+        W_enc = torch.randn(d, d_latent, generator=gen, dtype=torch.float64) / d**0.5
+        b_enc = 0.3 * torch.randn(d_latent, generator=gen, dtype=torch.float64)
+        b_dec = 0.5 * torch.randn(d, generator=gen, dtype=torch.float64)
+        cases.append(dict(x=x, W_enc=W_enc, b_enc=b_enc, W_dec=_unit_columns(d, d_latent, seed), b_dec=b_dec))
+    return cases
 
 
 def _decoder_cases():
@@ -44,20 +47,26 @@ def _l0_ev(x, x_hat, z, l0=None, ev=None):
 
 def _l0_cases():
     gen = seeded(7)
-    x = torch.randn(50, 6, generator=gen, dtype=torch.float64) + torch.linspace(-2.0, 3.0, 6, dtype=torch.float64)
-    x_hat = x + 0.4 * torch.randn(50, 6, generator=gen, dtype=torch.float64)
-    z = torch.relu(torch.randn(50, 9, generator=gen, dtype=torch.float64) - 0.5)  # (batch, d_latent), sparse
-    z[::5, 0] = 1e-5  # tiny codes are active too: L0 counts z != 0, not z above some threshold
-    return [dict(x=x, x_hat=x_hat, z=z)]
+    cases = []
+    for batch, d, d_latent in ((50, 6, 9), (40, 4, 7)):
+        x = torch.randn(batch, d, generator=gen, dtype=torch.float64) + torch.linspace(
+            -2.0, 3.0, d, dtype=torch.float64
+        )
+        x_hat = x + 0.4 * torch.randn(batch, d, generator=gen, dtype=torch.float64)
+        z = torch.relu(torch.randn(batch, d_latent, generator=gen, dtype=torch.float64) - 0.5)  # sparse codes
+        z[::5, 0] = 1e-5  # tiny codes are active too: L0 counts z != 0, not z above some threshold
+        cases.append(dict(x=x, x_hat=x_hat, z=z))
+    return cases
 
 
 def _mmcs_cases():
-    true = _unit_columns(8, 6, 3)  # (d, n_true)
-    # 10 learned directions: 4 of the true ones (one flipped), rescaled, and 6 random ones
-    learned = torch.cat(
-        [2.0 * true[:, [0, 1, 2]], -true[:, [3]], torch.randn(8, 6, generator=seeded(4), dtype=torch.float64)], 1
-    )
-    return [dict(learned=learned, true=true * torch.linspace(0.5, 2.0, 6, dtype=torch.float64))]
+    cases = []
+    for d, seed in ((8, 3), (7, 8)):
+        true = _unit_columns(d, 6, seed)  # (d, n_true)
+        noise = torch.randn(d, 6, generator=seeded(seed + 1), dtype=torch.float64)
+        learned = torch.cat([2.0 * true[:, [0, 1, 2]], -true[:, [3]], noise], 1)
+        cases.append(dict(learned=learned, true=true * torch.linspace(0.5, 2.0, 6, dtype=torch.float64)))
+    return cases
 
 
 def _unit(W, dim=0):
@@ -71,9 +80,12 @@ def _dictionary_update(H, Z):
 
 def _dictionary_cases():
     gen = seeded(5)
-    Z = torch.rand(200, 9, generator=gen, dtype=torch.float64) * (torch.rand(200, 9, generator=gen) < 0.3)
-    H = Z @ _unit_columns(6, 9, 6).T + 0.05 * torch.randn(200, 6, generator=gen, dtype=torch.float64)
-    return [dict(H=H, Z=Z)]
+    cases = []
+    for n, d, k, seed in ((200, 6, 9, 6), (120, 5, 7, 9)):
+        Z = torch.rand(n, k, generator=gen, dtype=torch.float64) * (torch.rand(n, k, generator=gen) < 0.3)
+        H = Z @ _unit_columns(d, k, seed).T + 0.05 * torch.randn(n, d, generator=gen, dtype=torch.float64)
+        cases.append(dict(H=H, Z=Z))
+    return cases
 
 
 declare(

@@ -50,13 +50,21 @@ def _represented(W, threshold):
 
 
 def _codes():
-    codes = torch.zeros(10_000, 6, dtype=torch.float64)
+    codes = torch.zeros(10_000, 7, dtype=torch.float64)
     codes[:5_000, 0] = 1.0  # fires half the time
     codes[:5, 1] = 2.0  # fires 0.05% of the time: below the threshold
     codes[::400, 2] = -0.5  # 0.25%, negative: live
     codes[:, 3] = 1e-4  # always on, with tiny values: live
     codes[1::2, 5] = 3.0  # half the time
+    codes[::667, 6] = 0.7  # 0.15%: live at the default 1e-3, dead at twice it
     return codes  # latent 4 never fires
+
+
+def _random_codes():
+    gen = seeded(0)
+    frequency = 10 ** (-4 * torch.rand(8, generator=gen, dtype=torch.float64))  # from 1e-4 to 1
+    fires = torch.rand(5_000, 8, generator=gen, dtype=torch.float64) < frequency
+    return fires * torch.randn(5_000, 8, generator=gen, dtype=torch.float64)
 
 
 def _mixed_model():
@@ -119,7 +127,15 @@ declare(
     Exercise(
         "p_value_less(observed, null)",
         reference=lambda observed, null: detection.p_value(observed, null, alternative="less"),
-        cases=lambda: [dict(observed=o, null=torch.arange(1.0, 100.0)) for o in (0.0, 10.0, 99.5, 50.5)],
+        cases=lambda: (
+            [dict(observed=o, null=torch.arange(1.0, 100.0)) for o in (0.0, 10.0, 99.5, 50.5)]
+            + [
+                dict(
+                    observed=float(torch.rand(1, generator=seeded(0))),
+                    null=torch.rand(200, generator=seeded(1)).round(decimals=2),
+                )
+            ]
+        ),
         returns="number",
         atol=1e-9,
         mistakes=[
@@ -187,7 +203,7 @@ declare(
     Exercise(
         "count_live_latents(codes, min_frequency=1e-3)",
         reference=lambda codes, min_frequency=1e-3: int(((codes != 0).double().mean(dim=0) > min_frequency).sum()),
-        cases=lambda: [dict(codes=_codes(), min_frequency=0.3), dict(codes=_codes())],
+        cases=lambda: [dict(codes=_codes(), min_frequency=0.3), dict(codes=_codes()), dict(codes=_random_codes())],
         returns="count",
         mistakes=[
             Mistake(

@@ -33,13 +33,15 @@ def _vocabulary(seed=0, n=300, d=8):
 def _nearest_cases():
     vectors = _vocabulary()
     gen = seeded(2)  # directions for which each mistake differs from the answer in every case
-    return [dict(vectors=vectors, direction=3 * torch.randn(8, generator=gen), k=k) for k in (6, 3, 9)]
+    cases = [dict(vectors=vectors, direction=3 * torch.randn(8, generator=gen), k=k) for k in (6, 3, 9)]
+    return cases + [dict(vectors=_vocabulary(seed=5, n=200), direction=torch.randn(8, generator=gen), k=4)]
 
 
 def _coherence_cases():
     vectors = _vocabulary()
     gen = seeded(4)
-    return [dict(vectors=vectors, direction=torch.randn(8, generator=gen), k=k) for k in (5, 8, 2)]
+    cases = [dict(vectors=vectors, direction=torch.randn(8, generator=gen), k=k) for k in (5, 8, 2)]
+    return cases + [dict(vectors=_vocabulary(seed=6, n=200), direction=torch.randn(8, generator=gen), k=4)]
 
 
 def _unit_rows(vectors):
@@ -75,12 +77,16 @@ def _best_pair(pairs, same_allowed=False):
 
 
 def _two_sense_cases():
-    """Directions of lengths 2 and 0.5 matching senses of lengths 1.5 and 0.7 exactly (the score is 1); a long
-    direction between the two senses, one opposite to a sense and a weak match; directions opposite to both
-    senses; then random ones."""
+    """Directions of lengths 2 and 0.5 matching senses of lengths 1.5 and 0.7 exactly (the score is 1); one
+    direction between two orthogonal senses; a long direction between the two senses, one opposite to a sense and
+    a weak match; directions opposite to both senses; then random ones."""
     senses = torch.eye(4)[:, :2] * torch.tensor([1.5, 0.7])
     exact = torch.tensor([[2.0, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]).T
     cases = [dict(directions=exact, senses=senses)]
+    # one direction between the senses (cos 0.71 with each) beats every pair of two different directions
+    axes = torch.eye(4)
+    between = torch.stack([axes[0] + axes[1], axes[0] + 2 * axes[2], axes[1] + 2 * axes[3]], 1)
+    cases.append(dict(directions=between, senses=axes[:, :2]))
     gen = seeded(0)
     senses = torch.randn(6, 2, generator=gen)
     unit = torch.nn.functional.normalize(senses, dim=0)
