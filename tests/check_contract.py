@@ -86,6 +86,9 @@ def contract_tests():
         variants += hostile.exercise_variants(exercise, only=label)
         fn = next(fn for variant, fn, _ in variants if variant == label)
         outcome, message = hostile.run(check_of(name), fn)
+        if label.startswith("hard_coded") and not getattr(fn, "changed", True):  # an argument that hardly matters
+            assert outcome in ("pass", "verdict"), message
+            return
         if not getattr(fn, "changed", True):  # nothing to spoil: the variant is the reference
             expected = "pass"
         if expected == "pass":

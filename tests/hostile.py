@@ -432,38 +432,58 @@ def perturbed(value):
     return None
 
 
+_DEPENDS: dict = {}
+
+
 def depends_on(exercise, cases: list[dict], param: str) -> bool:
-    """Whether the reference's answer on some case changes (beyond the check's tolerance; for a random exercise,
-    its statistics) when `param` takes another value, or cannot take it. Arguments of other kinds (words,
-    word-vector tables) count as mattering."""
+    """`_depends_on`, remembered for an exercise's cases at seed 0."""
+    key = (exercise.name, param)
+    if cases is None and key in _DEPENDS:
+        return _DEPENDS[key]
+    result = _depends_on(exercise, _cases(exercise, 0) if cases is None else cases, param)
+    if cases is None:
+        _DEPENDS[key] = result
+    return result
+
+
+def _depends_on(exercise, cases: list[dict], param: str) -> bool:
+    """Whether the reference's answer on some case changes (its shape, or its value beyond the check's tolerance;
+    for a random exercise, its statistics) when `param` takes another value, or cannot take it. Arguments of other
+    kinds (words, word-vector tables) count as mattering."""
     default = next(p.default for p in exercise.parameters if p.name == param)
     values = [case.get(param, default) for case in cases]
+    seed = 0 if exercise.random else None
     for case, value in zip(cases, values, strict=True):
-        others = [perturbed(value), value / 2 if isinstance(value, float) else None]
-        if others[0] is None:
-            if not isinstance(value, int | float | bool | type(None)):
-                return True
-            continue
-        others += [v for v in values if type(v) is type(value) and v is not value]  # the values other cases use
-        want = _common._answer(exercise.reference, exercise, case, 0 if exercise.random else None)
+        if not isinstance(value, torch.Tensor | int | float | list | type(None)):
+            return True
+        others = [v for v in values if type(v) is type(value) and not _is(v, value)]  # values other cases use
+        others = others or [perturbed(value), value / 2 if isinstance(value, float) else None]  # or made up
+        want = None
         for other in filter(lambda o: o is not None, others):
             try:
-                got = _common._answer(
-                    exercise.reference, exercise, {**case, param: other}, 0 if exercise.random else None
-                )
+                if _shapes(exercise, case) != _shapes(exercise, {**case, param: other}):
+                    return True
+                want = want or _common._answer(exercise.reference, exercise, case, seed)
+                got = _common._answer(exercise.reference, exercise, {**case, param: other}, seed)
             except Exception:  # noqa: BLE001 - a value it cannot take: the argument matters
                 return True
-            if not _common._close(got, want, exercise) or _shapes(exercise, case) != _shapes(
-                exercise, {**case, param: other}
-            ):
+            if not _common._close(got, want, exercise):
                 return True
     return False
 
 
+def _is(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return a.shape == b.shape and bool(torch.equal(a, b))
+    return a == b
+
+
 def _shapes(exercise, case: dict) -> list:
-    outputs = _outputs(exercise, case, torch.Generator().manual_seed(0))[:1]
+    args, kwargs = _common._split(exercise, copy.deepcopy(case))
+    if exercise.random:
+        kwargs["generator"] = torch.Generator().manual_seed(0)
     shapes = []
-    _map(outputs, lambda t: shapes.append(tuple(t.shape)))
+    _map(exercise.reference(*args, **kwargs), lambda t: shapes.append(tuple(t.shape)))
     return shapes
 
 
@@ -498,6 +518,8 @@ def numpy_inputs(value):
 
 def judge(variant: str, expected: str, outcome: str, fn=None) -> str | None:
     """The problem with an outcome, or None when it is right."""
+    if variant.startswith("hard_coded") and not getattr(fn, "changed", True) and outcome in ("pass", "verdict"):
+        return None  # an argument the answer hardly depends on: hard-coding it is neither clearly right nor wrong
     if not getattr(fn, "changed", True):  # the hostile change found nothing to spoil
         expected = "pass"
     if expected == "pass":

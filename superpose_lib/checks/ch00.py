@@ -19,10 +19,10 @@ def _sparsity_statistics(x: torch.Tensor) -> torch.Tensor:
 
 
 def _batch_cases():
-    # Over 20 seeds the statistics spread by at most 0.0063 at these sizes, against the tolerance 0.015.
+    # Over 20 seeds the statistics spread by at most 0.0081 at these sizes, against the tolerance 0.015.
     return [
-        dict(n_batch=n, n_features=10, feature_probability=p)
-        for n, p in ((20_000, 1.0), (20_000, 0.3), (100_000, 0.05))
+        dict(n_batch=n, n_features=f, feature_probability=p)
+        for n, f, p in ((20_000, 10, 1.0), (20_000, 6, 0.3), (100_000, 10, 0.05))
     ]
 
 

@@ -19,9 +19,13 @@ def _pentagon_with_dropped(n_dropped: int) -> torch.Tensor:
 
 def _represented_cases():
     wide = torch.cat([torch.eye(3), torch.full((3, 1), 0.4)], dim=1)  # last column: length 0.69, squared 0.48
-    lengths = 1.5 * torch.rand(8, generator=seeded(1))  # a count that changes from run to run
-    spread = torch.nn.functional.normalize(torch.randn(3, 8, generator=seeded(2)), dim=0) * lengths
-    return [dict(W=_pentagon_with_dropped(2)), dict(W=wide), dict(W=wide * 2, threshold=1.5), dict(W=spread)]
+    gen = seeded(1)
+    spread = [  # random lengths: counts that change from run to run
+        torch.nn.functional.normalize(torch.randn(3, k, generator=gen), dim=0) * 1.5 * torch.rand(k, generator=gen)
+        for k in (8, 13, 21)
+    ]
+    fixed = [dict(W=_pentagon_with_dropped(2)), dict(W=wide), dict(W=wide * 2, threshold=1.5)]
+    return fixed + [dict(W=W) for W in spread]
 
 
 def _count_antipodal_pairs(W, threshold=0.5):

@@ -181,11 +181,12 @@ declare(
     Exercise(
         "recovery_rate(delta, rho, N, trials, generator=None)",
         reference=_recovery_rate,
-        # δ = 0.9, ρ = 0.5 lies below the curve (ρ(0.9) ≈ 0.75); read at δ = 0.5 it would lie above (ρ(0.5) ≈ 0.38)
+        # δ = 0.9, ρ = 0.45 lies below the curve (ρ(0.9) ≈ 0.68): over 12 seeds 85–95% recovered, against
+        # 22–53% when δ is read as 0.5 (above ρ(0.5) ≈ 0.39)
         cases=lambda: [
             dict(delta=0.5, rho=0.2, N=60, trials=20),
             dict(delta=0.5, rho=0.8, N=60, trials=20),
-            dict(delta=0.9, rho=0.5, N=50, trials=15),
+            dict(delta=0.9, rho=0.45, N=50, trials=30),
         ],
         returns="number",
         statistics=lambda rate: rate.reshape(-1),
