@@ -84,7 +84,7 @@ class Exercise:
         argument the answer depends on takes at least two values (an optional one: its default and another).
         Random exercises leave ``generator`` out: the engine seeds it.
     returns : "tensor", "number", "count" (a whole number), "words", or a tuple of these for a tuple result.
-    mistakes : named wrong answers with their hints, tried in order.
+    mistakes : named wrong answers, ``{hint: answer}`` (or a list of `Mistake`), tried in order.
     passed : the tick's message.
     formula : what the answer should be, shown when the answer matches no named mistake.
     atol, rtol : the tolerance of the comparison (of the statistics, for a random exercise).
@@ -97,12 +97,16 @@ class Exercise:
     cases: Callable[[], list[dict]]
     passed: str
     returns: str | tuple[str, ...] = "tensor"
-    mistakes: Sequence[Mistake] = ()
+    mistakes: Sequence[Mistake] | dict[str, Callable] = ()
     formula: str = ""
     atol: float = 1e-5
     rtol: float = 1e-5
     statistics: Callable | None = None
     calls: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.mistakes, dict):  # {hint: answer}, the compact way to write them
+            object.__setattr__(self, "mistakes", tuple(Mistake(h, a) for h, a in self.mistakes.items()))
 
     @property
     def name(self) -> str:

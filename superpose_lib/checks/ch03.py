@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import geometry
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _orthonormal(n, k, gen):
@@ -57,17 +57,12 @@ declare(
         reference=lambda h, W: h @ W,
         cases=_read_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you used the rows of W: the feature directions are its columns, so use h @ W.", lambda h, W: h @ W.T
-            ),
-            Mistake(
-                "you solved for x (pseudo-inverse): the readout asked for is the dot product h · wⱼ, h @ W, whose "
-                "errors are the interference this chapter studies.",
-                lambda h, W: h @ torch.linalg.pinv(W).T,
-            ),
-            Mistake("return one row per input, shape (batch, k).", lambda h, W: (h @ W).T),
-        ],
+        mistakes={
+            "you used the rows of W: the feature directions are its columns, so use h @ W.": lambda h, W: h @ W.T,
+            "you solved for x (pseudo-inverse): the readout asked for is the dot product h · wⱼ, h @ W, whose "
+            "errors are the interference this chapter studies.": lambda h, W: h @ torch.linalg.pinv(W).T,
+            "return one row per input, shape (batch, k).": lambda h, W: (h @ W).T,
+        },
         formula="x̂[b, j] = h[b] · W[:, j], i.e. h @ W, shape (batch, k).",
         passed="x̂ⱼ = h · wⱼ for every feature j, exact for orthonormal directions.",
     ),
@@ -76,18 +71,14 @@ declare(
         reference=lambda W, coefficients: W @ coefficients,
         cases=_neuron_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake("the sign is wrong: v · wᵢ should equal +cᵢ.", lambda W, coefficients: -(W @ coefficients)),
-            Mistake(
-                "you used the rows of W: the feature directions are its columns, v = W @ c.",
-                lambda W, coefficients: W.T @ coefficients,
+        mistakes={
+            "the sign is wrong: v · wᵢ should equal +cᵢ.": lambda W, coefficients: -(W @ coefficients),
+            "you used the rows of W: the feature directions are its columns, v = W @ c.": lambda W, coefficients: (
+                W.T @ coefficients
             ),
-            Mistake(
-                "the neuron's weights live in the hidden space: v = Σᵢ cᵢ wᵢ has shape (n,), one per neuron of "
-                "the layer below, not one per feature.",
-                lambda W, coefficients: W.T @ (W @ coefficients),
-            ),
-        ],
+            "the neuron's weights live in the hidden space: v = Σᵢ cᵢ wᵢ has shape (n,), one per neuron of "
+            "the layer below, not one per feature.": lambda W, coefficients: W.T @ (W @ coefficients),
+        },
         formula="v = Σᵢ cᵢ wᵢ = W @ c, so that v · wᵢ = cᵢ for orthonormal wᵢ.",
         passed="v = Σᵢ cᵢ wᵢ, so the neuron computes Σᵢ cᵢ xᵢ.",
     ),
@@ -96,28 +87,19 @@ declare(
         reference=lambda activations, targets: _probe(activations, targets.bool()),
         cases=_probe_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "it points the wrong way: subtract the mean of class 0 from the mean of class 1.",
-                lambda activations, targets: -_probe(activations, targets.bool()),
+        mistakes={
+            "it points the wrong way: subtract the mean of class 0 from the mean of "
+            "class 1.": lambda activations, targets: -_probe(activations, targets.bool()),
+            "it is not unit length: divide the difference by its norm.": lambda activations, targets: (
+                activations[targets.bool()].mean(0) - activations[~targets.bool()].mean(0)
             ),
-            Mistake(
-                "it is not unit length: divide the difference by its norm.",
-                lambda activations, targets: activations[targets.bool()].mean(0) - activations[~targets.bool()].mean(0),
-            ),
-            Mistake(
-                "you used only the mean of class 1: subtract the mean of class 0.",
-                lambda activations, targets: (lambda m: m / m.norm())(activations[targets.bool()].mean(0)),
-            ),
-            Mistake(
-                "with targets holding 0/1 integers, indexing picks rows 0 and 1: convert them with targets.bool().",
-                _probe,
-            ),
-            Mistake(
-                "average over the examples (dim=0): the probe is one direction in activation space.",
-                lambda activations, targets: (lambda d: d / d.norm())(activations.mean(dim=1)),
-            ),
-        ],
+            "you used only the mean of class 1: subtract the mean of class 0.": lambda activations, targets: (
+                lambda m: m / m.norm()
+            )(activations[targets.bool()].mean(0)),
+            "with targets holding 0/1 integers, indexing picks rows 0 and 1: convert them with targets.bool().": _probe,
+            "average over the examples (dim=0): the probe is one direction in "
+            "activation space.": lambda activations, targets: (lambda d: d / d.norm())(activations.mean(dim=1)),
+        },
         formula="(mean of class 1 − mean of class 0) divided by its norm.",
         passed="the unit vector from the mean of class 0 to the mean of class 1.",
     ),
@@ -138,16 +120,11 @@ declare(
         ),
         returns="number",
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "a cosine of −0.9 is as aligned as 0.9: take .abs().",
-                lambda direction: direction.max() / direction.norm(),
-            ),
-            Mistake("divide by the length of the direction: cos = uᵢ / ‖u‖.", lambda direction: direction.abs().max()),
-            Mistake(
-                "you returned the index of the neuron, not the cosine.", lambda direction: direction.abs().argmax()
-            ),
-        ],
+        mistakes={
+            "a cosine of −0.9 is as aligned as 0.9: take .abs().": lambda direction: direction.max() / direction.norm(),
+            "divide by the length of the direction: cos = uᵢ / ‖u‖.": lambda direction: direction.abs().max(),
+            "you returned the index of the neuron, not the cosine.": lambda direction: direction.abs().argmax(),
+        },
         formula="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
         passed="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import interference
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _skewed_features(n: int, k: int, seed: int) -> torch.Tensor:
@@ -54,17 +54,13 @@ declare(
             for n, k in ((4, 7), (3, 5))
         ],
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you returned the whole readout WᵀW x: leave out each feature's own term (i = j).",
-                lambda W, x: x @ W.T @ W,
+        mistakes={
+            "you returned the whole readout WᵀW x: leave out each feature's own term (i = j).": lambda W, x: (
+                x @ W.T @ W
             ),
-            Mistake(
-                "you subtracted x itself, which is right only for unit-length features: remove the diagonal of "
-                "WᵀW (each feature's own term (wⱼ·wⱼ) xⱼ) instead.",
-                lambda W, x: x @ W.T @ W - x,
-            ),
-        ],
+            "you subtracted x itself, which is right only for unit-length features: remove the diagonal of "
+            "WᵀW (each feature's own term (wⱼ·wⱼ) xⱼ) instead.": lambda W, x: x @ W.T @ W - x,
+        },
         formula="Σ_{i≠j} (wᵢ·wⱼ) xᵢ = x @ (WᵀW with its diagonal set to 0), shape (batch, k).",
         passed="Σ_{i≠j} (wᵢ·wⱼ) xᵢ: the readout minus each feature's own term.",
     ),
@@ -74,21 +70,18 @@ declare(
         cases=lambda: [dict(W=_skewed_features(3, 6, 2), p=0.4), dict(W=_skewed_features(4, 5, 3), p=0.1)],
         atol=1e-9,
         rtol=1e-6,
-        mistakes=[
-            Mistake(
-                "you kept only the first term: features have a non-zero mean p/2, so the cross terms add "
-                "(p²/4) [(Σᵢ aᵢⱼ)² − Σᵢ aᵢⱼ²].",
-                lambda W, p: p / 3 * ((W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) ** 2).sum(0),
+        mistakes={
+            "you kept only the first term: features have a non-zero mean p/2, so the cross terms add "
+            "(p²/4) [(Σᵢ aᵢⱼ)² − Σᵢ aᵢⱼ²].": lambda W, p: (
+                p / 3 * ((W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) ** 2).sum(0)
             ),
-            Mistake(
-                "you used E[x²] = p/2: for x uniform on [0, 1] when on, E[x²] = p/3.",
-                lambda W, p: _readout_error(W, p, 1 / 2, 1),
+            "you used E[x²] = p/2: for x uniform on [0, 1] when on, E[x²] = p/3.": lambda W, p: _readout_error(
+                W, p, 1 / 2, 1
             ),
-            Mistake(
-                "you used the Gram matrix itself: subtract the true activation, a = WᵀW − I.",
-                lambda W, p: _readout_error(W, p, 1 / 3, 0),
+            "you used the Gram matrix itself: subtract the true activation, a = WᵀW − I.": lambda W, p: _readout_error(
+                W, p, 1 / 3, 0
             ),
-        ],
+        },
         formula="(p/3) Σᵢ aᵢⱼ² + (p²/4) [(Σᵢ aᵢⱼ)² − Σᵢ aᵢⱼ²] with a = WᵀW − I, one value per feature j.",
         passed="(p/3) Σ aᵢⱼ² + (p²/4) [(Σ aᵢⱼ)² − Σ aᵢⱼ²], with a = WᵀW − I.",
     ),
@@ -97,24 +90,20 @@ declare(
         reference=interference.bias_tradeoff,
         cases=_tradeoff_cases,
         atol=1e-9,
-        mistakes=[
-            Mistake(
-                "the columns are swapped: column 0 is the error on active features (x > 0).",
-                lambda W, x, biases: interference.bias_tradeoff(W, x, biases).flip(1),
+        mistakes={
+            "the columns are swapped: column 0 is the error on active features (x > 0).": lambda W, x, biases: (
+                interference.bias_tradeoff(W, x, biases).flip(1)
             ),
-            Mistake(
-                "you added the bias after the ReLU: the readout is ReLU(WᵀW x + b).",
-                lambda W, x, biases: _split_errors(W, x, biases, lambda h, b: torch.relu(h) + b),
+            "you added the bias after the ReLU: the readout is ReLU(WᵀW x + b).": lambda W, x, biases: _split_errors(
+                W, x, biases, lambda h, b: torch.relu(h) + b
             ),
-            Mistake(
-                "you forgot the ReLU: the readout is ReLU(WᵀW x + b).",
-                lambda W, x, biases: _split_errors(W, x, biases, lambda h, b: h + b),
+            "you forgot the ReLU: the readout is ReLU(WᵀW x + b).": lambda W, x, biases: _split_errors(
+                W, x, biases, lambda h, b: h + b
             ),
-            Mistake(
-                "you averaged over features too: sum over features, then average over samples.",
-                lambda W, x, biases: _split_errors(W, x, biases, lambda h, b: torch.relu(h + b), "mean"),
+            "you averaged over features too: sum over features, then average over samples.": lambda W, x, biases: (
+                _split_errors(W, x, biases, lambda h, b: torch.relu(h + b), "mean")
             ),
-        ],
+        },
         formula="row i: the squared errors of ReLU(WᵀW x + biases[i]) on active (x > 0) and inactive features, "
         "summed over features and averaged over samples.",
         passed="errors on active and inactive features for every bias.",
@@ -134,26 +123,22 @@ declare(
         returns="number",
         atol=1e-9,
         rtol=1e-7,
-        mistakes=[
-            Mistake(
-                "a pair errs only when both features are on at once, with probability p².",
-                lambda importance, n, p: _antipodal(importance, n, p, lambda p: p / 6, lambda p: p / 3 - p**2 / 4),
+        mistakes={
+            "a pair errs only when both features are on at once, with probability p².": lambda importance, n, p: (
+                _antipodal(importance, n, p, lambda p: p / 6, lambda p: p / 3 - p**2 / 4)
             ),
-            Mistake(
-                "when both are on, each is off by min(xₐ, x_b), whose mean square is 1/6.",
-                lambda importance, n, p: _antipodal(importance, n, p, lambda p: p**2 / 3, lambda p: p / 3 - p**2 / 4),
+            "when both are on, each is off by min(xₐ, x_b), whose mean square is 1/6.": lambda importance, n, p: (
+                _antipodal(importance, n, p, lambda p: p**2 / 3, lambda p: p / 3 - p**2 / 4)
             ),
-            Mistake(
-                "a dropped feature's best constant guess is its mean p/2, leaving its variance p/3 − p²/4.",
-                lambda importance, n, p: _antipodal(importance, n, p, lambda p: p**2 / 6, lambda p: p / 3),
+            "a dropped feature's best constant guess is its mean p/2, leaving its "
+            "variance p/3 − p²/4.": lambda importance, n, p: _antipodal(
+                importance, n, p, lambda p: p**2 / 6, lambda p: p / 3
             ),
-            Mistake(
-                "you returned the sum over features: average over the k features, as the toy model does.",
-                lambda importance, n, p: _antipodal(
-                    importance, n, p, lambda p: p**2 / 6, lambda p: p / 3 - p**2 / 4, average=False
-                ),
+            "you returned the sum over features: average over the k features, as the toy "
+            "model does.": lambda importance, n, p: _antipodal(
+                importance, n, p, lambda p: p**2 / 6, lambda p: p / 3 - p**2 / 4, average=False
             ),
-        ],
+        },
         formula="[(Σ paired Iᵢ) p²/6 + (Σ dropped Iᵢ)(p/3 − p²/4)] / k, the top 2n features in antipodal pairs.",
         passed="pairs cost (Iₐ + I_b) p²/6, dropped features Iᵢ (p/3 − p²/4), averaged over k.",
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import sparse
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _problem(n=20, k=50, batch=5, s=3, seed=0):
@@ -84,21 +84,15 @@ declare(
             + [dict(v=3 * torch.randn(3, 5, generator=seeded(0)), t=float(0.2 + torch.rand(1, generator=seeded(1))))]
         ),
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you zeroed the small entries but left the large ones as they were: that is hard thresholding. "
-                "Soft thresholding also moves every surviving entry towards 0 by t.",
-                lambda v, t: v * (v.abs() > t),
+        mistakes={
+            "you zeroed the small entries but left the large ones as they were: that is hard thresholding. "
+            "Soft thresholding also moves every surviving entry towards 0 by t.": lambda v, t: v * (v.abs() > t),
+            "you returned 0 for every negative input: keep the sign, sign(v) · max(|v| − t, 0).": lambda v, t: (
+                torch.clamp(v - t, min=0)
             ),
-            Mistake(
-                "you returned 0 for every negative input: keep the sign, sign(v) · max(|v| − t, 0).",
-                lambda v, t: torch.clamp(v - t, min=0),
-            ),
-            Mistake(
-                "you let small entries cross zero (−0.2 became 0.3): clamp |v| − t at 0 before restoring the sign.",
-                lambda v, t: v - t * torch.sign(v),
-            ),
-        ],
+            "you let small entries cross zero (−0.2 became 0.3): clamp |v| − t at 0 before restoring "
+            "the sign.": lambda v, t: v - t * torch.sign(v),
+        },
         formula="sign(v) · max(|v| − t, 0), entry by entry.",
         passed="shrinks every entry towards 0 by t and stops at 0, signs kept.",
     ),
@@ -107,24 +101,19 @@ declare(
         reference=_ista_step,
         cases=_ista_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you thresholded at λ: the proximal step of size 1/L thresholds at λ/L.",
-                lambda D, X, Z, lam, L: _ista_step(D, X, Z, lam, L, threshold=lam),
+        mistakes={
+            "you thresholded at λ: the proximal step of size 1/L thresholds at λ/L.": lambda D, X, Z, lam, L: (
+                _ista_step(D, X, Z, lam, L, threshold=lam)
             ),
-            Mistake(
-                "you stepped uphill: the gradient of ½‖x − D z‖² is Dᵀ(D z − x); subtract it (z − grad / L).",
-                lambda D, X, Z, lam, L: _ista_step(D, X, Z, lam, L, sign=-1.0),
+            "you stepped uphill: the gradient of ½‖x − D z‖² is Dᵀ(D z − x); subtract it "
+            "(z − grad / L).": lambda D, X, Z, lam, L: _ista_step(D, X, Z, lam, L, sign=-1.0),
+            "you took a full gradient step: scale the gradient by the step size 1/L.": lambda D, X, Z, lam, L: (
+                _ista_step(D, X, Z, lam, L, step=1.0)
             ),
-            Mistake(
-                "you took a full gradient step: scale the gradient by the step size 1/L.",
-                lambda D, X, Z, lam, L: _ista_step(D, X, Z, lam, L, step=1.0),
+            "you took the gradient step but forgot the soft thresholding at λ/L.": lambda D, X, Z, lam, L: _ista_step(
+                D, X, Z, lam, L, threshold=0.0
             ),
-            Mistake(
-                "you took the gradient step but forgot the soft thresholding at λ/L.",
-                lambda D, X, Z, lam, L: _ista_step(D, X, Z, lam, L, threshold=0.0),
-            ),
-        ],
+        },
         formula="soft_threshold(Z − (1/L)(Z Dᵀ − X) D, λ/L): with rows as signals the gradient of every row at once "
         "is (Z @ D.T − X) @ D.",
         passed="a gradient step of size 1/L, then soft thresholding at λ/L.",
@@ -134,20 +123,16 @@ declare(
         reference=lambda D, X, lam, n_iter: sparse.fista(D, X, lam, max_iter=n_iter, tol=0),
         cases=_fista_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "that is ISTA: the momentum is missing. Take each step from y = z + ((t − 1)/t_new)(z − z_previous), "
-                "with t_new = (1 + √(1 + 4t²))/2 and t starting at 1.",
-                lambda D, X, lam, n_iter: sparse.ista(D, X, lam, max_iter=n_iter, tol=0),
+        mistakes={
+            "that is ISTA: the momentum is missing. Take each step from y = z + ((t − 1)/t_new)(z − z_previous), "
+            "with t_new = (1 + √(1 + 4t²))/2 and t starting at 1.": lambda D, X, lam, n_iter: sparse.ista(
+                D, X, lam, max_iter=n_iter, tol=0
             ),
-            Mistake(
-                "one step from zero should be soft_threshold(Dᵀx / L, λ/L) with L = torch.linalg.matrix_norm(D, "
-                "ord=2) ** 2, the largest eigenvalue of DᵀD (not of D).",
-                lambda D, X, lam, n_iter: sparse.soft_threshold(
-                    X @ D / torch.linalg.matrix_norm(D, ord=2), lam / torch.linalg.matrix_norm(D, ord=2)
-                ),
+            "one step from zero should be soft_threshold(Dᵀx / L, λ/L) with L = torch.linalg.matrix_norm(D, "
+            "ord=2) ** 2, the largest eigenvalue of DᵀD (not of D).": lambda D, X, lam, n_iter: sparse.soft_threshold(
+                X @ D / torch.linalg.matrix_norm(D, ord=2), lam / torch.linalg.matrix_norm(D, ord=2)
             ),
-        ],
+        },
         formula="n_iter FISTA steps from zero with step 1/L, L = ‖D‖₂² (Beck and Teboulle, 2009).",
         passed="matches FISTA (Beck and Teboulle, 2009) step for step.",
     ),
@@ -163,18 +148,12 @@ declare(
             ]
         ],
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you kept each atom's correlation as its coefficient (matching pursuit). OMP refits all chosen atoms "
-                "together by least squares after each selection: torch.linalg.lstsq(D[:, S], x).",
-                _matching_pursuit,
-            ),
-            Mistake(
-                "pick the atom with the largest |correlation| with the current residual: a large negative "
-                "correlation counts too.",
-                _omp_by_signed_correlation,
-            ),
-        ],
+        mistakes={
+            "you kept each atom's correlation as its coefficient (matching pursuit). OMP refits all chosen atoms "
+            "together by least squares after each selection: torch.linalg.lstsq(D[:, S], x).": _matching_pursuit,
+            "pick the atom with the largest |correlation| with the current residual: a large negative "
+            "correlation counts too.": _omp_by_signed_correlation,
+        },
         formula="greedy selection by |correlation| with the residual, then a least-squares refit on the chosen atoms.",
         passed="the same atoms and least-squares coefficients as Batch-OMP.",
     ),
@@ -191,13 +170,12 @@ declare(
         returns="number",
         statistics=lambda rate: rate.reshape(-1),
         atol=0.2,  # over 10 seeds the rate spreads over 0.95–1 below the curve; ρ per unknown gives 0.35–0.6
-        mistakes=[
-            Mistake(
-                "ρ counts nonzeros per measurement, not per unknown: take n = round(δN) measurements and "
-                "s = round(ρn) nonzeros.",
-                lambda delta, rho, N, trials, generator=None: _recovery_rate(delta, rho, N, trials, generator, True),
+        mistakes={
+            "ρ counts nonzeros per measurement, not per unknown: take n = round(δN) measurements and "
+            "s = round(ρn) nonzeros.": lambda delta, rho, N, trials, generator=None: _recovery_rate(
+                delta, rho, N, trials, generator, True
             ),
-        ],
+        },
         formula="far below the curve ρ(δ) nearly every vector is recovered, far above it almost none: n = round(δN), "
         "s = round(ρn), success when ‖ẑ − z‖ ≤ 0.01‖z‖.",
         passed="recovered below the curve, not above it.",
