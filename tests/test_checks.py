@@ -55,6 +55,7 @@ MORE_WRONG = {
     "predicted_readout_error": lambda W, p: p / 3 * (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)).pow(2).sum(1) * 2,
     "bias_tradeoff": lambda W, x, biases: torch.zeros(len(biases), 2, dtype=W.dtype),
     "antipodal_loss": lambda importance, n, p: float(importance.mean()) * p**2 / 6,
+    "crossover_density": lambda importance, n: 4 / 7,
     "count_represented": lambda W, threshold=0.5: int((W.norm(dim=0) >= threshold).sum()) + 1,
     "count_antipodal_pairs": lambda W, threshold=0.5: int((W.T @ W < -0.9).sum()),
     "feature_superposition": lambda W: metrics.feature_dimensionality(W),

@@ -39,6 +39,23 @@ def _tradeoff_cases():
     return cases
 
 
+def _crossover(importance, n, top=True, variance=True, saved_all=False):
+    saved = importance[n:] if saved_all else importance[n : 2 * n]
+    paired = importance[: 2 * n] if top else importance[n : 2 * n]
+    quadratic = 1 / 4 if variance else 0.0  # the p² term of a dropped feature's cost
+    return float((saved.sum() / 3) / (paired.sum() / 6 + quadratic * saved.sum()))
+
+
+def _crossover_cases():
+    gen = seeded(3)
+    fresh = (torch.rand(11, generator=gen, dtype=torch.float64) + 0.05).sort(descending=True).values
+    return [
+        dict(importance=torch.ones(4, dtype=torch.float64), n=2),
+        dict(importance=0.7 ** torch.arange(9, dtype=torch.float64), n=3),
+        dict(importance=fresh, n=int(torch.randint(1, 5, (1,), generator=gen))),
+    ]
+
+
 def _antipodal(importance, n, p, pair_cost, dropped_cost, average=True):
     paired, dropped = importance[: 2 * n].sum().item(), importance[2 * n :].sum().item()
     total = paired * pair_cost(p) + dropped * dropped_cost(p)
@@ -141,5 +158,24 @@ declare(
         },
         formula="[(Σ paired Iᵢ) p²/6 + (Σ dropped Iᵢ)(p/3 − p²/4)] / k, the top 2n features in antipodal pairs.",
         passed="pairs cost (Iₐ + I_b) p²/6, dropped features Iᵢ (p/3 − p²/4), averaged over k.",
+    ),
+    Exercise(
+        "crossover_density(importance, n)",
+        reference=interference.crossover_density,
+        cases=_crossover_cases,
+        returns="number",
+        atol=1e-9,
+        rtol=1e-7,
+        mistakes={
+            "the top n features are exact in the dedicated arrangement but pay p²/6 once paired: the paired sum "
+            "runs over all 2n features, P = Σ_{i<2n} Iᵢ.": lambda importance, n: _crossover(importance, n, top=False),
+            "a dropped feature's best constant guess is its mean p/2, leaving its variance p/3 − p²/4, not p/3.": (
+                lambda importance, n: _crossover(importance, n, variance=False)
+            ),
+            "features dropped by both arrangements (i ≥ 2n) cost the same in both and cancel: the saved sum is "
+            "Σ_{n≤i<2n} Iᵢ.": lambda importance, n: _crossover(importance, n, saved_all=True),
+        },
+        formula="p* = (G/3) / (P/6 + G/4) with G = Σ_{n≤i<2n} Iᵢ and P = Σ_{i<2n} Iᵢ.",
+        passed="p* = (G/3) / (P/6 + G/4): below it, antipodal pairs beat dedicated dimensions.",
     ),
 )
