@@ -518,7 +518,11 @@ def numpy_inputs(value):
 
 def judge(variant: str, expected: str, outcome: str, fn=None) -> str | None:
     """The problem with an outcome, or None when it is right."""
-    if variant.startswith("hard_coded") and not getattr(fn, "changed", True) and outcome in ("pass", "verdict"):
+    if (
+        variant.startswith("hard_coded")
+        and not getattr(fn, "changed", True)
+        and outcome in ("pass", "verdict", "learner")
+    ):
         return None  # an argument the answer hardly depends on: hard-coding it is neither clearly right nor wrong
     if not getattr(fn, "changed", True):  # the hostile change found nothing to spoil
         expected = "pass"
