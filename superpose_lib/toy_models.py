@@ -215,9 +215,9 @@ class ToyModel(torch.nn.Module):
             out.clamp_min_(0)
         r = out - X  # residual x' − x, (I, B, F)
         scale = self.importance.unsqueeze(1) * (2.0 / (n_batch * self.n_features))  # (I, 1, F)
-        d = r.mul_(scale)  # ∂loss/∂x' (in r's memory)
-        # loss = ½ Σ scale · r² = ½ Σ d² / scale, one dot product per instance
-        loss = torch.bmm(d.view(d.shape[0], 1, -1), (d / scale).view(d.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
+        d = r * scale  # ∂loss/∂x'
+        # loss = ½ Σ scale · r² = ½ Σ r · d, one dot product per instance (no division: an importance may be 0)
+        loss = torch.bmm(r.view(r.shape[0], 1, -1), d.view(d.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
         if relu:  # no gradient through an output ReLU that is off (out = 0 there)
             d = torch.ops.aten.threshold_backward(d, out, 0.0)
         db = d.sum(dim=1)  # (I, F)

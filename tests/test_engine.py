@@ -32,10 +32,11 @@ def _nudged(model):
     return model
 
 
-def _toy(cls, **kwargs):
+def _toy(cls, importance=None, **kwargs):
     def make(device):
         p = torch.tensor([[1.0], [0.5], [0.1], [0.9]])
-        return cls(8, 3, 4, p, 0.8 ** torch.arange(8.0), seed=0, device=device, **kwargs)
+        weights = 0.8 ** torch.arange(8.0) if importance is None else importance
+        return cls(8, 3, 4, p, weights, seed=0, device=device, **kwargs)
 
     return make
 
@@ -54,6 +55,7 @@ HAND_GRADIENT_CASES = [
     ("ToyModel-linear", _toy(ToyModel, activation="linear"), _toy_batch),
     ("ToyModel-hidden_l1", _toy(ToyModel, hidden_l1=torch.tensor([0.0, 0.01, 0.05, 0.3])), _toy_batch),
     ("ToyModel-correlated", _toy(ToyModel, correlation="correlated"), _toy_batch),
+    ("ToyModel-zero-importance", _toy(ToyModel, importance=torch.tensor([1.0, 0.0] * 4)), _toy_batch),
     ("PrivilegedBasisModel", _toy(PrivilegedBasisModel), _toy_batch),
     ("PrivilegedBasisModel-hidden_l1", _toy(PrivilegedBasisModel, hidden_l1=0.05), _toy_batch),
     ("AbsoluteValueModel", _toy(AbsoluteValueModel), _toy_batch),
