@@ -286,11 +286,13 @@ class SAE(torch.nn.Module):
         return torch.baddbmm(self.b_enc.unsqueeze(1), x, self.W_enc)
 
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
+        # torch.relu, not clamp_min: at a pre-activation of exactly 0 its derivative is 0, as in the hand gradients
+        # (clamp_min's is 1, so autograd would push a latent that did not fire)
         if self.architecture == "relu":
-            return pre.clamp_min(0.0) * self.latent_mask.unsqueeze(1)
+            return torch.relu(pre) * self.latent_mask.unsqueeze(1)
         pre = pre.masked_fill(~self.latent_mask.unsqueeze(1), -math.inf)
         values, indices = pre.topk(self.k, dim=-1)  # (I, B, k)
-        return torch.zeros_like(pre).scatter_(-1, indices, values.clamp_min(0.0))
+        return torch.zeros_like(pre).scatter_(-1, indices, torch.relu(values))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes ``z = act(x W_enc + b_enc)``.

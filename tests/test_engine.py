@@ -19,11 +19,14 @@ from superpose_lib.toy_models import AbsoluteValueModel, PrivilegedBasisModel, T
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def _nudged(model):
-    """Move every parameter off its initial value (zero biases hide mistakes), keeping SAE padding at zero."""
+def _nudged(model, keep=()):
+    """Move every parameter but those named in `keep` off its initial value (zero biases hide mistakes), keeping
+    SAE padding at zero."""
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        for param in model.parameters():
+        for name, param in model.named_parameters():
+            if name in keep:
+                continue
             param.add_(0.1 * torch.randn(param.shape, generator=gen).to(param.device))
         if isinstance(model, SAE):
             for p in (model.W_enc, model.W_dec):
@@ -65,12 +68,7 @@ HAND_GRADIENT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize(("name", "make", "batch"), HAND_GRADIENT_CASES, ids=[c[0] for c in HAND_GRADIENT_CASES])
-def test_hand_written_gradients_match_autograd(name, make, batch, device):
-    model = _nudged(make(device))
-    gen = torch.Generator(device=device).manual_seed(1)
-    X = batch(model, gen)
+def _assert_hand_gradients_match_autograd(name, model, X):
     params = list(model.parameters())
     ref_loss = model.batch_loss(X)
     ref_grads = torch.autograd.grad(ref_loss.sum(), params)
@@ -81,11 +79,33 @@ def test_hand_written_gradients_match_autograd(name, make, batch, device):
     assert torch.allclose(loss, ref_loss.detach(), rtol=1e-5, atol=1e-6)
     assert len(grads) == len(params)
     for (pname, param), grad, ref in zip(model.named_parameters(), grads, ref_grads):
-        assert grad.shape == param.shape, pname
+        assert grad.shape == param.shape and grad.dtype == param.dtype, pname
         assert torch.allclose(grad, ref, rtol=1e-4, atol=1e-6), f"{name}: gradient of {pname}"
     if ref_state is not None:  # what the SAE keeps for its hooks agrees too
         assert torch.allclose(model._last_batch[0], ref_state[0], atol=1e-5)
         assert torch.equal(model._last_batch[1], ref_state[1])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("name", "make", "batch"), HAND_GRADIENT_CASES, ids=[c[0] for c in HAND_GRADIENT_CASES])
+def test_hand_written_gradients_match_autograd(name, make, batch, dtype, device):
+    model = _nudged(make(device)).to(dtype)
+    X = batch(model, torch.Generator(device=device).manual_seed(1))
+    assert X.dtype == dtype
+    _assert_hand_gradients_match_autograd(name, model, X)
+    # the same batch laid out in memory another way (a transposed copy, viewed back)
+    _assert_hand_gradients_match_autograd(name, model, X.transpose(-1, -2).contiguous().transpose(-1, -2))
+
+
+@pytest.mark.parametrize(("name", "make", "batch"), HAND_GRADIENT_CASES, ids=[c[0] for c in HAND_GRADIENT_CASES])
+def test_hand_written_gradients_match_autograd_on_the_relu_kinks(name, make, batch):
+    # zero inputs and zero biases in front of the ReLUs put pre-activations exactly at 0, where both sides must
+    # take the same derivative (torch.relu's: 0)
+    model = _nudged(make("cpu"), keep=("b", "b_enc"))
+    X = batch(model, torch.Generator().manual_seed(1))
+    X[..., ::2, :] = 0.0  # every other input is all zeros
+    _assert_hand_gradients_match_autograd(name, model, X)
 
 
 def test_every_hand_written_gradient_in_the_library_is_tested():
