@@ -416,7 +416,7 @@ class SAE(torch.nn.Module):
             loss = loss + self.l1_coeff * z_sum.sum(dim=1) / n_batch
         db_dec = r.sum(dim=1).mul_(scale)
         dW_dec = torch.bmm(r.transpose(1, 2), z).mul_(scale)  # (I, d, L)
-        l1_grad = (self.l1_coeff / n_batch).view(-1, 1, 1) if relu else torch.zeros(1, 1, 1, device=r.device)
+        l1_grad = (self.l1_coeff / n_batch).view(-1, 1, 1) if relu else r.new_zeros(1, 1, 1)
         g = torch.baddbmm(l1_grad, r, W_dec, alpha=scale)  # (I, B, L): ∂loss/∂z
         g = torch.ops.aten.threshold_backward(g, z, 0.0)  # only through the active latents
         db_enc = g.sum(dim=1)
