@@ -447,8 +447,9 @@ def _per_instance_floats(name: str, value) -> list[float]:
 # --- training ------------------------------------------------------------------------------------------------
 
 
-def _batch_source(data, d_input: int, device: torch.device):
-    """A function ``(n, generator) -> (n, d_input)`` drawing batches from a tensor or a callable."""
+def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype):
+    """A function ``(n, generator) -> (n, d_input)`` drawing batches from a tensor or a callable, in the SAE's
+    device and dtype (as `SAE.encode` converts its input)."""
     if callable(data):
         try:
             takes_generator = "generator" in inspect.signature(data).parameters
@@ -460,13 +461,13 @@ def _batch_source(data, d_input: int, device: torch.device):
             if not isinstance(x, torch.Tensor) or tuple(x.shape) != (n, d_input):
                 shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
                 raise ValueError(f"data(n) must return a tensor of shape (n, d_input) = ({n}, {d_input}), got {shape}")
-            return x.to(device)
+            return x.to(device, dtype)
 
         return draw
     X = _validate.tensor("data", data, ndim=2)
     if X.shape[1] != d_input or X.shape[0] == 0:
         raise ValueError(f"data must have shape (N, d_input) = (N, {d_input}) with N ≥ 1, got {tuple(X.shape)}")
-    X = X.to(device)
+    X = X.to(device, dtype)
 
     def draw(n, gen):
         return X[torch.randint(0, X.shape[0], (n,), generator=gen, device=gen.device)]
@@ -545,7 +546,7 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     # resampling draws from its own generator, so the batches do not depend on it (nor on n_instances)
     resample_gen = torch.Generator(device=device)
     resample_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen, device=device)))
-    draw = _batch_source(data, sae.d_input, device)
+    draw = _batch_source(data, sae.d_input, device, sae.W_enc.dtype)
     since_fired = torch.zeros(sae.n_instances, sae.d_latent_max, dtype=torch.long, device=device)
 
     def tangent_decoder_gradient(grads):  # remove each decoder column's gradient along the column itself
