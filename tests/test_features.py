@@ -72,6 +72,53 @@ def test_anticorrelated_sets_have_at_most_one_feature_on(device):
     assert _within((on[:, 1] & on[:, 4]).double().mean().reshape(1), 0.3 * 0.25, N)  # across sets: by chance
 
 
+def test_anticorrelated_sets_never_have_two_features_on_even_at_the_interval_edges(monkeypatch):
+    # one uniform draw per set picks the feature: draws within 64 float32 steps of every edge between two
+    # features' intervals, for 200 sets of random probabilities, must still turn on at most one feature
+    gen = torch.Generator().manual_seed(0)
+    p = torch.rand(200, 3, generator=gen)
+    p = (p / p.sum(dim=1, keepdim=True) * torch.rand(200, 1, generator=gen)).reshape(1, 600)
+    features = SparseFeatures(600, p, correlation="anticorrelated", set_size=3)
+    edges = p.view(200, 3).cumsum(dim=1)[:, :2].double()  # (sets, 2): the interior edges, as float32 sums
+    steps = torch.arange(-64, 64, dtype=torch.float64) / 2**24
+    u = (edges.T.unsqueeze(1) + steps.view(1, -1, 1)).reshape(256, 200)  # (draws, sets)
+    u = ((u * 2**24).round() / 2**24).float()  # on torch.rand's grid
+    rand = torch.rand
+
+    def edge_draws(size, **kwargs):
+        return u.view(1, 256, 200, 1).clone() if tuple(size) == (1, 256, 200, 1) else rand(size, **kwargs)
+
+    monkeypatch.setattr(torch, "rand", edge_draws)
+    on = features.sample(256)[0] > 0  # (draws, features)
+    assert (on.view(256, 200, 3).sum(dim=2) <= 1).all()
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["in place", "assign the buffer", "assign .data", "write through .data", "load_state_dict", "to float64"],
+)
+def test_sampling_follows_the_probabilities_after_they_change(change):
+    features = SparseFeatures(4, 0.5)
+    features.sample(10, torch.Generator().manual_seed(0))  # a first draw, as in training
+    new = torch.full((1, 4), 0.05)
+    if change == "in place":
+        with torch.no_grad():
+            features.probability.copy_(new)
+    elif change == "assign the buffer":
+        features.probability = new
+    elif change == "assign .data":
+        features.probability.data = new
+    elif change == "write through .data":
+        features.probability.data.copy_(new)
+    elif change == "load_state_dict":
+        features.load_state_dict({"probability": new})
+    else:
+        features.probability.data.copy_(new)
+        features.double()
+    x = features.sample(N, torch.Generator().manual_seed(1))
+    assert _within((x > 0).double().mean(dim=1), 0.05, N)
+
+
 def test_values_on_minus_one_to_one_are_symmetric():
     x = _draw(SparseFeatures(3, 0.5, low=-1.0), "cpu")
     values = x[x != 0]
