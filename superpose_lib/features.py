@@ -106,12 +106,12 @@ class SparseFeatures(torch.nn.Module):
         dev = p.device
         if self.correlation == "independent":
             # one uniform draw per entry: x = max(0, (u − (1 − p)) / p) is non-zero with probability p, and then
-            # uniform on [0, 1), so one draw and two passes over memory make the batch
-            cached = getattr(self, "_affine", None)  # sampling is in every training step: cache the coefficients
-            if cached is None or cached[0] is not p or cached[1] != p._version:
-                cached = self._affine = (p, p._version, (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1))
+            # uniform on [0, 1), so one draw and two passes over memory make the batch. The coefficients are
+            # recomputed from p on every call (a few small kernels): a cache keyed on p's version missed writes
+            # through p.data, which the version counter does not see
+            offset, slope = (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1)  # (I, 1, F)
             u = torch.rand((I, n, F), generator=generator, device=dev, dtype=p.dtype)
-            x = torch.addcmul(cached[2], u, cached[3], out=u).clamp_min_(0.0)
+            x = torch.addcmul(offset, u, slope, out=u).clamp_min_(0.0)
         elif self.correlation == "correlated":
             k = self.set_size
             coin = torch.rand((I, n, F // k), generator=generator, device=dev, dtype=p.dtype)
