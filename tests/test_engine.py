@@ -4,6 +4,7 @@ autograd with no engine change."""
 
 import importlib
 import inspect
+import math
 import pkgutil
 
 import pytest
@@ -265,3 +266,86 @@ def test_fit_names_its_bad_arguments(kwargs, name):
 def test_fit_refuses_a_model_it_cannot_train():
     with pytest.raises(ValueError, match="batch_loss"):
         fit(torch.nn.Linear(2, 2), lambda n, g: None, 5, 8, 1e-2, progress=False)
+
+
+class _Instances(torch.nn.Module):
+    """Two instances of a mean estimator whose batch_loss returns `shape` (the right one is (2,))."""
+
+    n_instances = 2
+
+    def __init__(self, shape=(2,), nan_from=None):
+        super().__init__()
+        self.mu = torch.nn.Parameter(torch.zeros(2, 1))
+        self.shape, self.nan_from, self.calls = shape, nan_from, 0
+
+    def batch_loss(self, X):  # X: (batch, 1)
+        per = ((X.T - self.mu) ** 2).mean(dim=1)  # (2,)
+        if self.nan_from is not None and self.calls >= self.nan_from:
+            per = per * torch.tensor([1.0, float("nan")])
+        self.calls += 1
+        if self.shape == (2,):
+            return per
+        return (X.T - self.mu).square().T.reshape(-1)[: math.prod(self.shape)].reshape(self.shape)
+
+
+def _normal(n, gen):
+    return 3 + torch.randn(n, 1, generator=gen)
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (2, 1), (1, 2)])
+def test_fit_refuses_a_loss_that_is_not_one_per_instance(shape):
+    # a loss per sample, or a scalar, would train on a different objective and record a history of another shape
+    with pytest.raises(ValueError, match=r"batch_loss\(X\) must return one loss per instance"):
+        fit(_Instances(shape), _normal, 3, 7, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
+
+
+def test_fit_refuses_a_loss_that_does_not_depend_on_the_parameters():
+    class Constant(_Instances):
+        def batch_loss(self, X):
+            return torch.ones(2)
+
+    with pytest.raises(ValueError, match="does not depend on the model's parameters"):
+        fit(Constant(), _normal, 3, 7, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
+
+
+def test_fit_warns_when_a_loss_stops_being_finite():
+    model = _Instances(nan_from=4)
+    with pytest.warns(RuntimeWarning, match=r"instance\(s\) \[1\].*from step 4"):
+        history = fit(model, _normal, 10, 8, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
+    assert torch.isfinite(history[:, 0]).all() and torch.isnan(history[4:, 1]).all()
+
+
+@pytest.mark.parametrize("gradients", ["hand", "autograd"])
+def test_frozen_parameters_stay_as_they_are(gradients):
+    model = ToyModel(5, 2, n_instances=2, feature_probability=0.3, seed=0)
+    with torch.no_grad():
+        model.b.fill_(0.1)
+    model.b.requires_grad_(False)
+    W = model.W.detach().clone()
+    train(model, steps=20, batch_size=32, lr=1e-2, seed=0, gradients=gradients, progress=False)
+    assert torch.equal(model.b, torch.full((2, 5), 0.1)) and not torch.equal(model.W, W)
+
+
+def test_the_threads_are_restored_when_a_step_raises():
+    before = torch.get_num_threads()
+
+    def fail(step, model):
+        raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        fit(_Instances(), _normal, 5, 4, 0.1, threads=1, on_step=fail, progress=False)
+    assert torch.get_num_threads() == before
+
+
+def test_learning_rate_and_adam_name_their_bad_arguments():
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(5, 10, 1.0, "linear")
+    with pytest.raises(ValueError, match="params"):
+        Adam([])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device")
+def test_fit_names_a_generator_on_another_device():
+    model = ToyModel(5, 2, seed=0, device="cuda")
+    with pytest.raises(ValueError, match="generator"):
+        train(model, steps=2, generator=torch.Generator().manual_seed(0), progress=False)
