@@ -405,8 +405,33 @@ def train(
             f"({model.n_instances}, {model.n_features}), such as a FixedDataset; got {data!r}"
         )
     gen = _validate.generator(seed, generator, device=model.W.device)
-    return engine.fit(model, source.sample, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=gen,
+    sample = source.sample if data is None else _checked_sample(source, model)
+    return engine.fit(model, sample, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=gen,
                       gradients=gradients, on_step=on_step, progress=progress, threads=threads)  # fmt: skip
+
+
+def _checked_sample(data, model: ToyModel):
+    """``data.sample``, with its first batch checked against `model`: (n_instances, n, n_features), the model's
+    dtype and device (a ValueError naming `data`, rather than a shape error deep in a step)."""
+    checked = False
+
+    def sample(n, generator):
+        nonlocal checked
+        X = data.sample(n, generator)
+        if not checked:
+            I, F, W = model.n_instances, model.n_features, model.W
+            ok = isinstance(X, torch.Tensor) and X.ndim == 3 and (X.shape[0], X.shape[2]) == (I, F)
+            if not ok or (X.dtype, X.device) != (W.dtype, W.device):
+                got = f"{tuple(X.shape)} {X.dtype} on {X.device}" if isinstance(X, torch.Tensor) else type(X).__name__
+                raise ValueError(
+                    f"data.sample(n, generator) must return a tensor of shape (n_instances, n, n_features) = "
+                    f"({I}, n, {F}), instance-major, in the model's {W.dtype} on {W.device}; got {got} "
+                    "(data.to(...) converts a FixedDataset)"
+                )
+            checked = True
+        return X
+
+    return sample
 
 
 def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, *, seed=None, generator=None):

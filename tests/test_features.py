@@ -171,3 +171,23 @@ def test_a_toy_model_memorises_a_small_fixed_dataset():
 def test_bad_arguments_name_themselves(kwargs, name):
     with pytest.raises(ValueError, match=name):
         SparseFeatures(6, **kwargs)
+
+
+class _PaperLayout:
+    """A data source that returns (batch, n_instances, n_features), the models' public layout, not the engine's."""
+
+    n_instances, n_features = 2, 5
+
+    def sample(self, n, generator=None):
+        return torch.rand(n, 2, 5, generator=generator)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [FixedDataset(torch.rand(2, 10, 5, dtype=torch.float64)), _PaperLayout()],
+    ids=["float64 dataset", "batch-major samples"],
+)
+def test_train_names_data_whose_batches_do_not_fit_the_model(data):
+    model = ToyModel(5, 2, n_instances=2, feature_probability=0.3, seed=0)
+    with pytest.raises(ValueError, match=r"data\.sample"):
+        train(model, steps=3, batch_size=4, seed=0, data=data, progress=False)
