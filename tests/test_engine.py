@@ -139,6 +139,31 @@ def test_adam_matches_torch_optim_adam(fused):
         assert torch.allclose(p, q.detach(), atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("fused", [True, False])
+def test_adam_follows_torch_optim_adam_over_many_scheduled_steps(fused, dtype):
+    # 400 steps of the cosine schedule with warm-up; one parameter is itself a transposed view, and the
+    # gradients alternate between their parameter's layout and another one
+    gen = torch.Generator().manual_seed(0)
+    ours = [torch.randn(3, 4, generator=gen, dtype=dtype), torch.randn(4, 3, generator=gen, dtype=dtype).T]
+    theirs = [torch.nn.Parameter(p.clone()) for p in ours]
+    adam, reference = Adam(ours), torch.optim.Adam(theirs, lr=1e-2)
+    adam._fused = fused and adam._fused
+    steps = 400
+    for step in range(steps):
+        lr = learning_rate(step, steps, 1e-2, "cosine", warmup=50)
+        grads = [torch.randn(p.shape, generator=gen, dtype=dtype) for p in ours]
+        grads[step % 2] = grads[step % 2].T.contiguous().T
+        adam.step(grads, lr)
+        for p, g in zip(theirs, grads):
+            p.grad = g.clone()
+        reference.param_groups[0]["lr"] = lr
+        reference.step()
+    assert adam._fused == (fused and hasattr(torch, "_fused_adam_"))
+    for p, q in zip(ours, theirs):
+        assert torch.allclose(p, q.detach(), rtol=0, atol=1e-5 if dtype == torch.float32 else 1e-12)
+
+
 def test_fit_is_adam_on_the_autograd_gradients_with_the_schedule():
     # the engine takes exactly the steps torch.optim.Adam takes on autograd's gradients, lr set per step
     model, twin = _nudged(_toy(ToyModel)("cpu")), _nudged(_toy(ToyModel)("cpu"))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from superpose_lib.features import FixedDataset, SparseFeatures
-from superpose_lib.toy_models import ToyModel, evaluate, train
+from superpose_lib.toy_models import ToyModel, _replicated, evaluate, train, train_best_of_seeds
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 N = 200_000
@@ -191,3 +191,15 @@ def test_train_names_data_whose_batches_do_not_fit_the_model(data):
     model = ToyModel(5, 2, n_instances=2, feature_probability=0.3, seed=0)
     with pytest.raises(ValueError, match=r"data\.sample"):
         train(model, steps=3, batch_size=4, seed=0, data=data, progress=False)
+
+
+def test_best_of_seeds_trains_its_copies_on_the_models_own_distribution():
+    model = ToyModel(6, 2, 2, torch.tensor([[0.1], [0.3]]), correlation="anticorrelated", set_size=3, seed=0)
+    big = _replicated(model, 3, torch.Generator().manual_seed(0))  # what train_best_of_seeds trains
+    assert (big.data.correlation, big.data.set_size, big.data.n_instances) == ("anticorrelated", 3, 6)
+    assert torch.equal(big.data.probability, model.data.probability.repeat_interleave(3, dim=0))
+    on = big.data.sample(N, torch.Generator().manual_seed(0)) > 0  # (6, N, 6)
+    assert (on.view(6, N, 2, 3).sum(dim=3) <= 1).all()
+    assert _within(on.double().mean(dim=1), big.data.probability, N)
+    history = train_best_of_seeds(model, 3, 30, 64, 1e-2, seed=0, progress=False)
+    assert history.shape == (30, 2) and torch.isfinite(history).all()
