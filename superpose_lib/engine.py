@@ -18,17 +18,18 @@ place (the SAE projects its decoder's gradient onto the unit sphere's tangent sp
 ``after_update(step, adam)`` may edit the parameters and the optimiser's state (the SAE renormalises its
 decoder and resamples dead latents). ``on_step(step, model)`` is for the caller (snapshots, logging).
 
-Why a step is fast (each measured by ``benchmarks/bench_toy_models.py`` and ``benchmarks/bench_sae.py``, which
-time the engine against a straightforward autograd + ``torch.optim.Adam`` loop, the hand gradients against
-autograd inside the engine, and the machine's floor for the same step):
+Why a step is fast (``benchmarks/bench_toy_models.py`` and ``benchmarks/bench_sae.py`` time the whole engine
+against a straightforward autograd + ``torch.optim.Adam`` loop, the hand gradients against autograd inside the
+engine, and the machine's floor for the same step; the other items below are not timed one by one):
 
 - **hand-written gradients** where a model has them: a few batched matrix products and fused element-wise
   passes, no autograd graph to build and walk;
 - **one fused Adam kernel** over every parameter (``torch._fused_adam_``, on the CPU from torch 2.4), the
   ``_foreach`` passes elsewhere, updating the parameters in place, no ``zero_grad``;
 - **the loss history stays on the device** until training ends: no synchronisation per step;
-- **one thread for small work** (`threads_for`): below `ONE_THREAD_BELOW` multiply-adds per product, waking a
-  second thread costs more than it saves, and on a busy machine far more.
+- **one thread for small work** (`threads_for`): below `ONE_THREAD_BELOW` multiply-adds per product; where it
+  was measured (see the constant), a second thread saved 0 to 25% of a step on an idle machine and made it
+  several times slower on a busy one.
 """
 
 from __future__ import annotations

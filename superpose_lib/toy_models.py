@@ -16,8 +16,9 @@ Two more models from the paper share the interface: `PrivilegedBasisModel` puts 
 Data and training live elsewhere: the features come from `superpose_lib.features.SparseFeatures` (independent,
 correlated or anticorrelated; ``model.data``), and `train` is a thin call of the library's one training loop,
 `superpose_lib.engine.fit`, which documents why it is fast. Each model writes its loss for autograd
-(`batch_loss`) and, because it more than halves the time of a step (``benchmarks/bench_toy_models.py``), its
-gradients by hand (`batch_loss_and_grads`, checked against autograd in ``tests/test_engine.py``).
+(`batch_loss`) and, because a step through them takes 1.7 to 2.5 times less time than through autograd at the
+paper's sizes (``benchmarks/bench_toy_models.py --section work``), its gradients by hand
+(`batch_loss_and_grads`, checked against autograd in ``tests/test_engine.py``).
 """
 
 from __future__ import annotations
@@ -377,7 +378,8 @@ def train(
         Show a tqdm progress bar.
     threads : int, optional
         CPU threads for training (restored afterwards). By default `superpose_lib.engine.threads_for` the step:
-        one thread when each product is small, where a second one costs more than it saves.
+        one thread when each product is small, where a second one saves little on an idle machine and costs
+        several times more on a busy one (see `superpose_lib.engine.ONE_THREAD_BELOW`).
     data : optional
         Where batches come from instead of ``model.data``: anything with ``sample(n, generator)`` returning
         (n_instances, n, n_features), such as a `superpose_lib.features.FixedDataset` (a finite training set).
