@@ -85,11 +85,12 @@ def held_out_loss(model: ToyModel, batches: list[torch.Tensor]) -> float:
         return sum(model.loss(x, model(x)).item() for x in batches) / len(batches)
 
 
-def reference_train(model: ToyModel, steps: int, checkpoints: set[int], on_checkpoint, device) -> None:
-    """The paper notebook's loop: two random tensors per batch, einsum forward, autograd, Adam, constant lr."""
+def reference_loop(model: ToyModel, steps: int, lr: float, batch: int, after_step, device) -> None:
+    """The paper notebook's loop: two random tensors per batch, einsum forward, autograd, torch.optim.Adam at a
+    constant lr; ``after_step(step)`` after each step (a clock or a checkpoint)."""
     gen = torch.Generator(device=device).manual_seed(1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=REF_LR)
-    shape = (REF_BATCH, model.n_instances, model.n_features)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    shape = (batch, model.n_instances, model.n_features)
     for step in range(steps):
         present = torch.rand(shape, generator=gen, device=device) <= model.feature_probability
         x = torch.where(present, torch.rand(shape, generator=gen, device=device), torch.zeros((), device=device))
@@ -99,8 +100,17 @@ def reference_train(model: ToyModel, steps: int, checkpoints: set[int], on_check
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        after_step(step)
+
+
+def reference_train(model: ToyModel, steps: int, checkpoints: set[int], on_checkpoint, device) -> None:
+    """`reference_loop` at the recipe's settings, scoring the model at the checkpoints."""
+
+    def after_step(step):
         if step + 1 in checkpoints:
             on_checkpoint(step + 1)
+
+    reference_loop(model, steps, REF_LR, REF_BATCH, after_step, device)
 
 
 def timed_run(name: str, run, steps: int, model: ToyModel, batches, device) -> list[tuple[int, float, float]]:
@@ -148,23 +158,6 @@ class ChunkClock:
                 self.start = now
             elif self.start is not None:
                 self.best = min(self.best, (now - self.start) / (CHUNK - 1))
-
-
-def reference_steps(model: ToyModel, steps: int, clock: ChunkClock, device) -> None:
-    """The paper notebook's loop at equal work: two random tensors, einsum forward, autograd, torch.optim.Adam."""
-    gen = torch.Generator(device=device).manual_seed(1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=WORK_LR)
-    shape = (WORK_BATCH, model.n_instances, model.n_features)
-    for step in range(steps):
-        present = torch.rand(shape, generator=gen, device=device) <= model.feature_probability
-        x = torch.where(present, torch.rand(shape, generator=gen, device=device), torch.zeros((), device=device))
-        h = torch.einsum("bif,ihf->bih", x, model.W)
-        out = torch.relu(torch.einsum("bih,ihf->bif", h, model.W) + model.b)
-        loss = (model.importance * (x - out) ** 2).mean(dim=(0, 2)).sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        clock(step)
 
 
 def floor_per_step(model: ToyModel, device, repeats: int = 200) -> float:
@@ -223,7 +216,7 @@ def equal_work(args, device) -> bool:
         for name in ("reference", "hand", "autograd"):
             model, clock = work_model(n_features, d_hidden, device), ChunkClock(device)
             if name == "reference":
-                reference_steps(model, steps, clock, device)
+                reference_loop(model, steps, WORK_LR, WORK_BATCH, clock, device)
             else:
                 train(model, steps, WORK_BATCH, WORK_LR, seed=1, gradients=name, on_step=clock, threads=threads,
                       progress=False)  # fmt: skip

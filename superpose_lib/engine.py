@@ -18,23 +18,25 @@ place (the SAE projects its decoder's gradient onto the unit sphere's tangent sp
 ``after_update(step, adam)`` may edit the parameters and the optimiser's state (the SAE renormalises its
 decoder and resamples dead latents). ``on_step(step, model)`` is for the caller (snapshots, logging).
 
-Why a step is fast (each measured by ``benchmarks/bench_toy_models.py`` and ``benchmarks/bench_sae.py``, which
-time the engine against a straightforward autograd + ``torch.optim.Adam`` loop, the hand gradients against
-autograd inside the engine, and the machine's floor for the same step):
+Why a step is fast (``benchmarks/bench_toy_models.py`` and ``benchmarks/bench_sae.py`` time the whole engine
+against a straightforward autograd + ``torch.optim.Adam`` loop, the hand gradients against autograd inside the
+engine, and the machine's floor for the same step; the other items below are not timed one by one):
 
 - **hand-written gradients** where a model has them: a few batched matrix products and fused element-wise
   passes, no autograd graph to build and walk;
 - **one fused Adam kernel** over every parameter (``torch._fused_adam_``, on the CPU from torch 2.4), the
   ``_foreach`` passes elsewhere, updating the parameters in place, no ``zero_grad``;
 - **the loss history stays on the device** until training ends: no synchronisation per step;
-- **one thread for small work** (`threads_for`): below `ONE_THREAD_BELOW` multiply-adds per product, waking a
-  second thread costs more than it saves, and on a busy machine far more.
+- **one thread for small work** (`threads_for`): below `ONE_THREAD_BELOW` multiply-adds per product; where it
+  was measured (see the constant), a second thread saved 0 to 25% of a step on an idle machine and made it
+  several times slower on a busy one.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import torch
 from tqdm.auto import tqdm
@@ -79,6 +81,8 @@ def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", 
     >>> learning_rate(0, 100, 0.1, warmup=10)
     0.01
     """
+    if schedule not in SCHEDULES:
+        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
     if step < warmup:
         return lr * (step + 1) / warmup
     if schedule == "constant":
@@ -106,6 +110,8 @@ class Adam:
 
     def __init__(self, params: list[torch.Tensor], betas=(0.9, 0.999), eps=1e-8):
         self.params, self.betas, self.eps = list(params), betas, eps
+        if not self.params:
+            raise ValueError("params must hold at least one tensor to update")
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.t = 0
@@ -174,10 +180,12 @@ def fit(
     Parameters
     ----------
     model : torch.nn.Module with ``batch_loss(X)`` (and optionally ``batch_loss_and_grads(X)``; see the module)
+        returning one loss per instance, shape (n_instances,). A parameter with ``requires_grad`` False is frozen:
+        it gets a zero gradient and keeps its value.
     sample : callable ``(n, generator) -> X``
     steps, batch_size, lr : training length, batch size and Adam's (peak) learning rate.
     schedule, warmup : see `learning_rate`.
-    generator : torch.Generator for the batches, on the model's device.
+    generator : torch.Generator for the batches, on the model's device (a ValueError otherwise).
     gradients : "auto" (hand-written when the model has them, else autograd), "autograd" or "hand".
     before_update : callable ``(grads) -> None``, optional; may edit the gradients in place.
     after_update : callable ``(step, adam) -> None``, optional; runs after each update.
@@ -189,7 +197,7 @@ def fit(
     Returns
     -------
     tensor of shape (steps, n_instances) on the CPU: each instance's loss on that step's batch, before the
-    update.
+    update. A RuntimeWarning names the instances whose loss stopped being finite (training diverged).
 
     Examples
     --------
@@ -217,12 +225,15 @@ def fit(
         raise ValueError(f"model must define batch_loss(X) (see superpose_lib.engine); {type(model).__name__} does not")
     hand = has_hand and gradients != "autograd"
     params = list(model.parameters())
-    if not params:
-        raise ValueError(f"model must have parameters to train; {type(model).__name__} has none")
+    trained = [p for p in params if p.requires_grad]  # requires_grad_(False) freezes a parameter: zero gradient
+    if not trained:
+        raise ValueError(f"model must have parameters to train; {type(model).__name__} has none that require grad")
     if threads is None:
         threads = threads_for(batch_size * max(p.numel() for p in params))
     threads = _validate.positive_int("threads", threads)
     device = params[0].device
+    if generator is not None and torch.device(generator.device).type != device.type:
+        raise ValueError(f"generator must be on the model's device ({device.type}), got one on {generator.device}")
     adam = Adam([p.data for p in params])
     history = None
     with cpu_threads(threads, device), torch.no_grad():
@@ -230,13 +241,20 @@ def fit(
             X = sample(batch_size, generator)
             if hand:
                 loss, grads = model.batch_loss_and_grads(X)
+                if len(trained) < len(params):
+                    grads = [g if p.requires_grad else torch.zeros_like(p) for p, g in zip(params, grads)]
             else:
                 with torch.enable_grad():
                     loss = model.batch_loss(X)
-                    grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
+                    if step == 0 and not loss.requires_grad:
+                        raise ValueError(f"{type(model).__name__}.batch_loss(X) does not depend on the model's "
+                                         "parameters: nothing to train")  # fmt: skip
+                    found = iter(torch.autograd.grad(loss.sum(), trained, allow_unused=True))
+                grads = [next(found) if p.requires_grad else None for p in params]
                 grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
                 loss = loss.detach()
             if history is None:
+                _check_loss(model, loss)
                 history = torch.empty(steps, loss.numel(), device=loss.device)
             history[step] = loss
             if before_update is not None:
@@ -246,4 +264,22 @@ def fit(
                 after_update(step, adam)
             if on_step is not None:
                 on_step(step, model)
-    return history.cpu()
+    history = history.cpu()
+    diverged = ~torch.isfinite(history)
+    if diverged.any():  # checked once at the end: a check per step would wait for the device every step
+        instances = diverged.any(dim=0).nonzero().flatten().tolist()
+        first = int(diverged.any(dim=1).nonzero()[0])
+        warnings.warn(f"the loss of instance(s) {instances} is not finite from step {first} on (diverged?); "
+                      f"a smaller lr than {lr:g} may help", RuntimeWarning, stacklevel=2)  # fmt: skip
+    return history
+
+
+def _check_loss(model, loss) -> None:
+    """A ValueError unless `loss` (a first step's) is one number per instance: shape (n_instances,)."""
+    n_instances = getattr(model, "n_instances", None)
+    ok = isinstance(loss, torch.Tensor) and loss.ndim == 1 and n_instances in (None, loss.shape[0])
+    if not ok:
+        shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        wanted = "(n_instances,)" if n_instances is None else f"(n_instances,) = ({n_instances},)"
+        raise ValueError(f"{type(model).__name__}.batch_loss(X) must return one loss per instance, shape {wanted}, "
+                         f"got {shape}")  # fmt: skip

@@ -32,8 +32,9 @@ def report_environment() -> None:
 def cpu_threads(threads: int, device="cpu"):
     """Run the block with `threads` intra-op CPU threads, restoring the caller's setting afterwards.
 
-    The library uses one thread for small work: on a small matrix, waking and synchronising a second thread
-    costs more than it saves, many times more on a busy machine. Nothing changes when `device` is a GPU.
+    The library uses one thread for small work: on a small matrix a second thread saves little on an idle
+    machine and costs many times more on a busy one (`superpose_lib.engine.ONE_THREAD_BELOW`). Nothing changes
+    when `device` is a GPU.
     """
     saved = torch.get_num_threads()
     if torch.device(device).type == "cpu":

@@ -113,12 +113,12 @@ class SparseFeatures(torch.nn.Module):
             raise ValueError(f"out must be a {p.dtype} tensor of shape {(I, n, F)} on {dev}, got {tuple(out.shape)}")
         if self.correlation == "independent":
             # one uniform draw per entry: x = max(0, (u − (1 − p)) / p) is non-zero with probability p, and then
-            # uniform on [0, 1), so one draw and two passes over memory make the batch
-            cached = getattr(self, "_affine", None)  # sampling is in every training step: cache the coefficients
-            if cached is None or cached[0] is not p or cached[1] != p._version:
-                cached = self._affine = (p, p._version, (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1))
+            # uniform on [0, 1), so one draw and two passes over memory make the batch. The coefficients are
+            # recomputed from p on every call (a few small kernels): a cache keyed on p's version missed writes
+            # through p.data, which the version counter does not see
+            offset, slope = (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1)  # (I, 1, F)
             u = torch.rand((I, n, F), generator=generator, device=dev, dtype=p.dtype, out=out)
-            x = torch.addcmul(cached[2], u, cached[3], out=u).clamp_min_(0.0)
+            x = torch.addcmul(offset, u, slope, out=u).clamp_min_(0.0)
         elif self.correlation == "correlated":
             k = self.set_size
             coin = torch.rand((I, n, F // k), generator=generator, device=dev, dtype=p.dtype)
@@ -127,13 +127,17 @@ class SparseFeatures(torch.nn.Module):
             x = values.mul_(on.repeat_interleave(k, dim=2))
         else:
             # one uniform draw per set picks which feature (if any) is present: feature j of the set when u falls in
-            # [cⱼ − pⱼ, cⱼ) with c the running sum of p over the set; (u − (cⱼ − pⱼ)) / pⱼ is then uniform on [0, 1)
+            # [cⱼ₋₁, cⱼ) with c the running sum of p over the set; (u − cⱼ₋₁) / pⱼ is then uniform on [0, 1). Each
+            # interval starts at the very float where the previous one ends, so no draw falls in two (cⱼ − pⱼ,
+            # rounded, can fall short of cⱼ₋₁) and no draw below Σ p in none
             k = self.set_size
             sets = p.view(I, 1, F // k, k)
-            start = sets.cumsum(-1) - sets  # (I, 1, sets, k)
+            end = sets.cumsum(-1)  # (I, 1, sets, k)
+            start = torch.cat([torch.zeros_like(end[..., :1]), end[..., :-1]], dim=-1)
             u = torch.rand((I, n, F // k, 1), generator=generator, device=dev, dtype=p.dtype)
-            v = (u - start) / sets
-            x = torch.where((v >= 0) & (v < 1), v, torch.zeros((), device=dev, dtype=p.dtype)).view(I, n, F)
+            below_one = 1 - torch.finfo(p.dtype).eps / 2  # rounding must not lift a value to 1
+            value = ((u - start) / sets).clamp_(0.0, below_one)
+            x = torch.where((u >= start) & (u < end), value, torch.zeros((), device=dev, dtype=p.dtype)).view(I, n, F)
         if self.low != 0.0:  # uniform on [low, 1) where present, 0 elsewhere
             x = torch.where(x > 0, x.mul(1 - self.low).add_(self.low), x)
         return x if out is None or x is out else out.copy_(x)

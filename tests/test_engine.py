@@ -4,6 +4,7 @@ autograd with no engine change."""
 
 import importlib
 import inspect
+import math
 import pkgutil
 
 import pytest
@@ -19,11 +20,14 @@ from superpose_lib.toy_models import AbsoluteValueModel, PrivilegedBasisModel, T
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def _nudged(model):
-    """Move every parameter off its initial value (zero biases hide mistakes), keeping SAE padding at zero."""
+def _nudged(model, keep=()):
+    """Move every parameter but those named in `keep` off its initial value (zero biases hide mistakes), keeping
+    SAE padding at zero."""
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        for param in model.parameters():
+        for name, param in model.named_parameters():
+            if name in keep:
+                continue
             param.add_(0.1 * torch.randn(param.shape, generator=gen).to(param.device))
         if isinstance(model, SAE):
             for p in (model.W_enc, model.W_dec):
@@ -32,10 +36,11 @@ def _nudged(model):
     return model
 
 
-def _toy(cls, **kwargs):
+def _toy(cls, importance=None, **kwargs):
     def make(device):
         p = torch.tensor([[1.0], [0.5], [0.1], [0.9]])
-        return cls(8, 3, 4, p, 0.8 ** torch.arange(8.0), seed=0, device=device, **kwargs)
+        weights = 0.8 ** torch.arange(8.0) if importance is None else importance
+        return cls(8, 3, 4, p, weights, seed=0, device=device, **kwargs)
 
     return make
 
@@ -54,6 +59,7 @@ HAND_GRADIENT_CASES = [
     ("ToyModel-linear", _toy(ToyModel, activation="linear"), _toy_batch),
     ("ToyModel-hidden_l1", _toy(ToyModel, hidden_l1=torch.tensor([0.0, 0.01, 0.05, 0.3])), _toy_batch),
     ("ToyModel-correlated", _toy(ToyModel, correlation="correlated"), _toy_batch),
+    ("ToyModel-zero-importance", _toy(ToyModel, importance=torch.tensor([1.0, 0.0] * 4)), _toy_batch),
     ("PrivilegedBasisModel", _toy(PrivilegedBasisModel), _toy_batch),
     ("PrivilegedBasisModel-hidden_l1", _toy(PrivilegedBasisModel, hidden_l1=0.05), _toy_batch),
     ("AbsoluteValueModel", _toy(AbsoluteValueModel), _toy_batch),
@@ -63,12 +69,7 @@ HAND_GRADIENT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize(("name", "make", "batch"), HAND_GRADIENT_CASES, ids=[c[0] for c in HAND_GRADIENT_CASES])
-def test_hand_written_gradients_match_autograd(name, make, batch, device):
-    model = _nudged(make(device))
-    gen = torch.Generator(device=device).manual_seed(1)
-    X = batch(model, gen)
+def _assert_hand_gradients_match_autograd(name, model, X):
     params = list(model.parameters())
     ref_loss = model.batch_loss(X)
     ref_grads = torch.autograd.grad(ref_loss.sum(), params)
@@ -79,11 +80,33 @@ def test_hand_written_gradients_match_autograd(name, make, batch, device):
     assert torch.allclose(loss, ref_loss.detach(), rtol=1e-5, atol=1e-6)
     assert len(grads) == len(params)
     for (pname, param), grad, ref in zip(model.named_parameters(), grads, ref_grads):
-        assert grad.shape == param.shape, pname
+        assert grad.shape == param.shape and grad.dtype == param.dtype, pname
         assert torch.allclose(grad, ref, rtol=1e-4, atol=1e-6), f"{name}: gradient of {pname}"
     if ref_state is not None:  # what the SAE keeps for its hooks agrees too
         assert torch.allclose(model._last_batch[0], ref_state[0], atol=1e-5)
         assert torch.equal(model._last_batch[1], ref_state[1])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("name", "make", "batch"), HAND_GRADIENT_CASES, ids=[c[0] for c in HAND_GRADIENT_CASES])
+def test_hand_written_gradients_match_autograd(name, make, batch, dtype, device):
+    model = _nudged(make(device)).to(dtype)
+    X = batch(model, torch.Generator(device=device).manual_seed(1))
+    assert X.dtype == dtype
+    _assert_hand_gradients_match_autograd(name, model, X)
+    # the same batch laid out in memory another way (a transposed copy, viewed back)
+    _assert_hand_gradients_match_autograd(name, model, X.transpose(-1, -2).contiguous().transpose(-1, -2))
+
+
+@pytest.mark.parametrize(("name", "make", "batch"), HAND_GRADIENT_CASES, ids=[c[0] for c in HAND_GRADIENT_CASES])
+def test_hand_written_gradients_match_autograd_on_the_relu_kinks(name, make, batch):
+    # zero inputs and zero biases in front of the ReLUs put pre-activations exactly at 0, where both sides must
+    # take the same derivative (torch.relu's: 0)
+    model = _nudged(make("cpu"), keep=("b", "b_enc"))
+    X = batch(model, torch.Generator().manual_seed(1))
+    X[..., ::2, :] = 0.0  # every other input is all zeros
+    _assert_hand_gradients_match_autograd(name, model, X)
 
 
 def test_every_hand_written_gradient_in_the_library_is_tested():
@@ -114,6 +137,31 @@ def test_adam_matches_torch_optim_adam(fused):
         reference.step()
     for p, q in zip(ours, theirs):
         assert torch.allclose(p, q.detach(), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("fused", [True, False])
+def test_adam_follows_torch_optim_adam_over_many_scheduled_steps(fused, dtype):
+    # 400 steps of the cosine schedule with warm-up; one parameter is itself a transposed view, and the
+    # gradients alternate between their parameter's layout and another one
+    gen = torch.Generator().manual_seed(0)
+    ours = [torch.randn(3, 4, generator=gen, dtype=dtype), torch.randn(4, 3, generator=gen, dtype=dtype).T]
+    theirs = [torch.nn.Parameter(p.clone()) for p in ours]
+    adam, reference = Adam(ours), torch.optim.Adam(theirs, lr=1e-2)
+    adam._fused = fused and adam._fused
+    steps = 400
+    for step in range(steps):
+        lr = learning_rate(step, steps, 1e-2, "cosine", warmup=50)
+        grads = [torch.randn(p.shape, generator=gen, dtype=dtype) for p in ours]
+        grads[step % 2] = grads[step % 2].T.contiguous().T
+        adam.step(grads, lr)
+        for p, g in zip(theirs, grads):
+            p.grad = g.clone()
+        reference.param_groups[0]["lr"] = lr
+        reference.step()
+    assert adam._fused == (fused and hasattr(torch, "_fused_adam_"))
+    for p, q in zip(ours, theirs):
+        assert torch.allclose(p, q.detach(), rtol=0, atol=1e-5 if dtype == torch.float32 else 1e-12)
 
 
 def test_fit_is_adam_on_the_autograd_gradients_with_the_schedule():
@@ -243,3 +291,86 @@ def test_fit_names_its_bad_arguments(kwargs, name):
 def test_fit_refuses_a_model_it_cannot_train():
     with pytest.raises(ValueError, match="batch_loss"):
         fit(torch.nn.Linear(2, 2), lambda n, g: None, 5, 8, 1e-2, progress=False)
+
+
+class _Instances(torch.nn.Module):
+    """Two instances of a mean estimator whose batch_loss returns `shape` (the right one is (2,))."""
+
+    n_instances = 2
+
+    def __init__(self, shape=(2,), nan_from=None):
+        super().__init__()
+        self.mu = torch.nn.Parameter(torch.zeros(2, 1))
+        self.shape, self.nan_from, self.calls = shape, nan_from, 0
+
+    def batch_loss(self, X):  # X: (batch, 1)
+        per = ((X.T - self.mu) ** 2).mean(dim=1)  # (2,)
+        if self.nan_from is not None and self.calls >= self.nan_from:
+            per = per * torch.tensor([1.0, float("nan")])
+        self.calls += 1
+        if self.shape == (2,):
+            return per
+        return (X.T - self.mu).square().T.reshape(-1)[: math.prod(self.shape)].reshape(self.shape)
+
+
+def _normal(n, gen):
+    return 3 + torch.randn(n, 1, generator=gen)
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (2, 1), (1, 2)])
+def test_fit_refuses_a_loss_that_is_not_one_per_instance(shape):
+    # a loss per sample, or a scalar, would train on a different objective and record a history of another shape
+    with pytest.raises(ValueError, match=r"batch_loss\(X\) must return one loss per instance"):
+        fit(_Instances(shape), _normal, 3, 7, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
+
+
+def test_fit_refuses_a_loss_that_does_not_depend_on_the_parameters():
+    class Constant(_Instances):
+        def batch_loss(self, X):
+            return torch.ones(2)
+
+    with pytest.raises(ValueError, match="does not depend on the model's parameters"):
+        fit(Constant(), _normal, 3, 7, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
+
+
+def test_fit_warns_when_a_loss_stops_being_finite():
+    model = _Instances(nan_from=4)
+    with pytest.warns(RuntimeWarning, match=r"instance\(s\) \[1\].*from step 4"):
+        history = fit(model, _normal, 10, 8, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
+    assert torch.isfinite(history[:, 0]).all() and torch.isnan(history[4:, 1]).all()
+
+
+@pytest.mark.parametrize("gradients", ["hand", "autograd"])
+def test_frozen_parameters_stay_as_they_are(gradients):
+    model = ToyModel(5, 2, n_instances=2, feature_probability=0.3, seed=0)
+    with torch.no_grad():
+        model.b.fill_(0.1)
+    model.b.requires_grad_(False)
+    W = model.W.detach().clone()
+    train(model, steps=20, batch_size=32, lr=1e-2, seed=0, gradients=gradients, progress=False)
+    assert torch.equal(model.b, torch.full((2, 5), 0.1)) and not torch.equal(model.W, W)
+
+
+def test_the_threads_are_restored_when_a_step_raises():
+    before = torch.get_num_threads()
+
+    def fail(step, model):
+        raise KeyError("stop")
+
+    with pytest.raises(KeyError):
+        fit(_Instances(), _normal, 5, 4, 0.1, threads=1, on_step=fail, progress=False)
+    assert torch.get_num_threads() == before
+
+
+def test_learning_rate_and_adam_name_their_bad_arguments():
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(5, 10, 1.0, "linear")
+    with pytest.raises(ValueError, match="params"):
+        Adam([])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device")
+def test_fit_names_a_generator_on_another_device():
+    model = ToyModel(5, 2, seed=0, device="cuda")
+    with pytest.raises(ValueError, match="generator"):
+        train(model, steps=2, generator=torch.Generator().manual_seed(0), progress=False)

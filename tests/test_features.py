@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from superpose_lib.features import FixedDataset, SparseFeatures
-from superpose_lib.toy_models import ToyModel, evaluate, train
+from superpose_lib.toy_models import ToyModel, _replicated, evaluate, train, train_best_of_seeds
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 N = 200_000
@@ -70,6 +70,53 @@ def test_anticorrelated_sets_have_at_most_one_feature_on(device):
     assert (per_set <= 1).all()
     assert _within((per_set == 0).double().mean(dim=0), torch.tensor([0.4, 0.1]), N)  # none: 1 − Σ p
     assert _within((on[:, 1] & on[:, 4]).double().mean().reshape(1), 0.3 * 0.25, N)  # across sets: by chance
+
+
+def test_anticorrelated_sets_never_have_two_features_on_even_at_the_interval_edges(monkeypatch):
+    # one uniform draw per set picks the feature: draws within 64 float32 steps of every edge between two
+    # features' intervals, for 200 sets of random probabilities, must still turn on at most one feature
+    gen = torch.Generator().manual_seed(0)
+    p = torch.rand(200, 3, generator=gen)
+    p = (p / p.sum(dim=1, keepdim=True) * torch.rand(200, 1, generator=gen)).reshape(1, 600)
+    features = SparseFeatures(600, p, correlation="anticorrelated", set_size=3)
+    edges = p.view(200, 3).cumsum(dim=1)[:, :2].double()  # (sets, 2): the interior edges, as float32 sums
+    steps = torch.arange(-64, 64, dtype=torch.float64) / 2**24
+    u = (edges.T.unsqueeze(1) + steps.view(1, -1, 1)).reshape(256, 200)  # (draws, sets)
+    u = ((u * 2**24).round() / 2**24).float()  # on torch.rand's grid
+    rand = torch.rand
+
+    def edge_draws(size, **kwargs):
+        return u.view(1, 256, 200, 1).clone() if tuple(size) == (1, 256, 200, 1) else rand(size, **kwargs)
+
+    monkeypatch.setattr(torch, "rand", edge_draws)
+    on = features.sample(256)[0] > 0  # (draws, features)
+    assert (on.view(256, 200, 3).sum(dim=2) <= 1).all()
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["in place", "assign the buffer", "assign .data", "write through .data", "load_state_dict", "to float64"],
+)
+def test_sampling_follows_the_probabilities_after_they_change(change):
+    features = SparseFeatures(4, 0.5)
+    features.sample(10, torch.Generator().manual_seed(0))  # a first draw, as in training
+    new = torch.full((1, 4), 0.05)
+    if change == "in place":
+        with torch.no_grad():
+            features.probability.copy_(new)
+    elif change == "assign the buffer":
+        features.probability = new
+    elif change == "assign .data":
+        features.probability.data = new
+    elif change == "write through .data":
+        features.probability.data.copy_(new)
+    elif change == "load_state_dict":
+        features.load_state_dict({"probability": new})
+    else:
+        features.probability.data.copy_(new)
+        features.double()
+    x = features.sample(N, torch.Generator().manual_seed(1))
+    assert _within((x > 0).double().mean(dim=1), 0.05, N)
 
 
 def test_values_on_minus_one_to_one_are_symmetric():
@@ -135,3 +182,35 @@ def test_sampling_into_a_buffer_gives_the_same_batch(correlation):
     assert torch.equal(buffer, fresh)
     with pytest.raises(ValueError, match="out must be"):
         features.sample(49, out=buffer)
+
+
+class _PaperLayout:
+    """A data source that returns (batch, n_instances, n_features), the models' public layout, not the engine's."""
+
+    n_instances, n_features = 2, 5
+
+    def sample(self, n, generator=None):
+        return torch.rand(n, 2, 5, generator=generator)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [FixedDataset(torch.rand(2, 10, 5, dtype=torch.float64)), _PaperLayout()],
+    ids=["float64 dataset", "batch-major samples"],
+)
+def test_train_names_data_whose_batches_do_not_fit_the_model(data):
+    model = ToyModel(5, 2, n_instances=2, feature_probability=0.3, seed=0)
+    with pytest.raises(ValueError, match=r"data\.sample"):
+        train(model, steps=3, batch_size=4, seed=0, data=data, progress=False)
+
+
+def test_best_of_seeds_trains_its_copies_on_the_models_own_distribution():
+    model = ToyModel(6, 2, 2, torch.tensor([[0.1], [0.3]]), correlation="anticorrelated", set_size=3, seed=0)
+    big = _replicated(model, 3, torch.Generator().manual_seed(0))  # what train_best_of_seeds trains
+    assert (big.data.correlation, big.data.set_size, big.data.n_instances) == ("anticorrelated", 3, 6)
+    assert torch.equal(big.data.probability, model.data.probability.repeat_interleave(3, dim=0))
+    on = big.data.sample(N, torch.Generator().manual_seed(0)) > 0  # (6, N, 6)
+    assert (on.view(6, N, 2, 3).sum(dim=3) <= 1).all()
+    assert _within(on.double().mean(dim=1), big.data.probability, N)
+    history = train_best_of_seeds(model, 3, 30, 64, 1e-2, seed=0, progress=False)
+    assert history.shape == (30, 2) and torch.isfinite(history).all()

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from superpose_lib import metrics
+from superpose_lib import sae as sae_module
 from superpose_lib.sae import SAE, SyntheticFeatures, evaluate_sae, train_sae
 
 # The recipe the tests and chapter 09 use: 128 features in 64 dimensions, found in about a second per instance.
@@ -170,6 +171,47 @@ def test_dead_latents_are_resampled_only_when_asked():
         assert bool(fired[:6].any()) == expect_alive
     # the resampled latents are unit-norm directions like every other
     assert torch.allclose(sae.W_dec[0].norm(dim=0), torch.ones(24), atol=1e-5)
+
+
+@pytest.mark.parametrize("architecture", ["relu", "topk"])
+def test_autograd_trains_the_same_sae_as_the_hand_gradients(architecture, monkeypatch):
+    # the engine's autograd path runs the same hooks: the decoder's gradient projected, its columns renormalised,
+    # dead latents resampled with their Adam moments reset
+    resets = []
+
+    def resample_and_check(sae, dead, r, gen, exp_avg, exp_avg_sq):
+        resample(sae, dead, r, gen, exp_avg, exp_avg_sq)
+        cols = dead.unsqueeze(1).expand_as(exp_avg[0])
+        resets.append(all(not state[i][mask].any() for state in (exp_avg, exp_avg_sq)
+                          for i, mask in ((0, cols), (1, dead), (2, cols))))  # fmt: skip
+
+    resample = sae_module._resample
+    monkeypatch.setattr(sae_module, "_resample", resample_and_check)
+    data = SyntheticFeatures(16, 8, mean_active=2.0, seed=0)
+    kwargs = dict(l1_coeff=[1e-3, 1e-2, 5e-2]) if architecture == "relu" else dict(architecture="topk", k=2)
+    runs = []
+    for gradients in ("hand", "autograd"):
+        sae = SAE(8, [24, 32, 16], n_instances=3, seed=0, **kwargs)
+        with torch.no_grad():
+            sae.b_enc[:, :4] = -100.0  # latents 0-3 start dead, so resampling happens
+        history = train_sae(sae, data.sample, steps=200, batch_size=64, lr=1e-2, seed=0, dead_window=20,
+                            gradients=gradients, progress=False)  # fmt: skip
+        norms = sae.W_dec.detach().norm(dim=1)
+        assert torch.allclose(norms[sae.latent_mask], torch.ones(int(sae.latent_mask.sum())), atol=1e-5)
+        assert (sae.W_dec[0, :, 24:] == 0).all() and (sae.W_enc[2, :, 16:] == 0).all()
+        runs.append((history, [p.detach().clone() for p in sae.parameters()]))
+    assert resets and all(resets)
+    assert torch.allclose(runs[0][0], runs[1][0], rtol=1e-4, atol=1e-6)
+    for p, q in zip(runs[0][1], runs[1][1]):
+        assert torch.allclose(p, q, atol=1e-4)
+
+
+def test_training_data_of_another_dtype_is_converted_to_the_saes():
+    data = SyntheticFeatures(16, 8, mean_active=2.0, seed=0, dtype=torch.float64)
+    for source in (data.sample, data.sample(500, seed=1)):
+        sae = SAE(8, 16, seed=0)
+        history = train_sae(sae, source, steps=20, batch_size=32, lr=1e-2, seed=0, progress=False)
+        assert torch.isfinite(history).all() and sae.W_enc.dtype == torch.float32
 
 
 # --- evaluation ----------------------------------------------------------------------------------------------
