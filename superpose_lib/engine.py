@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from . import _validate
 from .environment import cpu_threads
 
-__all__ = ["fit", "Adam", "learning_rate", "threads_for", "SCHEDULES", "ONE_THREAD_BELOW"]
+__all__ = ["fit", "Adam", "learning_rate", "threads_for", "scratch", "SCHEDULES", "ONE_THREAD_BELOW"]
 
 SCHEDULES = ("constant", "cosine")
 GRADIENTS = ("auto", "autograd", "hand")
@@ -67,6 +67,25 @@ def threads_for(work: int) -> int:
     1
     """
     return 1 if work < ONE_THREAD_BELOW else torch.get_num_threads()
+
+
+def scratch(owner, name: str, like: torch.Tensor) -> torch.Tensor:
+    """A buffer shaped like `like`, kept on `owner` between training steps and reused while the shape, dtype and
+    device stay the same: a fresh batch-sized tensor every step can cost the allocator more than the arithmetic
+    that fills it. For a model's hand-written gradients; never return one (the next step overwrites it).
+
+    Examples
+    --------
+    >>> class Owner: pass
+    >>> owner, x = Owner(), torch.zeros(3, 4)
+    >>> scratch(owner, "out", x) is scratch(owner, "out", x + 1), scratch(owner, "out", x).shape
+    (True, torch.Size([3, 4]))
+    """
+    cache = owner.__dict__.setdefault("_scratch_buffers", {})
+    buf = cache.get(name)
+    if buf is None or buf.shape != like.shape or buf.dtype != like.dtype or buf.device != like.device:
+        buf = cache[name] = torch.empty_like(like, memory_format=torch.contiguous_format)
+    return buf
 
 
 def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", warmup: int = 0) -> float:

@@ -21,7 +21,7 @@ import torch
 
 from . import _validate
 
-__all__ = ["SparseFeatures", "FixedDataset", "CORRELATIONS"]
+__all__ = ["SparseFeatures", "FixedDataset", "training_sampler", "CORRELATIONS"]
 
 CORRELATIONS = ("independent", "correlated", "anticorrelated")
 
@@ -184,6 +184,44 @@ class FixedDataset(torch.nn.Module):
             return self.x
         rows = torch.randint(0, self.n_samples, (n,), generator=generator, device=self.x.device)
         return self.x[:, rows]
+
+
+def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *, like: torch.Tensor):
+    """``sample(n, generator)`` for the training engine: batches of `data` for a model with `n_instances` and
+    `n_features` whose parameters look like `like` (dtype, device).
+
+    A `SparseFeatures` writes every batch into one buffer (see `SparseFeatures.sample`); any other source (a
+    `FixedDataset`, or anything with ``sample(n, generator)``, ``n_instances`` and ``n_features``) has its first
+    batch checked, so a mismatch is a ValueError naming `data` rather than a shape error deep in a step.
+    """
+    shape = (getattr(data, "n_instances", None), getattr(data, "n_features", None))
+    if not callable(getattr(data, "sample", None)) or shape != (n_instances, n_features):
+        raise ValueError(
+            "data must have a sample(n, generator) method and n_instances, n_features matching the model's "
+            f"({n_instances}, {n_features}), such as a FixedDataset; got {data!r}"
+        )
+    if isinstance(data, SparseFeatures):
+        p = data.probability
+        batch = torch.empty(n_instances, batch_size, n_features, dtype=p.dtype, device=p.device)
+        return lambda n, generator: data.sample(n, generator, out=batch)
+    checked = False
+
+    def sample(n, generator):
+        nonlocal checked
+        X = data.sample(n, generator)
+        if not checked:
+            ok = isinstance(X, torch.Tensor) and X.ndim == 3 and (X.shape[0], X.shape[2]) == (n_instances, n_features)
+            if not ok or (X.dtype, X.device) != (like.dtype, like.device):
+                got = f"{tuple(X.shape)} {X.dtype} on {X.device}" if isinstance(X, torch.Tensor) else type(X).__name__
+                raise ValueError(
+                    f"data.sample(n, generator) must return a tensor of shape (n_instances, n, n_features) = "
+                    f"({n_instances}, n, {n_features}), instance-major, in the model's {like.dtype} on {like.device}; "
+                    f"got {got} (data.to(...) converts a FixedDataset)"
+                )
+            checked = True
+        return X
+
+    return sample
 
 
 def broadcast(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:

@@ -28,7 +28,7 @@ import copy
 import torch
 
 from . import _validate, engine
-from .features import SparseFeatures, broadcast
+from .features import SparseFeatures, broadcast, training_sampler
 
 __all__ = [
     "ToyModel",
@@ -210,14 +210,14 @@ class ToyModel(torch.nn.Module):
         n_batch = X.shape[1]
         pre = torch.bmm(X, W.transpose(1, 2))  # (I, B, H)
         h = pre.clamp_min(0) if self.hidden_relu else pre
-        # the batch-sized intermediates are written into buffers kept between steps (see `_scratch`)
-        out = torch.baddbmm(b.unsqueeze(1), h, W, out=self._scratch("out", X))  # (I, B, F)
+        # the batch-sized intermediates are written into buffers kept between steps (see `engine.scratch`)
+        out = torch.baddbmm(b.unsqueeze(1), h, W, out=engine.scratch(self, "out", X))  # (I, B, F)
         relu = self.activation == "relu"
         if relu:
             out.clamp_min_(0)
-        r = torch.sub(out, X, out=self._scratch("r", X))  # residual x' − x, (I, B, F)
+        r = torch.sub(out, X, out=engine.scratch(self, "r", X))  # residual x' − x, (I, B, F)
         scale = self.importance.unsqueeze(1) * (2.0 / (n_batch * self.n_features))  # (I, 1, F)
-        d = torch.mul(r, scale, out=self._scratch("d", X))  # ∂loss/∂x'
+        d = torch.mul(r, scale, out=engine.scratch(self, "d", X))  # ∂loss/∂x'
         # loss = ½ Σ scale · r² = ½ Σ r · d, one dot product per instance (no division: an importance may be 0)
         loss = torch.bmm(r.view(r.shape[0], 1, -1), d.view(d.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
         if relu:  # no gradient through an output ReLU that is off (out = 0 there)
@@ -233,15 +233,6 @@ class ToyModel(torch.nn.Module):
             e = torch.ops.aten.threshold_backward(e, pre, 0.0)
         dW.baddbmm_(e.transpose(1, 2), X)  # the encoder's share
         return loss, [dW, db]
-
-    def _scratch(self, name: str, like: torch.Tensor) -> torch.Tensor:
-        """A buffer shaped like `like`, kept between training steps: a fresh batch-sized tensor every step costs
-        the allocator more than the arithmetic that fills it (``benchmarks/bench_toy_models.py``)."""
-        cache = self.__dict__.setdefault("_scratch_buffers", {})
-        buf = cache.get(name)
-        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype or buf.device != like.device:
-            buf = cache[name] = torch.empty_like(like, memory_format=torch.contiguous_format)
-        return buf
 
     def _check_batch(self, name: str, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.ndim != 3 or tuple(x.shape[1:]) != (self.n_instances, self.n_features):
@@ -316,10 +307,6 @@ class AbsoluteValueModel(ToyModel):
             self.W1.copy_(W1)
             self.W2.copy_(W2)
             self.b.zero_()
-
-    def generate_batch(self, n_batch: int, *, generator=None) -> torch.Tensor:
-        """A batch of shape (n_batch, n_instances, n_features): zero with probability 1 − p, else uniform on [−1, 1]."""
-        return super().generate_batch(n_batch, generator=generator)
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
         """The absolute value of each feature."""
@@ -409,49 +396,11 @@ def train(
     """
     if not isinstance(model, ToyModel):
         raise ValueError(f"model must be a ToyModel (or one of its variants), got {type(model).__name__}")
-    source = model.data if data is None else data
-    shape = (getattr(source, "n_instances", None), getattr(source, "n_features", None))
-    if not callable(getattr(source, "sample", None)) or shape != (model.n_instances, model.n_features):
-        raise ValueError(
-            "data must have a sample(n, generator) method and n_instances, n_features matching the model's "
-            f"({model.n_instances}, {model.n_features}), such as a FixedDataset; got {data!r}"
-        )
     gen = _validate.generator(seed, generator, device=model.W.device)
-    if data is not None:
-        sample = _checked_sample(source, model)
-    else:  # one batch buffer, rewritten every step (see SparseFeatures.sample)
-        like = source.probability
-        batch = torch.empty(source.n_instances, batch_size, source.n_features, dtype=like.dtype, device=like.device)
-
-        def sample(n, gen):
-            return source.sample(n, gen, out=batch)
-
+    sample = training_sampler(model.data if data is None else data, batch_size, model.n_instances, model.n_features,
+                              like=model.W)  # fmt: skip
     return engine.fit(model, sample, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=gen,
                       gradients=gradients, on_step=on_step, progress=progress, threads=threads)  # fmt: skip
-
-
-def _checked_sample(data, model: ToyModel):
-    """``data.sample``, with its first batch checked against `model`: (n_instances, n, n_features), the model's
-    dtype and device (a ValueError naming `data`, rather than a shape error deep in a step)."""
-    checked = False
-
-    def sample(n, generator):
-        nonlocal checked
-        X = data.sample(n, generator)
-        if not checked:
-            I, F, W = model.n_instances, model.n_features, model.W
-            ok = isinstance(X, torch.Tensor) and X.ndim == 3 and (X.shape[0], X.shape[2]) == (I, F)
-            if not ok or (X.dtype, X.device) != (W.dtype, W.device):
-                got = f"{tuple(X.shape)} {X.dtype} on {X.device}" if isinstance(X, torch.Tensor) else type(X).__name__
-                raise ValueError(
-                    f"data.sample(n, generator) must return a tensor of shape (n_instances, n, n_features) = "
-                    f"({I}, n, {F}), instance-major, in the model's {W.dtype} on {W.device}; got {got} "
-                    "(data.to(...) converts a FixedDataset)"
-                )
-            checked = True
-        return X
-
-    return sample
 
 
 def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, *, seed=None, generator=None):
