@@ -448,6 +448,23 @@ def _replicated(model: ToyModel, n_copies: int, generator: torch.Generator) -> T
     return clone
 
 
+def _copies_loss(big: ToyModel, model: ToyModel, n_copies: int, n_samples: int, generator) -> torch.Tensor:
+    """Each copy's loss, shape (n_instances, n_copies), with the copies of an instance scored on the SAME samples.
+
+    Fresh samples per copy would add sampling noise to the comparison (about 10% of the loss at 65,000
+    samples near a transition, enough to pick a worse copy); shared samples compare the models alone.
+    """
+    total = torch.zeros(big.n_instances, device=big.W.device)
+    done = 0
+    with torch.no_grad():
+        while done < n_samples:
+            n = min(4_096, n_samples - done)
+            x = model.data.sample(n, generator).repeat_interleave(n_copies, dim=0).transpose(0, 1)
+            total += big.loss(x, big(x), per_instance=True) * n
+            done += n
+    return (total / n_samples).view(model.n_instances, n_copies).cpu()
+
+
 def train_best_of_seeds(
     model: ToyModel,
     n_seeds: int = 4,
@@ -466,7 +483,7 @@ def train_best_of_seeds(
 
     Gradient descent can get stuck in a worse arrangement; the paper trains several seeds and keeps the best.
     All copies train at once (as extra instances); the winner of each instance is chosen on `n_eval` fresh
-    samples and copied into `model`.
+    samples, the same for all its copies, and copied into `model`.
 
     Returns
     -------
@@ -486,7 +503,7 @@ def train_best_of_seeds(
     big = _replicated(model, n_seeds, gen)
     history = train(big, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=batch_gen,
                     progress=progress)  # fmt: skip
-    final = evaluate(big, n_eval, generator=batch_gen).view(model.n_instances, n_seeds)
+    final = _copies_loss(big, model, n_seeds, n_eval, batch_gen)  # (instances, n_seeds)
     best = final.argmin(dim=1)  # (instances,)
     rows = torch.arange(model.n_instances)
     with torch.no_grad():

@@ -241,3 +241,15 @@ def test_best_of_seeds_trains_on_cuda(cls, kwargs):
     model = _perturbed(cls, kwargs, device="cuda")
     history = train_best_of_seeds(model, n_seeds=2, steps=50, lr=1e-2, seed=0, progress=False)
     assert history.shape == (50, 4) and model.W.device.type == "cuda"
+
+
+def test_best_of_seeds_scores_the_copies_of_an_instance_on_the_same_samples():
+    from superpose_lib.toy_models import _copies_loss, _replicated
+
+    model = ToyModel(6, 2, n_instances=2, feature_probability=torch.tensor([[0.05], [0.3]]), seed=0)
+    big = _replicated(model, 3, torch.Generator().manual_seed(0))
+    with torch.no_grad():  # identical copies: the same samples must give them exactly the same loss
+        big.W.copy_(big.W[::3].repeat_interleave(3, dim=0))
+    losses = _copies_loss(big, model, 3, 5_000, torch.Generator().manual_seed(1))
+    assert losses.shape == (2, 3) and (losses == losses[:, :1]).all()
+    assert not torch.equal(losses[0], losses[1])
