@@ -93,8 +93,13 @@ class SparseFeatures(torch.nn.Module):
         self.register_buffer("probability", p)
         self.to(_validate.device(device))
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, *, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """`n` samples for every instance, shape (n_instances, n, n_features).
+
+        With `out` (a tensor of that shape and the probabilities' dtype and device), the batch is written into it
+        and returned: the training loop reuses one buffer instead of allocating a batch every step.
 
         Examples
         --------
@@ -104,13 +109,15 @@ class SparseFeatures(torch.nn.Module):
         n = _validate.positive_int("n", n)
         I, F, p = self.n_instances, self.n_features, self.probability
         dev = p.device
+        if out is not None and (out.shape != (I, n, F) or out.dtype != p.dtype or out.device != dev):
+            raise ValueError(f"out must be a {p.dtype} tensor of shape {(I, n, F)} on {dev}, got {tuple(out.shape)}")
         if self.correlation == "independent":
             # one uniform draw per entry: x = max(0, (u − (1 − p)) / p) is non-zero with probability p, and then
             # uniform on [0, 1), so one draw and two passes over memory make the batch
             cached = getattr(self, "_affine", None)  # sampling is in every training step: cache the coefficients
             if cached is None or cached[0] is not p or cached[1] != p._version:
                 cached = self._affine = (p, p._version, (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1))
-            u = torch.rand((I, n, F), generator=generator, device=dev, dtype=p.dtype)
+            u = torch.rand((I, n, F), generator=generator, device=dev, dtype=p.dtype, out=out)
             x = torch.addcmul(cached[2], u, cached[3], out=u).clamp_min_(0.0)
         elif self.correlation == "correlated":
             k = self.set_size
@@ -129,7 +136,7 @@ class SparseFeatures(torch.nn.Module):
             x = torch.where((v >= 0) & (v < 1), v, torch.zeros((), device=dev, dtype=p.dtype)).view(I, n, F)
         if self.low != 0.0:  # uniform on [low, 1) where present, 0 elsewhere
             x = torch.where(x > 0, x.mul(1 - self.low).add_(self.low), x)
-        return x
+        return x if out is None or x is out else out.copy_(x)
 
     def extra_repr(self) -> str:
         kind = "" if self.correlation == "independent" else f", {self.correlation} sets of {self.set_size}"

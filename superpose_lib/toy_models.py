@@ -209,17 +209,17 @@ class ToyModel(torch.nn.Module):
         n_batch = X.shape[1]
         pre = torch.bmm(X, W.transpose(1, 2))  # (I, B, H)
         h = pre.clamp_min(0) if self.hidden_relu else pre
-        out = torch.baddbmm(b.unsqueeze(1), h, W)  # (I, B, F)
+        # the batch-sized intermediates are written into buffers kept between steps (see `_scratch`)
+        out = torch.baddbmm(b.unsqueeze(1), h, W, out=self._scratch("out", X))  # (I, B, F)
         relu = self.activation == "relu"
         if relu:
             out.clamp_min_(0)
-        r = out - X  # residual x' − x, (I, B, F)
+        r = torch.sub(out, X, out=self._scratch("r", X))  # residual x' − x, (I, B, F)
         scale = self.importance.unsqueeze(1) * (2.0 / (n_batch * self.n_features))  # (I, 1, F)
-        d = r.mul_(scale)  # ∂loss/∂x' (in r's memory)
-        # loss = ½ Σ scale · r² = ½ Σ d² / scale, one dot product per instance
-        loss = torch.bmm(d.view(d.shape[0], 1, -1), (d / scale).view(d.shape[0], -1, 1)).view(-1) * 0.5  # (I,)
+        d = torch.mul(r, scale, out=self._scratch("d", X))  # ∂loss/∂x'
+        loss = torch.bmm(r.view(r.shape[0], 1, -1), d.view(r.shape[0], -1, 1)).view(-1) * 0.5  # ½ Σ scale r², (I,)
         if relu:  # no gradient through an output ReLU that is off (out = 0 there)
-            d = torch.ops.aten.threshold_backward(d, out, 0.0)
+            torch.ops.aten.threshold_backward.grad_input(d, out, 0.0, grad_input=d)
         db = d.sum(dim=1)  # (I, F)
         dW = torch.bmm(h.transpose(1, 2), d)  # (I, H, F): the decoder's share
         e = torch.bmm(d, W.transpose(1, 2))  # (I, B, H): ∂loss/∂h
@@ -231,6 +231,15 @@ class ToyModel(torch.nn.Module):
             e = torch.ops.aten.threshold_backward(e, pre, 0.0)
         dW.baddbmm_(e.transpose(1, 2), X)  # the encoder's share
         return loss, [dW, db]
+
+    def _scratch(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """A buffer shaped like `like`, kept between training steps: a fresh batch-sized tensor every step costs
+        the allocator more than the arithmetic that fills it (``benchmarks/bench_toy_models.py``)."""
+        cache = self.__dict__.setdefault("_scratch_buffers", {})
+        buf = cache.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype or buf.device != like.device:
+            buf = cache[name] = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return buf
 
     def _check_batch(self, name: str, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.ndim != 3 or tuple(x.shape[1:]) != (self.n_instances, self.n_features):
@@ -405,7 +414,15 @@ def train(
             f"({model.n_instances}, {model.n_features}), such as a FixedDataset; got {data!r}"
         )
     gen = _validate.generator(seed, generator, device=model.W.device)
-    return engine.fit(model, source.sample, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=gen,
+    sample = source.sample
+    if isinstance(source, SparseFeatures):  # one batch buffer, rewritten every step (see SparseFeatures.sample)
+        like = source.probability
+        batch = torch.empty(source.n_instances, batch_size, source.n_features, dtype=like.dtype, device=like.device)
+
+        def sample(n, gen):
+            return source.sample(n, gen, out=batch)
+
+    return engine.fit(model, sample, steps, batch_size, lr, schedule=schedule, warmup=warmup, generator=gen,
                       gradients=gradients, on_step=on_step, progress=progress, threads=threads)  # fmt: skip
 
 

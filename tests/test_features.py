@@ -124,3 +124,14 @@ def test_a_toy_model_memorises_a_small_fixed_dataset():
 def test_bad_arguments_name_themselves(kwargs, name):
     with pytest.raises(ValueError, match=name):
         SparseFeatures(6, **kwargs)
+
+
+@pytest.mark.parametrize("correlation", ["independent", "correlated", "anticorrelated"])
+def test_sampling_into_a_buffer_gives_the_same_batch(correlation):
+    features = SparseFeatures(4, 0.2, n_instances=3, correlation=correlation, low=-1.0)
+    fresh = features.sample(50, torch.Generator().manual_seed(3))
+    buffer = torch.full((3, 50, 4), 7.0)
+    assert features.sample(50, torch.Generator().manual_seed(3), out=buffer) is buffer
+    assert torch.equal(buffer, fresh)
+    with pytest.raises(ValueError, match="out must be"):
+        features.sample(49, out=buffer)
