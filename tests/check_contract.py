@@ -4,8 +4,9 @@
 - each named mistake fails with its own hint;
 - the hostile battery (`hostile.py`): NaN and inf in the output, inputs mutated in place before and after
   computing, float64 answers, numpy arrays, the wrong shape, a global seed instead of the generator, a reseeded
-  generator, the wrong signature, a default changed, a slow function, the untouched blank, a missing return; each
-  gets the verdict it must get, and none raises from the check's own code.
+  generator, the wrong signature, a default changed, a slow function, the untouched blank, a missing return,
+  answers remembered from another run, answers read from the check's memory, a default hidden in ``**kwargs``,
+  each argument hard-coded; each gets the verdict it must get, and none raises from the check's own code.
 
 A chapter's exercises are covered as soon as they are declared: ``test_checks.py`` binds these tests.
 HOSTILE_FULL=1 adds one mutation variant per input (each input on its own, before and after computing).
@@ -35,6 +36,10 @@ def _battery():
         if os.environ.get("HOSTILE_FULL"):
             variants += hostile.per_input_mutations(name, exercise.reference, exercise.parameters)
         rows += [pytest.param(name, label, expected, id=f"{name}-{label}") for label, _, expected in variants]
+        rows += [
+            pytest.param(name, label, "fail", id=f"{name}-{label}")
+            for label in hostile.exercise_variant_labels(exercise)
+        ]
     return rows
 
 
@@ -48,6 +53,7 @@ _WORDS = {
     "signature_renamed": "should be defined as",
     "global_seed": "generator",
     "changed_default": "default",
+    "default_in_kwargs": "",
 }
 
 
@@ -77,14 +83,22 @@ def contract_tests():
         exercise = _common.EXERCISES[name]
         variants = hostile.variants(name, exercise.reference, exercise.parameters)
         variants += hostile.per_input_mutations(name, exercise.reference, exercise.parameters)
+        variants += hostile.exercise_variants(exercise, only=label)
         fn = next(fn for variant, fn, _ in variants if variant == label)
         outcome, message = hostile.run(check_of(name), fn)
+        if label.startswith("hard_coded") and not getattr(fn, "changed", True):  # an argument that hardly matters
+            assert outcome in ("pass", "verdict", "learner"), message
+            return
         if not getattr(fn, "changed", True):  # nothing to spoil: the variant is the reference
             expected = "pass"
         if expected == "pass":
             assert outcome == "pass", message
             return
-        allowed = ("verdict", "learner") if label.startswith("mutate_before") else ("verdict",)
+        # a wrong answer may also fail inside the learner's own code: inputs mutated before computing, or a
+        # hard-coded argument or a default that does not fit the other arguments
+        allowed = (
+            ("verdict", "learner") if label.startswith(("mutate_before", "hard_coded", "default_in")) else ("verdict",)
+        )
         assert outcome in allowed, message
         assert _WORDS.get(label, "") in message
 

@@ -3,14 +3,18 @@ adversarial learner could write, each with the verdict it must get.
 
 Correct answers (the reference returning float64, or writing to its inputs after computing) must pass; wrong
 ones (NaN or inf in the output, inputs mutated before computing, numpy arrays, the wrong shape, a global seed
-instead of the generator, the wrong signature, a slow function) must get a check's verdict, never a tick, and
-no error may come out of the check's own code. `run(check, fn)` classifies what happened.
+instead of the generator, the wrong signature, a slow function; answers remembered from another run, answers read
+from the check's own memory, a default hidden in ``**kwargs``, an argument ignored for a hard-coded value) must
+get a check's verdict, never a tick, and no error may come out of the check's own code. `run(check, fn)`
+classifies what happened.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +22,7 @@ import numpy as np
 import torch
 
 from superpose_lib import checks
+from superpose_lib.checks import _common
 
 CHECKS_FOLDER = Path(checks.__file__).resolve().parent
 SLOW_SECONDS = 3.0  # how long the slow learner sleeps; tests set the checks' time limit well below it
@@ -26,12 +31,15 @@ SLOW_SECONDS = 3.0  # how long the slow learner sleeps; tests set the checks' ti
 # --- outcomes ------------------------------------------------------------------------------------------------
 
 
-def run(check, fn) -> tuple[str, str]:
-    """Call ``check(fn)`` and say what happened: "pass", "verdict" (the check's own message), "learner" (an
+def run(check, fn, seed: int | None = 0) -> tuple[str, str]:
+    """Call ``check(fn, seed=seed)`` and say what happened: "pass", "verdict" (the check's own message), "learner" (an
     error raised inside the learner's function), "raw" (a TypeError from calling the learner with the wrong
     signature) or "crash" (any other error from the check's own code)."""
     try:
-        check(fn)
+        if seed is not None and "seed" in inspect.signature(check).parameters:
+            check(fn, seed=seed)
+        else:
+            check(fn)
     except BaseException as error:  # noqa: BLE001 - classifying is the point
         frames = []
         tb = error.__traceback__
@@ -295,6 +303,211 @@ def _changed_defaults(reference, params):
     return [("changed_default", scope["changed_default"], "fail")]
 
 
+def exercise_variant_labels(exercise) -> list[str]:
+    """The labels of `exercise_variants`, without building them."""
+    labels = ["memorised"] + ([] if exercise.random else ["reads_expected_answers"])
+    labels += ["default_in_kwargs"] if _changed_defaults_of(exercise) else []
+    return labels + [f"hard_coded_{p.name}" for p in exercise.parameters if p.name != "generator"]
+
+
+def exercise_variants(exercise, only: str | None = None) -> list[tuple[str, object, str]]:
+    """Hostile answers that need the declaration, not only the reference: answers remembered from another run of
+    the check (a table), answers read from the check's own memory, a default hidden in ``**kwargs``, and, for each
+    argument, a function that ignores it for the value it was first given (a hard-coded value). All must fail."""
+    builders = {
+        "memorised": lambda: _memorised(exercise, seed=1),
+        "reads_expected_answers": lambda: _reads_expected_answers(exercise),
+        "default_in_kwargs": lambda: _default_in_kwargs(exercise),
+    }
+    out = []
+    for label in exercise_variant_labels(exercise):
+        if only is None or label == only:
+            build = builders.get(label) or (lambda label=label: _hard_coded(exercise, label[len("hard_coded_") :]))
+            out.append((label, _named(build(), exercise.name), "fail"))
+    return out
+
+
+def _outputs(exercise, case: dict, generator) -> list:
+    args, kwargs = _common._split(exercise, copy.deepcopy(case))
+    if exercise.random:
+        kwargs["generator"] = generator
+    return [exercise.reference(*args, **kwargs) for _ in range(exercise.calls)]
+
+
+def _memorised(exercise, seed: int):
+    """The reference's answers for the run with `seed`, replayed in the order the check asks (a table)."""
+    generator = torch.Generator().manual_seed(seed)
+    table = [out for case in _cases(exercise, seed) for out in _outputs(exercise, case, generator)]
+    calls = iter(range(10**9))
+
+    def memorised(*args, **kwargs):
+        return _clone(table[next(calls) % len(table)])
+
+    return memorised
+
+
+def _cases(exercise, seed: int) -> list[dict]:
+    draw = getattr(exercise, "draw_cases", None)
+    return draw(seed) if draw is not None else exercise.cases()  # an engine without fresh cases: its fixed ones
+
+
+def _unread(kind, parts):
+    """A trusted answer as the engine stores it (float64 parts), turned back into what the function returns."""
+    if isinstance(kind, tuple):
+        return tuple(_unread(k, [p]) for k, p in zip(kind, parts, strict=True))
+    part = parts[0]
+    if kind == "words":
+        return list(part)
+    if kind == "tensor":
+        return part.clone()
+    return int(part) if kind == "count" else float(part)
+
+
+def _reads_expected_answers(exercise):
+    """Looks for the expected answer where a check might keep it (the engine's module, the frames of every
+    thread) and returns it; where it finds none it returns a wrong answer (NaN, or no words)."""
+    calls = iter(range(10**9))
+
+    def reads_expected_answers(*args, **kwargs):
+        index = next(calls)
+        for found in _expected_answers_in_reach(exercise, index):
+            return _unread(exercise.returns, found)
+        result = exercise.reference(*args, **kwargs)
+        poisoned = _poison(result, math.nan)
+        return poisoned if poisoned is not None else ["not", "an", "answer"]
+
+    return reads_expected_answers
+
+
+def _expected_answers_in_reach(exercise, index: int):
+    cache = getattr(_common, "_ANSWERS", {})  # the engine before this battery: answers cached at import
+    for key, value in list(cache.items()):
+        if key[:3] == (exercise.name, exercise.reference, index) or key == (exercise.name, exercise.reference, index):
+            yield value
+    for frame in list(sys._current_frames().values()):
+        while frame is not None:
+            local = frame.f_locals
+            wants = local.get("wants")
+            if isinstance(wants, list) and len(wants) > index:
+                yield wants[index]
+            session = local.get("session") or local.get("self")
+            trusted = getattr(session, "_trusted", None)
+            if isinstance(trusted, dict) and (id(exercise.reference), index) in trusted:
+                yield trusted[(id(exercise.reference), index)]
+            frame = frame.f_back
+
+
+def _changed_defaults_of(exercise) -> dict:
+    optional = [p for p in exercise.parameters if p.default is not inspect.Parameter.empty and p.name != "generator"]
+    return {p.name: p.default * 2 for p in optional if isinstance(p.default, int | float) and p.default}
+
+
+def _default_in_kwargs(exercise):
+    """``def f(x, **kwargs)`` that reads its optional arguments from kwargs with other defaults."""
+    changed = _changed_defaults_of(exercise)
+    required = [p.name for p in exercise.parameters if p.default is inspect.Parameter.empty]
+    scope = {"reference": exercise.reference, "changed": changed}
+    exec(  # noqa: S102
+        f"def default_in_kwargs({', '.join(required)}, **kwargs):\n"
+        f"    return reference({', '.join(required)}, **{{**changed, **kwargs}})",
+        scope,
+    )
+    return scope["default_in_kwargs"]
+
+
+def perturbed(value):
+    """Another value of the same kind (for asking whether an answer depends on an argument); None if unknown."""
+    if isinstance(value, torch.Tensor):
+        other = value.detach().clone()
+        return other if _mutate(other) else None
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value * 1.7 + 0.1
+    if isinstance(value, list):
+        other = list(value)
+        return other if _mutate(other) else None
+    return None
+
+
+_DEPENDS: dict = {}
+
+
+def depends_on(exercise, cases: list[dict], param: str) -> bool:
+    """`_depends_on`, remembered for an exercise's cases at seed 0."""
+    key = (exercise.name, param)
+    if cases is None and key in _DEPENDS:
+        return _DEPENDS[key]
+    result = _depends_on(exercise, _cases(exercise, 0) if cases is None else cases, param)
+    if cases is None:
+        _DEPENDS[key] = result
+    return result
+
+
+def _depends_on(exercise, cases: list[dict], param: str) -> bool:
+    """Whether the reference's answer on some case changes (its shape, or its value beyond the check's tolerance;
+    for a random exercise, its statistics) when `param` takes another value, or cannot take it. Arguments of other
+    kinds (words, word-vector tables) count as mattering."""
+    default = next(p.default for p in exercise.parameters if p.name == param)
+    values = [case.get(param, default) for case in cases]
+    seed = 0 if exercise.random else None
+    for case, value in zip(cases, values, strict=True):
+        if not isinstance(value, torch.Tensor | int | float | list | type(None)):
+            return True
+        others = [v for v in values if type(v) is type(value) and not _is(v, value)]  # values other cases use
+        others = others or [perturbed(value), value / 2 if isinstance(value, float) else None]  # or made up
+        want = None
+        for other in filter(lambda o: o is not None, others):
+            try:
+                if _shapes(exercise, case) != _shapes(exercise, {**case, param: other}):
+                    return True
+                want = want or _common._answer(exercise.reference, exercise, case, seed)
+                got = _common._answer(exercise.reference, exercise, {**case, param: other}, seed)
+            except Exception:  # noqa: BLE001 - a value it cannot take: the argument matters
+                return True
+            if not _common._close(got, want, exercise):
+                return True
+    return False
+
+
+def _is(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return a.shape == b.shape and bool(torch.equal(a, b))
+    return a == b
+
+
+def _shapes(exercise, case: dict) -> list:
+    args, kwargs = _common._split(exercise, copy.deepcopy(case))
+    if exercise.random:
+        kwargs["generator"] = torch.Generator().manual_seed(0)
+    shapes = []
+    _map(exercise.reference(*args, **kwargs), lambda t: shapes.append(tuple(t.shape)))
+    return shapes
+
+
+def _hard_coded(exercise, param: str):
+    """Computes the right thing with `param` fixed at the first value it was given (a hard-coded number)."""
+    signature = inspect.Signature(
+        [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in exercise.parameters]
+    )
+    first: dict = {}
+
+    def hard_coded(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        if "value" not in first:
+            first["value"] = copy.deepcopy(bound.arguments[param])
+        bound.arguments[param] = copy.deepcopy(first["value"])
+        return exercise.reference(*bound.args, **bound.kwargs)
+
+    hard_coded.changed = depends_on(
+        exercise, _cases(exercise, 0), param
+    )  # an argument the answer ignores may be hard-coded
+    return hard_coded
+
+
 def numpy_inputs(value):
     """Learner code that insists on numpy: np.asarray of a tensor works, so this returns numpy arrays."""
     return np.asarray(value)
@@ -305,6 +518,12 @@ def numpy_inputs(value):
 
 def judge(variant: str, expected: str, outcome: str, fn=None) -> str | None:
     """The problem with an outcome, or None when it is right."""
+    if (
+        variant.startswith("hard_coded")
+        and not getattr(fn, "changed", True)
+        and outcome in ("pass", "verdict", "learner")
+    ):
+        return None  # an argument the answer hardly depends on: hard-coding it is neither clearly right nor wrong
     if not getattr(fn, "changed", True):  # the hostile change found nothing to spoil
         expected = "pass"
     if expected == "pass":

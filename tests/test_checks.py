@@ -1,6 +1,7 @@
 """Every exercise check: the contract (reference, named mistakes, hostile battery) generated from the
 declarations, one more plausible wrong answer per exercise written here, and `yours_or_reference`."""
 
+import inspect
 import math
 import time
 
@@ -54,6 +55,7 @@ MORE_WRONG = {
     "predicted_readout_error": lambda W, p: p / 3 * (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)).pow(2).sum(1) * 2,
     "bias_tradeoff": lambda W, x, biases: torch.zeros(len(biases), 2, dtype=W.dtype),
     "antipodal_loss": lambda importance, n, p: float(importance.mean()) * p**2 / 6,
+    "crossover_density": lambda importance, n: 4 / 7,
     "count_represented": lambda W, threshold=0.5: int((W.norm(dim=0) >= threshold).sum()) + 1,
     "count_antipodal_pairs": lambda W, threshold=0.5: int((W.T @ W < -0.9).sum()),
     "feature_superposition": lambda W: metrics.feature_dimensionality(W),
@@ -257,3 +259,46 @@ def test_a_check_of_many_calls_shows_progress_and_stops_at_its_limit(monkeypatch
     with pytest.raises(AssertionError, match="too slow for the calls this check makes"):
         checks.check_random_rotation(random_rotation)
     assert "… check_random_rotation: case 1 of 2, call" in capsys.readouterr().out
+
+
+def _distinct(values) -> int:
+    kept = []
+    for value in values:
+        if not any(_equal(value, other) for other in kept):
+            kept.append(value)
+    return len(kept)
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    return a is b if not isinstance(a, int | float | str | list | tuple) else a == b
+
+
+@pytest.mark.parametrize("name", sorted(_common.EXERCISES))
+def test_every_argument_the_answer_depends_on_takes_two_values_across_the_cases(name):
+    """An argument that never varies could be hard-coded; an optional one must also appear at its default (the
+    engine then leaves it out, so a learner's own default, even one hidden in **kwargs, is what answers)."""
+    exercise = _common.EXERCISES[name]
+    cases = exercise.draw_cases(0)
+    for param in exercise.parameters:
+        if param.name == "generator" or not hostile.depends_on(exercise, None, param.name):
+            continue
+        values = [case.get(param.name, param.default) for case in cases]
+        assert _distinct(values) >= 2, f"{name}: every case passes the same {param.name}"
+        if param.default is not inspect.Parameter.empty:
+            assert any(_equal(v, param.default) for v in values), f"{name}: no case uses {param.name}'s default"
+
+
+@pytest.mark.parametrize("name", sorted(_common.EXERCISES))
+def test_each_run_of_a_check_draws_new_inputs(name):
+    exercise = _common.EXERCISES[name]
+    first, second = exercise.draw_cases(0), exercise.draw_cases(1)
+    assert len(first) == len(second)
+    assert (
+        any(not _equal(a[key], b[key]) for a, b in zip(first, second, strict=True) for key in a) or exercise.random
+    ), f"{name}: the same inputs on every run, so remembered answers would pass"
+    again = exercise.draw_cases(0)
+    assert all(
+        _equal(a[key], b[key]) or not isinstance(a[key], torch.Tensor) for a, b in zip(first, again) for key in a
+    )

@@ -1,6 +1,7 @@
 """Exercise checks for the workbooks: ``check_<exercise>(your_function)``.
 
-Each check calls your function on seeded inputs and compares it with the library's reference. It prints one
+Each check calls your function on inputs drawn afresh on every run (``check_x(f, seed=0)`` repeats a run) and
+compares it with the library's reference, computed only after your function has answered. It prints one
 line when everything agrees; otherwise it raises an AssertionError whose message names the most likely mistake.
 A function that still raises NotImplementedError (the untouched blank) is reported as "not implemented yet". In a
 notebook a verdict shows as its message alone; an error inside your own function shows your code's frames and
@@ -14,15 +15,15 @@ How a chapter declares its exercises
 A chapter's module ``chNN.py`` holds no check code, only declarations, one per exercise::
 
     from .. import interference
-    from ._common import Exercise, Mistake, declare, seeded
+    from ._common import Exercise, declare, seeded
 
     declare(
         Exercise(
             "interference_terms(W, x)",                 # the workbook's signature
             reference=interference.interference,         # the library's answer, never a copy of it
-            cases=lambda: [dict(W=..., x=...)],          # generic inputs: each mistake gives another answer
-            mistakes=[Mistake("leave out each feature's own term (i = j).",
-                              lambda W, x: x @ W.T @ W)],
+            cases=lambda: [dict(W=..., x=...)],          # generic inputs drawn with seeded(i): new on each run,
+                                                         # each mistake gives another answer
+            mistakes={"leave out each feature's own term (i = j).": lambda W, x: x @ W.T @ W},  # {hint: answer}
             passed="Σ_{i≠j} (wᵢ·wⱼ) xᵢ for every feature.",
         ),
     )

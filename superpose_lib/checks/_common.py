@@ -2,10 +2,13 @@
 
 What every check does, whatever the exercise:
 
-1. draws the declared inputs, computes the reference's answer from pristine copies, and hands the learner
-   fresh copies (so writing to them in place can neither fool the check nor break it);
+1. draws the declared inputs afresh on every run (``seeded`` inside ``cases`` is keyed by a new seed per run, so
+   a table of remembered answers cannot pass), hands the learner copies, and computes the reference's answer from
+   pristine copies only after the learner has answered (no expected answer is kept anywhere the learner's code
+   could read it first; writing to the inputs in place can neither fool the check nor break it);
 2. calls the learner with the declared signature (a mismatch, or a default changed, is a message naming the
-   signature), in a worker
+   signature; an optional argument at its declared default is left out, so a default hidden in ``**kwargs``
+   is exercised too), in a worker
    thread with a time limit (a message, not a silent wait; a progress line when a call is slow);
 3. reads the result as the declared kind (tensor, number, count, words, or a tuple of these): numpy arrays,
    wrong types and wrong shapes get messages, any float dtype is compared in float64;
@@ -27,6 +30,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import secrets
 import threading
 import time
 import traceback
@@ -39,6 +43,7 @@ import torch
 _REFERENCES: dict[str, Callable] = {}
 _PASSED: dict[str, Callable] = {}
 EXERCISES: dict[str, Exercise] = {}
+_RUN = {"seed": 0}  # the current run's seed, read by `seeded` while a check draws its cases
 
 TIME_LIMIT_S = 30.0  # per call of the learner's function
 CHECK_LIMIT_S = 120.0  # for all the calls of one check together
@@ -75,9 +80,11 @@ class Exercise:
         default are passed by position, the others by keyword.
     reference : the library's answer (or a thin adapter to the library's argument order).
     cases : a function returning a list of input dicts, one per call; inputs should be generic enough that each
-        mistake gives a different answer. Random exercises leave ``generator`` out: the engine seeds it.
+        mistake gives a different answer, drawn with ``seeded(i)`` so that each run gets new ones, and every
+        argument the answer depends on takes at least two values (an optional one: its default and another).
+        Random exercises leave ``generator`` out: the engine seeds it.
     returns : "tensor", "number", "count" (a whole number), "words", or a tuple of these for a tuple result.
-    mistakes : named wrong answers with their hints, tried in order.
+    mistakes : named wrong answers, ``{hint: answer}`` (or a list of `Mistake`), tried in order.
     passed : the tick's message.
     formula : what the answer should be, shown when the answer matches no named mistake.
     atol, rtol : the tolerance of the comparison (of the statistics, for a random exercise).
@@ -90,12 +97,16 @@ class Exercise:
     cases: Callable[[], list[dict]]
     passed: str
     returns: str | tuple[str, ...] = "tensor"
-    mistakes: Sequence[Mistake] = ()
+    mistakes: Sequence[Mistake] | dict[str, Callable] = ()
     formula: str = ""
     atol: float = 1e-5
     rtol: float = 1e-5
     statistics: Callable | None = None
     calls: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.mistakes, dict):  # {hint: answer}, the compact way to write them
+            object.__setattr__(self, "mistakes", tuple(Mistake(h, a) for h, a in self.mistakes.items()))
 
     @property
     def name(self) -> str:
@@ -110,6 +121,14 @@ class Exercise:
     @property
     def random(self) -> bool:
         return self.statistics is not None
+
+    def draw_cases(self, seed: int) -> list[dict]:
+        """The cases of the run with this seed (`seeded(i)` inside `cases` is keyed by it)."""
+        previous, _RUN["seed"] = _RUN["seed"], seed
+        try:
+            return self.cases()
+        finally:
+            _RUN["seed"] = previous
 
 
 def declare(*exercises: Exercise) -> None:
@@ -168,13 +187,15 @@ def _copy(inputs: dict) -> dict:
 
 
 def _split(exercise: Exercise, inputs: dict) -> tuple[tuple, dict]:
+    """Positional and keyword arguments; an optional argument at its declared default is left out, so that the
+    function's own default (however it is written, ``**kwargs`` included) is what the case tests."""
     args, kwargs = [], {}
     for p in exercise.parameters:
         if p.name not in inputs:
             continue
         if p.default is inspect.Parameter.empty:
             args.append(inputs[p.name])
-        else:
+        elif p.name == "generator" or not _same_default(inputs[p.name], p.default):
             kwargs[p.name] = inputs[p.name]
     return tuple(args), kwargs
 
@@ -341,16 +362,6 @@ def _nonfinite(parts: list) -> torch.Tensor | None:
     return None
 
 
-_ANSWERS: dict[tuple, list] = {}  # (exercise, function, case index) -> answer: cases are fixed, so computed once
-
-
-def _cached_answer(fn, exercise: Exercise, cases: list, index: int, seeds: list):
-    key = (exercise.name, fn, index)
-    if key not in _ANSWERS:
-        _ANSWERS[key] = _answer(fn, exercise, cases[index], seeds[index])
-    return _ANSWERS[key]
-
-
 def _answer(fn, exercise: Exercise, inputs: dict, seed: int | None):
     """A trusted function's answer (the reference or a mistake) on fresh copies, read as the declared kind."""
     copies = _copy(inputs)
@@ -384,10 +395,10 @@ def _changed(before: dict, after: dict) -> list[str]:
     return names
 
 
-def _generator_discipline(fn, exercise: Exercise, inputs: dict) -> None:
+def _generator_discipline(fn, exercise: Exercise, inputs: dict, seed: int) -> None:
     """A random function draws from the generator it is given, and only from it."""
     name = exercise.name
-    generator = torch.Generator().manual_seed(11)
+    generator = torch.Generator().manual_seed(seed)
     state, global_state = generator.get_state(), torch.get_rng_state()
     first, _ = _run(fn, exercise, {**inputs, "generator": generator})
     if torch.equal(generator.get_state(), state):
@@ -401,7 +412,7 @@ def _generator_discipline(fn, exercise: Exercise, inputs: dict) -> None:
             f"{name} changed torch's global random state (torch.manual_seed, or a draw without "
             "generator=generator): draw every random number from the generator you are given."
         )
-    again, _ = _run(fn, exercise, {**inputs, "generator": torch.Generator().manual_seed(11)})
+    again, _ = _run(fn, exercise, {**inputs, "generator": torch.Generator().manual_seed(seed)})
     a, b = _read(exercise.returns, first, name), _read(exercise.returns, again, name)
     if not all(torch.equal(x, y) for x, y in zip(a, b, strict=True)):
         raise Failed(
@@ -410,10 +421,10 @@ def _generator_discipline(fn, exercise: Exercise, inputs: dict) -> None:
         )
 
 
-def _seed_discipline(fn, exercise: Exercise, inputs: dict) -> None:
+def _seed_discipline(fn, exercise: Exercise, inputs: dict, seed: int) -> None:
     """For an answer whose statistics are right: generators with different seeds give different results."""
     name = exercise.name
-    generator, other = torch.Generator().manual_seed(11), torch.Generator().manual_seed(12)
+    generator, other = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
     first, _ = _run(fn, exercise, {**inputs, "generator": generator})
     third, _ = _run(fn, exercise, {**inputs, "generator": other})
     if torch.equal(other.get_state(), generator.get_state()):
@@ -422,78 +433,101 @@ def _seed_discipline(fn, exercise: Exercise, inputs: dict) -> None:
             "different seeds end in the same state. Draw from the generator as it is; the caller seeds it."
         )
     a, c = _read(exercise.returns, first, name), _read(exercise.returns, third, name)
-    if all(torch.equal(x, y) for x, y in zip(a, c, strict=True)) and _seed_matters(exercise, inputs):
+    if all(torch.equal(x, y) for x, y in zip(a, c, strict=True)) and _seed_matters(exercise, inputs, seed):
         raise Failed(
             f"{name} gave the same result for generators with different seeds: draw every random number from the "
             "generator you are given (not from a generator of your own, nor a fixed seed)."
         )
 
 
-def _seed_matters(exercise: Exercise, inputs: dict) -> bool:
-    """Whether the reference's answers for seeds 11 and 12 differ (for a rate they may not)."""
-    key = (exercise.name, "seed matters")
-    if key not in _ANSWERS:
-        answers = []
-        for seed in (11, 12):
-            copies = _copy(inputs)
-            copies["generator"] = torch.Generator().manual_seed(seed)
-            args, kwargs = _split(exercise, copies)
-            answers.append(_read(exercise.returns, exercise.reference(*args, **kwargs), exercise.name))
-        _ANSWERS[key] = not all(torch.equal(x, y) for x, y in zip(*answers, strict=True))
-    return _ANSWERS[key]
+def _seed_matters(exercise: Exercise, inputs: dict, seed: int) -> bool:
+    """Whether the reference's answers for two seeds differ (for a rate they may not)."""
+    answers = []
+    for s in (seed, seed + 1):
+        copies = _copy(inputs)
+        copies["generator"] = torch.Generator().manual_seed(s)
+        args, kwargs = _split(exercise, copies)
+        answers.append(_read(exercise.returns, exercise.reference(*args, **kwargs), exercise.name))
+    return not all(torch.equal(x, y) for x, y in zip(*answers, strict=True))
 
 
-def _judge(exercise: Exercise, gots: list, wants: list, cases: list, seeds: list, learners_answer) -> None:
-    """Raise the verdict for the last of the answers `gots`, which differs from the reference's."""
-    name = exercise.name
-    index = len(gots) - 1
-    got, want = gots[index], wants[index]
-    candidates = []  # the mistakes this case's answer equals
-    for mistake in exercise.mistakes:
-        try:
-            if _close(got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True):
-                candidates.append(mistake)
-        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
-            continue
-    best = candidates[0] if candidates else None
-    if len(candidates) > 1:  # the one the answers agree with on the most cases
-        for later in range(index + 1, len(cases)):
-            try:
-                gots.append(learners_answer(later))
-            except Exception:  # noqa: BLE001 - the verdict is about the case already judged
-                break
-        best = max(candidates, key=lambda mistake: _agreement(exercise, mistake, gots, cases, seeds))
-    if best is not None:
-        raise Failed(f"{name}: {best.hint}")
-    bad = _nonfinite(got)
-    inputs = _call_text(name, *_split(exercise, cases[index]))
-    if bad is not None:
-        raise Failed(
-            f"{name} returned {'NaN' if torch.isnan(bad).any() else 'an infinite value'} for {inputs}, where the "
-            f"answer is finite{': ' + exercise.formula if exercise.formula else ''}. Look for a 0 / 0 or a log of 0."
-        )
-    for g, w in zip(got, want, strict=True):
-        if isinstance(g, torch.Tensor) and g.shape != w.shape and not exercise.random:
-            raise Failed(f"{name} returned shape {tuple(g.shape)} for {inputs}, expected {tuple(w.shape)}.")
-    what = "statistics" if exercise.random else "answer"
-    shown = [fmt(g) if not isinstance(g, list) else g for g in got]
-    expected = [fmt(w) if not isinstance(w, list) else w for w in want]
-    raise Failed(
-        f"{name}'s {what} for {inputs} is {', '.join(map(str, shown))}, expected {', '.join(map(str, expected))}"
-        + (f": {exercise.formula}" if exercise.formula else ".")
-    )
+class _Session:
+    """One run of a check: its fresh cases and seeds, the learner's answers so far, and the trusted answers
+    (reference and mistakes), each computed only once the learner has answered that case."""
 
+    def __init__(self, exercise: Exercise, fn, seed: int):
+        self.exercise, self.fn, self.name = exercise, fn, exercise.name
+        self.cases = exercise.draw_cases(seed)
+        draws = torch.randint(1, 2**62, (len(self.cases) + 1,), generator=torch.Generator().manual_seed(seed))
+        self.seeds = draws.tolist() if exercise.random else [None] * (len(self.cases) + 1)
+        self.gots: list = []
+        self._trusted: dict = {}
+        self.notes: set = set()
+        start = time.monotonic()
+        self.clock = {"start": start, "shown": start}
 
-def _agreement(exercise: Exercise, mistake: Mistake, gots: list, cases: list, seeds: list) -> int:
-    agreement = 0
-    for index, got in enumerate(gots):
-        try:
-            agreement += _close(
-                got, _cached_answer(mistake.answer, exercise, cases, index, seeds), exercise, equal_nan=True
+    def trusted(self, fn, index: int) -> list:
+        """`fn`'s answer on case `index` (the reference's or a mistake's), after the learner's."""
+        if index >= len(self.gots):
+            raise RuntimeError("a trusted answer is computed only after the learner's")
+        key = (id(fn), index)
+        if key not in self._trusted:
+            self._trusted[key] = _answer(fn, self.exercise, self.cases[index], self.seeds[index])
+        return self._trusted[key]
+
+    def learners_answer(self, index: int) -> list:
+        exercise, case, parts = self.exercise, self.cases[index], []
+        generator = torch.Generator().manual_seed(self.seeds[index]) if exercise.random else None
+        for call in range(exercise.calls):
+            inputs = case if generator is None else {**case, "generator": generator}
+            progress = f", call {call + 1} of {exercise.calls}" if exercise.calls > 1 else ""
+            _pace(self.clock, exercise, f"case {index + 1} of {len(self.cases)}{progress}")
+            result, copies = _run(self.fn, exercise, inputs, progress)
+            parts.append(_read(exercise.returns, result, self.name))
+            self.notes.update(_changed(case, copies))
+        if exercise.random:
+            _check_random_output(exercise, case, parts)
+        return _summary(exercise, parts)
+
+    def judge(self) -> None:
+        """Raise the verdict for the last answer, which differs from the reference's."""
+        exercise, name, index = self.exercise, self.name, len(self.gots) - 1
+        got, want = self.gots[index], self.trusted(exercise.reference, index)
+        candidates = [m for m in exercise.mistakes if self._agrees(m, index)]  # the mistakes this answer equals
+        best = candidates[0] if candidates else None
+        if len(candidates) > 1:  # the one the answers agree with on the most cases
+            for later in range(index + 1, len(self.cases)):
+                try:
+                    self.gots.append(self.learners_answer(later))
+                except Exception:  # noqa: BLE001 - the verdict is about the case already judged
+                    break
+            best = max(candidates, key=lambda m: sum(self._agrees(m, i) for i in range(len(self.gots))))
+        if best is not None:
+            raise Failed(f"{name}: {best.hint}")
+        bad = _nonfinite(got)
+        inputs = _call_text(name, *_split(exercise, self.cases[index]))
+        if bad is not None:
+            raise Failed(
+                f"{name} returned {'NaN' if torch.isnan(bad).any() else 'an infinite value'} for {inputs}, where "
+                f"the answer is finite{': ' + exercise.formula if exercise.formula else ''}. Look for a 0 / 0 or a "
+                "log of 0."
             )
-        except Exception:  # noqa: BLE001
-            continue
-    return agreement
+        for g, w in zip(got, want, strict=True):
+            if isinstance(g, torch.Tensor) and g.shape != w.shape and not exercise.random:
+                raise Failed(f"{name} returned shape {tuple(g.shape)} for {inputs}, expected {tuple(w.shape)}.")
+        what = "statistics" if exercise.random else "answer"
+        shown = [fmt(g) if not isinstance(g, list) else g for g in got]
+        expected = [fmt(w) if not isinstance(w, list) else w for w in want]
+        raise Failed(
+            f"{name}'s {what} for {inputs} is {', '.join(map(str, shown))}, expected {', '.join(map(str, expected))}"
+            + (f": {exercise.formula}" if exercise.formula else ".")
+        )
+
+    def _agrees(self, mistake: Mistake, index: int) -> bool:
+        try:
+            return _close(self.gots[index], self.trusted(mistake.answer, index), self.exercise, equal_nan=True)
+        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
+            return False
 
 
 def _pace(clock: dict, exercise: Exercise, where: str) -> None:
@@ -510,61 +544,42 @@ def _pace(clock: dict, exercise: Exercise, where: str) -> None:
         clock["shown"] = now
 
 
-def make_check(exercise: Exercise) -> Callable[[Callable], None]:
+def make_check(exercise: Exercise) -> Callable[..., None]:
     """The ``check_<name>`` function of a declared exercise."""
     name = exercise.name
 
-    def check(fn) -> None:
-        cases = exercise.cases()
-        seeds = [1000 + i for i in range(len(cases))] if exercise.random else [None] * len(cases)
-        wants = [_cached_answer(exercise.reference, exercise, cases, i, seeds) for i in range(len(cases))]
-        gots, notes = [], set()
-        start = time.monotonic()
-        clock = {"start": start, "shown": start}
-
-        def learners_answer(index: int):
-            case, parts = cases[index], []
-            generator = torch.Generator().manual_seed(seeds[index]) if exercise.random else None
-            for call in range(exercise.calls):
-                inputs = case if generator is None else {**case, "generator": generator}
-                progress = f", call {call + 1} of {exercise.calls}" if exercise.calls > 1 else ""
-                _pace(clock, exercise, f"case {index + 1} of {len(cases)}{progress}")
-                result, copies = _run(fn, exercise, inputs, progress)
-                parts.append(_read(exercise.returns, result, name))
-                notes.update(_changed(case, copies))
-            if exercise.random:
-                _check_random_output(exercise, case, index, parts)
-            return _summary(exercise, parts)
-
-        for index in range(len(cases)):
-            gots.append(learners_answer(index))
+    def check(fn, seed: int | None = None) -> None:
+        session = _Session(exercise, fn, secrets.randbits(48) if seed is None else seed)
+        for index in range(len(session.cases)):
+            session.gots.append(session.learners_answer(index))
             if exercise.random and index == 0:
-                _generator_discipline(fn, exercise, cases[0])
-            if not _close(gots[-1], wants[index], exercise) or _nonfinite(gots[-1]) is not None:
-                _judge(exercise, gots, wants, cases, seeds, learners_answer)
+                _generator_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+            want = session.trusted(exercise.reference, index)
+            if not _close(session.gots[-1], want, exercise) or _nonfinite(session.gots[-1]) is not None:
+                session.judge()
         if exercise.random:
-            _seed_discipline(fn, exercise, cases[0])
+            _seed_discipline(fn, exercise, session.cases[0], session.seeds[-1])
         _PASSED[name] = fn
         print(f"✓ {name}: {exercise.passed}")
-        if notes:
+        if session.notes:
+            notes = session.notes
             print(
                 f"  (note: your {name} also changed its argument{'s' if len(notes) > 1 else ''} "
                 f"{', '.join(sorted(notes))} in place; later cells may not expect that.)"
             )
 
     check.__name__ = check.__qualname__ = f"check_{name}"
-    check.__doc__ = f"Check ``{exercise.signature}``: {exercise.passed}"
+    check.__doc__ = (
+        f"Check ``{exercise.signature}``: {exercise.passed}\n\nEach run draws new inputs; pass ``seed`` to repeat one."
+    )
     check.exercise = exercise
     return check
 
 
-def _check_random_output(exercise: Exercise, case: dict, index: int, parts: list) -> None:
+def _check_random_output(exercise: Exercise, case: dict, parts: list) -> None:
     """Each draw of a random exercise has the reference's shape and finite values."""
     name = exercise.name
-    key = (name, "shapes", index)
-    if key not in _ANSWERS:
-        _ANSWERS[key] = _answer_shapes(exercise, case)
-    for part, shape in zip(parts[0], _ANSWERS[key], strict=True):
+    for part, shape in zip(parts[0], _answer_shapes(exercise, case), strict=True):
         if isinstance(part, torch.Tensor) and tuple(part.shape) != shape:
             raise Failed(
                 f"{name} returned shape {tuple(part.shape)} for {_call_text(name, *_split(exercise, case))}, "
@@ -578,7 +593,7 @@ def _check_random_output(exercise: Exercise, case: dict, index: int, parts: list
 
 
 def _answer_shapes(exercise: Exercise, case: dict) -> list[tuple]:
-    copies = copy.deepcopy(case)
+    copies = _copy(case)
     copies["generator"] = torch.Generator().manual_seed(0)
     args, kwargs = _split(exercise, copies)
     parts = _read(exercise.returns, exercise.reference(*args, **kwargs), exercise.name)
@@ -596,5 +611,7 @@ def yours_or_reference(fn):
     return _REFERENCES[name]
 
 
-def seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+def seeded(offset: int) -> torch.Generator:
+    """A generator for drawing a check's cases: keyed by the current run's seed and `offset`, so each run of a
+    check draws new inputs (and the same seed draws the same ones)."""
+    return torch.Generator().manual_seed((_RUN["seed"] * 1_000_003 + offset) % 2**63)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import embeddings, geometry
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _rotation_statistics(Q: torch.Tensor) -> torch.Tensor:
@@ -47,10 +47,19 @@ _VECTORS = [
 
 
 def _analogy_cases():
-    tiny = embeddings.WordVectors(_WORDS, torch.tensor(_VECTORS))
+    # The tiny world's words are dealt to its vectors afresh on each run (the geometry, and so which mistake gives
+    # which answer, stays); the GloVe case asks one of a few analogies.
+    words = [_WORDS[i] for i in torch.randperm(len(_WORDS), generator=seeded(0)).tolist()]
+    tiny = embeddings.WordVectors(words, torch.tensor(_VECTORS))
+    a, b, c = (words[i] for i in (0, 2, 1))  # the words in the roles of man, king and woman
+    glove = embeddings.load_glove()
+    triples = (("man", "king", "woman"), ("france", "paris", "italy"), ("big", "bigger", "small"))
+    g = triples[int(torch.randint(len(triples), (1,), generator=seeded(1)))]
     return [
-        dict(wv=tiny, a="man", b="king", c="woman", k=3),
-        dict(wv=embeddings.load_glove(), a="man", b="king", c="woman", k=2),
+        dict(wv=tiny, a=a, b=b, c=c, k=3),
+        dict(wv=tiny, a=a, b=b, c=c, k=4),
+        dict(wv=glove, a=g[0], b=g[1], c=g[2]),
+        dict(wv=glove, a="man", b="king", c="woman", k=2),
     ]
 
 
@@ -68,10 +77,13 @@ def _analogy_by_dot_product(wv, a, b, c, k=5):
 
 def _change_basis_cases():
     gen = seeded(0)
-    W = torch.randn(3, 4, generator=gen, dtype=torch.float64)
-    x = torch.randn(4, generator=gen, dtype=torch.float64)
-    M = torch.randn(4, 4, generator=gen, dtype=torch.float64) + 2 * torch.eye(4, dtype=torch.float64)
-    return [dict(W=W, x=x, M=M)]
+    cases = []
+    for d_out, d in ((3, 4), (2, 5)):
+        W = torch.randn(d_out, d, generator=gen, dtype=torch.float64)
+        x = torch.randn(d, generator=gen, dtype=torch.float64)
+        M = torch.randn(d, d, generator=gen, dtype=torch.float64) + 2 * torch.eye(d, dtype=torch.float64)
+        cases.append(dict(W=W, x=x, M=M))
+    return cases
 
 
 declare(
@@ -82,18 +94,14 @@ declare(
         calls=300,
         statistics=_rotation_statistics,
         atol=0.3,  # over 20 seeds the statistics spread by at most 0.15; a missing sign fix moves them by 0.5
-        mistakes=[
-            Mistake(
-                "it is not orthogonal (QᵀQ ≠ I): return the Q of the QR decomposition of a Gaussian matrix "
-                "(torch.linalg.qr), not the Gaussian matrix itself.",
-                lambda n, generator=None: torch.randn(n, n, generator=generator),
+        mistakes={
+            "it is not orthogonal (QᵀQ ≠ I): return the Q of the QR decomposition of a Gaussian matrix "
+            "(torch.linalg.qr), not the Gaussian matrix itself.": lambda n, generator=None: torch.randn(
+                n, n, generator=generator
             ),
-            Mistake(
-                "a uniformly random rotation has no preferred sign, but your Q[0, 0] has one: multiply each "
-                "column of Q by the sign of the matching diagonal entry of R.",
-                _qr_without_sign_fix,
-            ),
-        ],
+            "a uniformly random rotation has no preferred sign, but your Q[0, 0] has one: multiply each "
+            "column of Q by the sign of the matching diagonal entry of R.": _qr_without_sign_fix,
+        },
         formula="(orthogonality error, share of draws with Q[0, 0] > 0, mean of Q e₀): orthogonal, and e₀ sent "
         "anywhere on the sphere with equal chance.",
         passed="orthogonal, uniformly random (no preferred signs), drawn from its generator.",
@@ -102,25 +110,21 @@ declare(
         "cosine_similarity(A, B)",
         reference=geometry.cosine_similarity,
         cases=_cosine_cases,
-        mistakes=[
-            Mistake("you returned plain dot products: divide by both norms.", lambda A, B: A @ B.T),
-            Mistake(
-                "you normalised only A: divide each row of both A and B by its norm.",
-                lambda A, B: (A / A.norm(dim=1, keepdim=True)) @ B.T,
+        mistakes={
+            "you returned plain dot products: divide by both norms.": lambda A, B: A @ B.T,
+            "you normalised only A: divide each row of both A and B by its norm.": lambda A, B: (
+                (A / A.norm(dim=1, keepdim=True)) @ B.T
             ),
-            Mistake(
-                "you normalised only B: divide each row of both A and B by its norm.",
-                lambda A, B: A @ (B / B.norm(dim=1, keepdim=True)).T,
+            "you normalised only B: divide each row of both A and B by its norm.": lambda A, B: (
+                A @ (B / B.norm(dim=1, keepdim=True)).T
             ),
-            Mistake(
-                "the result has shape (p, m): put the rows of A first, shape (m, p).",
-                lambda A, B: geometry.cosine_similarity(B, A),
+            "the result has shape (p, m): put the rows of A first, shape (m, p).": lambda A, B: (
+                geometry.cosine_similarity(B, A)
             ),
-            Mistake(
-                "you normalised the columns: take each row's norm with .norm(dim=1, keepdim=True).",
-                lambda A, B: (A / A.norm(dim=0, keepdim=True)) @ (B / B.norm(dim=0, keepdim=True)).T,
+            "you normalised the columns: take each row's norm with .norm(dim=1, keepdim=True).": lambda A, B: (
+                (A / A.norm(dim=0, keepdim=True)) @ (B / B.norm(dim=0, keepdim=True)).T
             ),
-        ],
+        },
         formula="cos(a, b) = a·b / (‖a‖ ‖b‖) for every row a of A and b of B, shape (m, p).",
         passed="the cosine between every row of A and every row of B.",
     ),
@@ -129,14 +133,13 @@ declare(
         reference=embeddings.analogy,
         cases=_analogy_cases,
         returns="words",
-        mistakes=[
-            Mistake("exclude the three query words from the answers.", _analogy_keeping_queries),
-            Mistake("rank by cosine similarity, not by the raw dot product.", _analogy_by_dot_product),
-            Mistake(
-                "the target is wv[b] − wv[a] + wv[c] (king − man + woman).",
-                lambda wv, a, b, c, k=5: [w for w, _ in wv.nearest(wv[a] - wv[b] + wv[c], k=k, exclude=(a, b, c))],
-            ),
-        ],
+        mistakes={
+            "exclude the three query words from the answers.": _analogy_keeping_queries,
+            "rank by cosine similarity, not by the raw dot product.": _analogy_by_dot_product,
+            "the target is wv[b] − wv[a] + wv[c] (king − man + woman).": lambda wv, a, b, c, k=5: [
+                w for w, _ in wv.nearest(wv[a] - wv[b] + wv[c], k=k, exclude=(a, b, c))
+            ],
+        },
         formula="the k words nearest by cosine to wv[b] − wv[a] + wv[c], the query words excluded.",
         passed="man : king :: woman : queen, query words excluded, ranked by cosine.",
     ),
@@ -146,17 +149,16 @@ declare(
         cases=_change_basis_cases,
         returns=("tensor", "tensor"),
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you used Mᵀ in place of M⁻¹: the two agree only for orthogonal M; use torch.linalg.inv(M).",
-                lambda W, x, M: (W @ M.T, M @ x),
+        mistakes={
+            "you used Mᵀ in place of M⁻¹: the two agree only for orthogonal M; use "
+            "torch.linalg.inv(M).": lambda W, x, M: (
+                W @ M.T,
+                M @ x,
             ),
-            Mistake(
-                "the new weights are W M⁻¹, with M⁻¹ on the right.", lambda W, x, M: (torch.linalg.inv(M) @ W.T, M @ x)
-            ),
-            Mistake("the new input should be x' = M x.", lambda W, x, M: (W @ torch.linalg.inv(M), x)),
-            Mistake("W' x' should equal W x, so the new weights are W' = W M⁻¹.", lambda W, x, M: (W @ M, M @ x)),
-        ],
+            "the new weights are W M⁻¹, with M⁻¹ on the right.": lambda W, x, M: (torch.linalg.inv(M) @ W.T, M @ x),
+            "the new input should be x' = M x.": lambda W, x, M: (W @ torch.linalg.inv(M), x),
+            "W' x' should equal W x, so the new weights are W' = W M⁻¹.": lambda W, x, M: (W @ M, M @ x),
+        },
         formula="(W M⁻¹, M x), so that W' x' = W x.",
         passed="W' x' = (W M⁻¹)(M x) = W x for an invertible, non-orthogonal M.",
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import geometry
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _orthonormal(n, k, gen):
@@ -25,10 +25,12 @@ def _read_cases():
 
 def _neuron_cases():
     gen = seeded(0)
-    c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64)
+    c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64) + 0.2 * torch.randn(
+        4, generator=gen, dtype=torch.float64
+    )
     return [
         dict(W=geometry.random_rotation(4, generator=gen).double(), coefficients=c),
-        dict(W=_orthonormal(7, 4, gen), coefficients=c),
+        dict(W=_orthonormal(7, 4, gen), coefficients=torch.randn(4, generator=gen, dtype=torch.float64)),
     ]
 
 
@@ -38,12 +40,15 @@ def _probe(activations, targets):
 
 
 def _probe_cases():
-    activations = torch.rand(40, 5, generator=seeded(0), dtype=torch.float64) + 1.0  # positive, like ReLU outputs
-    targets = torch.zeros(40, dtype=torch.bool)
-    targets[:12] = True
-    activations[:12, 1] += 2.0
-    activations[:12, 3] -= 0.5
-    return [dict(activations=activations, targets=targets), dict(activations=activations, targets=targets.long())]
+    cases = []
+    for n, d, gen in ((40, 5, seeded(0)), (30, 4, seeded(1))):
+        activations = torch.rand(n, d, generator=gen, dtype=torch.float64) + 1.0  # positive, like ReLU outputs
+        targets = torch.zeros(n, dtype=torch.bool)
+        targets[torch.randperm(n, generator=gen)[: n // 3]] = True
+        activations[targets, 1] += 2.0
+        activations[targets, 3] -= 0.5
+        cases.append(dict(activations=activations, targets=targets if not cases else targets.long()))
+    return cases
 
 
 declare(
@@ -52,17 +57,12 @@ declare(
         reference=lambda h, W: h @ W,
         cases=_read_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you used the rows of W: the feature directions are its columns, so use h @ W.", lambda h, W: h @ W.T
-            ),
-            Mistake(
-                "you solved for x (pseudo-inverse): the readout asked for is the dot product h · wⱼ, h @ W, whose "
-                "errors are the interference this chapter studies.",
-                lambda h, W: h @ torch.linalg.pinv(W).T,
-            ),
-            Mistake("return one row per input, shape (batch, k).", lambda h, W: (h @ W).T),
-        ],
+        mistakes={
+            "you used the rows of W: the feature directions are its columns, so use h @ W.": lambda h, W: h @ W.T,
+            "you solved for x (pseudo-inverse): the readout asked for is the dot product h · wⱼ, h @ W, whose "
+            "errors are the interference this chapter studies.": lambda h, W: h @ torch.linalg.pinv(W).T,
+            "return one row per input, shape (batch, k).": lambda h, W: (h @ W).T,
+        },
         formula="x̂[b, j] = h[b] · W[:, j], i.e. h @ W, shape (batch, k).",
         passed="x̂ⱼ = h · wⱼ for every feature j, exact for orthonormal directions.",
     ),
@@ -71,18 +71,14 @@ declare(
         reference=lambda W, coefficients: W @ coefficients,
         cases=_neuron_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake("the sign is wrong: v · wᵢ should equal +cᵢ.", lambda W, coefficients: -(W @ coefficients)),
-            Mistake(
-                "you used the rows of W: the feature directions are its columns, v = W @ c.",
-                lambda W, coefficients: W.T @ coefficients,
+        mistakes={
+            "the sign is wrong: v · wᵢ should equal +cᵢ.": lambda W, coefficients: -(W @ coefficients),
+            "you used the rows of W: the feature directions are its columns, v = W @ c.": lambda W, coefficients: (
+                W.T @ coefficients
             ),
-            Mistake(
-                "the neuron's weights live in the hidden space: v = Σᵢ cᵢ wᵢ has shape (n,), one per neuron of "
-                "the layer below, not one per feature.",
-                lambda W, coefficients: W.T @ (W @ coefficients),
-            ),
-        ],
+            "the neuron's weights live in the hidden space: v = Σᵢ cᵢ wᵢ has shape (n,), one per neuron of "
+            "the layer below, not one per feature.": lambda W, coefficients: W.T @ (W @ coefficients),
+        },
         formula="v = Σᵢ cᵢ wᵢ = W @ c, so that v · wᵢ = cᵢ for orthonormal wᵢ.",
         passed="v = Σᵢ cᵢ wᵢ, so the neuron computes Σᵢ cᵢ xᵢ.",
     ),
@@ -91,50 +87,44 @@ declare(
         reference=lambda activations, targets: _probe(activations, targets.bool()),
         cases=_probe_cases,
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "it points the wrong way: subtract the mean of class 0 from the mean of class 1.",
-                lambda activations, targets: -_probe(activations, targets.bool()),
+        mistakes={
+            "it points the wrong way: subtract the mean of class 0 from the mean of "
+            "class 1.": lambda activations, targets: -_probe(activations, targets.bool()),
+            "it is not unit length: divide the difference by its norm.": lambda activations, targets: (
+                activations[targets.bool()].mean(0) - activations[~targets.bool()].mean(0)
             ),
-            Mistake(
-                "it is not unit length: divide the difference by its norm.",
-                lambda activations, targets: activations[targets.bool()].mean(0) - activations[~targets.bool()].mean(0),
-            ),
-            Mistake(
-                "you used only the mean of class 1: subtract the mean of class 0.",
-                lambda activations, targets: (lambda m: m / m.norm())(activations[targets.bool()].mean(0)),
-            ),
-            Mistake(
-                "with targets holding 0/1 integers, indexing picks rows 0 and 1: convert them with targets.bool().",
-                _probe,
-            ),
-            Mistake(
-                "average over the examples (dim=0): the probe is one direction in activation space.",
-                lambda activations, targets: (lambda d: d / d.norm())(activations.mean(dim=1)),
-            ),
-        ],
+            "you used only the mean of class 1: subtract the mean of class 0.": lambda activations, targets: (
+                lambda m: m / m.norm()
+            )(activations[targets.bool()].mean(0)),
+            "with targets holding 0/1 integers, indexing picks rows 0 and 1: convert them with targets.bool().": _probe,
+            "average over the examples (dim=0): the probe is one direction in "
+            "activation space.": lambda activations, targets: (lambda d: d / d.norm())(activations.mean(dim=1)),
+        },
         formula="(mean of class 1 − mean of class 0) divided by its norm.",
         passed="the unit vector from the mean of class 0 to the mean of class 1.",
     ),
     Exercise(
         "max_axis_cosine(direction)",
         reference=lambda direction: direction.abs().max() / direction.norm(),
-        cases=lambda: [
-            dict(direction=torch.tensor(d, dtype=torch.float64))
-            for d in ([0.5, -3.0, 2.0, 1.0], [0.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0])
-        ],
+        cases=lambda: (
+            [
+                dict(direction=torch.tensor(d, dtype=torch.float64))
+                for d in ([0.5, -3.0, 2.0, 1.0], [0.0, 2.0, 0.0], [1.0, 1.0, 1.0, 1.0])
+            ]
+            + [
+                dict(
+                    direction=torch.randn(6, generator=seeded(0), dtype=torch.float64)
+                    * torch.tensor([1.0, 3, 1, 1, 1, 1])
+                )
+            ]
+        ),
         returns="number",
         atol=1e-6,
-        mistakes=[
-            Mistake(
-                "a cosine of −0.9 is as aligned as 0.9: take .abs().",
-                lambda direction: direction.max() / direction.norm(),
-            ),
-            Mistake("divide by the length of the direction: cos = uᵢ / ‖u‖.", lambda direction: direction.abs().max()),
-            Mistake(
-                "you returned the index of the neuron, not the cosine.", lambda direction: direction.abs().argmax()
-            ),
-        ],
+        mistakes={
+            "a cosine of −0.9 is as aligned as 0.9: take .abs().": lambda direction: direction.max() / direction.norm(),
+            "divide by the length of the direction: cos = uᵢ / ‖u‖.": lambda direction: direction.abs().max(),
+            "you returned the index of the neuron, not the cosine.": lambda direction: direction.abs().argmax(),
+        },
         formula="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
         passed="max |uᵢ| / ‖u‖: 1 for a neuron axis, 1/√d for the diagonal.",
     ),

@@ -7,15 +7,32 @@ import math
 import torch
 
 from .. import geometry
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _density_cases():
     t = torch.linspace(-0.95, 0.95, 39, dtype=torch.float64)
     # n = 1000: Γ(n/2) overflows a float (math.gamma raises) and float32 logs of Γ lose the 1e-5 accuracy
+    gen = seeded(0)
+    fresh = dict(
+        t=2.2 * torch.rand(25, generator=gen, dtype=torch.float64) - 1.1,
+        n=int(torch.randint(3, 80, (1,), generator=gen)),
+    )
     return [dict(t=t, n=n) for n in (3, 4, 10, 50, 1000)] + [
-        dict(t=torch.tensor([-1.5, 0.0, 1.5], dtype=torch.float64), n=5)
+        dict(t=torch.tensor([-1.5, 0.0, 1.5], dtype=torch.float64), n=5),
+        fresh,
     ]
+
+
+def _fresh_k_n():
+    gen = seeded(1)
+    n = int(torch.randint(2, 40, (1,), generator=gen))
+    return int(torch.randint(n + 1, 4 * n + 2, (1,), generator=gen)), n
+
+
+def _fresh_jl():
+    gen = seeded(2)
+    return int(torch.randint(10, 100_000, (1,), generator=gen)), float(0.05 + 0.85 * torch.rand(1, generator=gen))
 
 
 def _shaped(t, n, constant, exponent):
@@ -51,26 +68,20 @@ declare(
         cases=_density_cases,
         rtol=1e-5,
         atol=1e-9,
-        mistakes=[
-            Mistake(
-                "the height is wrong: the constant is Γ(n/2) / (√π Γ((n−1)/2)), numerator Γ(n/2), denominator "
-                "Γ((n−1)/2) (use math.lgamma or torch.lgamma).",
-                lambda t, n: _shaped(t, n, math.exp(-_log_constant(n) - math.log(math.pi)), (n - 3) / 2),
+        mistakes={
+            "the height is wrong: the constant is Γ(n/2) / (√π Γ((n−1)/2)), numerator Γ(n/2), denominator "
+            "Γ((n−1)/2) (use math.lgamma or torch.lgamma).": lambda t, n: _shaped(
+                t, n, math.exp(-_log_constant(n) - math.log(math.pi)), (n - 3) / 2
             ),
-            Mistake(
-                "the exponent on (1 − t²) should be (n − 3)/2.",
-                lambda t, n: _shaped(t, n, math.exp(_log_constant(n)), (n - 1) / 2),
+            "the exponent on (1 − t²) should be (n − 3)/2.": lambda t, n: _shaped(
+                t, n, math.exp(_log_constant(n)), (n - 1) / 2
             ),
-            Mistake(
-                "that is the Gaussian approximation N(0, 1/n); write the exact density, proportional to "
-                "(1 − t²)^((n−3)/2).",
-                lambda t, n: torch.exp(-n * t**2 / 2) * math.sqrt(n / (2 * math.pi)),
+            "that is the Gaussian approximation N(0, 1/n); write the exact density, proportional to "
+            "(1 − t²)^((n−3)/2).": lambda t, n: torch.exp(-n * t**2 / 2) * math.sqrt(n / (2 * math.pi)),
+            "the density must be 0 outside (−1, 1): |t| > 1 is impossible for unit vectors.": lambda t, n: (
+                math.exp(_log_constant(n)) * (1 - t**2).abs() ** ((n - 3) / 2)
             ),
-            Mistake(
-                "the density must be 0 outside (−1, 1): |t| > 1 is impossible for unit vectors.",
-                lambda t, n: math.exp(_log_constant(n)) * (1 - t**2).abs() ** ((n - 3) / 2),
-            ),
-        ],
+        },
         formula="Γ(n/2) / (√π Γ((n−1)/2)) · (1 − t²)^((n−3)/2) on −1 < t < 1, and 0 outside.",
         passed="the exact density, normalised, zero outside (−1, 1).",
     ),
@@ -79,73 +90,60 @@ declare(
         reference=geometry.coherence,
         cases=_coherence_cases,
         returns="number",
-        mistakes=[
-            Mistake("every vector has cos 1 with itself: leave out the diagonal.", lambda V: _cosines(V).abs().max()),
-            Mistake(
-                "you took the largest cos, not the largest |cos|: apply .abs() first.",
-                lambda V: (_cosines(V) - 2 * torch.eye(len(V))).max(),
+        mistakes={
+            "every vector has cos 1 with itself: leave out the diagonal.": lambda V: _cosines(V).abs().max(),
+            "you took the largest cos, not the largest |cos|: apply .abs() first.": lambda V: (
+                _cosines(V) - 2 * torch.eye(len(V))
+            ).max(),
+            "you used raw dot products: normalise each row to unit length first.": lambda V: (
+                (V @ V.T).abs() - torch.diag((V @ V.T).diagonal())
+            ).max(),
+            "you compared the columns of V: the vectors are its rows, so use V @ V.T.": lambda V: (
+                _cosines(V.T).abs() - torch.eye(V.shape[1])
+            ).max(),
+            "you returned the mean |cos|: coherence is the largest one (.max()).": lambda V: (
+                (_cosines(V).abs() - torch.eye(len(V))).sum() / (len(V) * (len(V) - 1))
             ),
-            Mistake(
-                "you used raw dot products: normalise each row to unit length first.",
-                lambda V: ((V @ V.T).abs() - torch.diag((V @ V.T).diagonal())).max(),
-            ),
-            Mistake(
-                "you compared the columns of V: the vectors are its rows, so use V @ V.T.",
-                lambda V: (_cosines(V.T).abs() - torch.eye(V.shape[1])).max(),
-            ),
-            Mistake(
-                "you returned the mean |cos|: coherence is the largest one (.max()).",
-                lambda V: (_cosines(V).abs() - torch.eye(len(V))).sum() / (len(V) * (len(V) - 1)),
-            ),
-        ],
+        },
         formula="max over i ≠ j of |cos(vᵢ, vⱼ)| for the rows vᵢ of V.",
         passed="the largest |cos| between two different rows, for any row lengths.",
     ),
     Exercise(
         "welch_bound(k, n)",
         reference=geometry.welch_bound,
-        cases=lambda: [dict(k=k, n=n) for k, n in ((3, 2), (100, 10), (7, 3), (3, 5), (4, 4))],
+        cases=lambda: [dict(k=k, n=n) for k, n in ((3, 2), (100, 10), (7, 3), (3, 5), (4, 4), _fresh_k_n())],
         returns="number",
         atol=1e-9,
-        mistakes=[
-            Mistake(
-                "you returned the square of the bound: take the square root.",
-                lambda k, n: geometry.welch_bound(k, n) ** 2,
+        mistakes={
+            "you returned the square of the bound: take the square root.": lambda k, n: geometry.welch_bound(k, n) ** 2,
+            "k and n are swapped: the bound is √((k − n) / (n (k − 1))).": lambda k, n: (
+                math.sqrt(abs((n - k) / (k * (n - 1)))) if n > 1 else 0.0
             ),
-            Mistake(
-                "k and n are swapped: the bound is √((k − n) / (n (k − 1))).",
-                lambda k, n: math.sqrt(abs((n - k) / (k * (n - 1)))) if n > 1 else 0.0,
-            ),
-            Mistake(
-                "for k ≤ n orthonormal vectors exist, so the bound is 0 (the formula's root of a negative "
-                "number is not).",
-                lambda k, n: float(torch.tensor((k - n) / (n * (k - 1))).sqrt()),
-            ),
-        ],
+            "for k ≤ n orthonormal vectors exist, so the bound is 0 (the formula's root of a negative "
+            "number is not).": lambda k, n: float(torch.tensor((k - n) / (n * (k - 1))).sqrt()),
+        },
         formula="√((k − n)/(n(k − 1))) for k > n, and 0 for k ≤ n.",
         passed="√((k − n)/(n(k − 1))), and 0 when k ≤ n.",
     ),
     Exercise(
         "jl_min_dim(n_points, eps)",
         reference=geometry.jl_min_dim,
-        cases=lambda: [dict(n_points=n, eps=e) for n, e in ((1_000, 0.1), (50, 0.5), (10**6, 0.25), (17, 0.9))],
+        cases=lambda: [
+            dict(n_points=n, eps=e) for n, e in ((1_000, 0.1), (50, 0.5), (10**6, 0.25), (17, 0.9), _fresh_jl())
+        ],
         returns="count",
         atol=0,
         rtol=0,
-        mistakes=[
-            Mistake(
-                "you rounded up; scikit-learn rounds down (int(...)).",
-                lambda n_points, eps: math.ceil(4 * math.log(n_points) / (eps**2 / 2 - eps**3 / 3)),
+        mistakes={
+            "you rounded up; scikit-learn rounds down (int(...)).": lambda n_points, eps: math.ceil(
+                4 * math.log(n_points) / (eps**2 / 2 - eps**3 / 3)
             ),
-            Mistake("the bound uses the natural log, math.log.", _jl(math.log10, lambda e: e**2 / 2 - e**3 / 3)),
-            Mistake(
-                "the bound uses the natural log, math.log (not log₂).", _jl(math.log2, lambda e: e**2 / 2 - e**3 / 3)
+            "the bound uses the natural log, math.log.": _jl(math.log10, lambda e: e**2 / 2 - e**3 / 3),
+            "the bound uses the natural log, math.log (not log₂).": _jl(math.log2, lambda e: e**2 / 2 - e**3 / 3),
+            "the denominator is ε²/2 − ε³/3 (Dasgupta and Gupta), with the cubic term.": _jl(
+                math.log, lambda e: e**2 / 2
             ),
-            Mistake(
-                "the denominator is ε²/2 − ε³/3 (Dasgupta and Gupta), with the cubic term.",
-                _jl(math.log, lambda e: e**2 / 2),
-            ),
-        ],
+        },
         formula="int(4 ln N / (ε²/2 − ε³/3)), rounded down as scikit-learn does.",
         passed="4 ln N / (ε²/2 − ε³/3), rounded down: the same as scikit-learn.",
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import interference
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _skewed_features(n: int, k: int, seed: int) -> torch.Tensor:
@@ -31,9 +31,29 @@ def _split_errors(W, x, biases, readout, reduce="sum"):
 
 
 def _tradeoff_cases():
-    W = torch.randn(5, 12, generator=seeded(3), dtype=torch.float64) / 2  # overlaps of both signs
-    x = interference.sparse_features(40, 12, 0.2, generator=seeded(4)).double()
-    return [dict(W=W, x=x, biases=[0.0, -0.1, -0.3])]
+    cases = []
+    for n, k, biases in ((5, 12, [0.0, -0.1, -0.3]), (4, 9, [-0.05, 0.0, -0.2, -0.4])):
+        W = torch.randn(n, k, generator=seeded(3 + k), dtype=torch.float64) / 2  # overlaps of both signs
+        x = interference.sparse_features(40, k, 0.2, generator=seeded(4 + k)).double()
+        cases.append(dict(W=W, x=x, biases=biases))
+    return cases
+
+
+def _crossover(importance, n, top=True, variance=True, saved_all=False):
+    saved = importance[n:] if saved_all else importance[n : 2 * n]
+    paired = importance[: 2 * n] if top else importance[n : 2 * n]
+    quadratic = 1 / 4 if variance else 0.0  # the p² term of a dropped feature's cost
+    return float((saved.sum() / 3) / (paired.sum() / 6 + quadratic * saved.sum()))
+
+
+def _crossover_cases():
+    gen = seeded(3)
+    fresh = (torch.rand(11, generator=gen, dtype=torch.float64) + 0.05).sort(descending=True).values
+    return [
+        dict(importance=torch.ones(4, dtype=torch.float64), n=2),
+        dict(importance=0.7 ** torch.arange(9, dtype=torch.float64), n=3),
+        dict(importance=fresh, n=int(torch.randint(1, 5, (1,), generator=gen))),
+    ]
 
 
 def _antipodal(importance, n, p, pair_cost, dropped_cost, average=True):
@@ -46,19 +66,18 @@ declare(
     Exercise(
         "interference_terms(W, x)",
         reference=interference.interference,
-        cases=lambda: [dict(W=_skewed_features(4, 7, 0), x=torch.rand(5, 7, generator=seeded(1), dtype=torch.float64))],
-        atol=1e-6,
-        mistakes=[
-            Mistake(
-                "you returned the whole readout WᵀW x: leave out each feature's own term (i = j).",
-                lambda W, x: x @ W.T @ W,
-            ),
-            Mistake(
-                "you subtracted x itself, which is right only for unit-length features: remove the diagonal of "
-                "WᵀW (each feature's own term (wⱼ·wⱼ) xⱼ) instead.",
-                lambda W, x: x @ W.T @ W - x,
-            ),
+        cases=lambda: [
+            dict(W=_skewed_features(n, k, 2 * n), x=torch.rand(5, k, generator=seeded(2 * n + 1), dtype=torch.float64))
+            for n, k in ((4, 7), (3, 5))
         ],
+        atol=1e-6,
+        mistakes={
+            "you returned the whole readout WᵀW x: leave out each feature's own term (i = j).": lambda W, x: (
+                x @ W.T @ W
+            ),
+            "you subtracted x itself, which is right only for unit-length features: remove the diagonal of "
+            "WᵀW (each feature's own term (wⱼ·wⱼ) xⱼ) instead.": lambda W, x: x @ W.T @ W - x,
+        },
         formula="Σ_{i≠j} (wᵢ·wⱼ) xᵢ = x @ (WᵀW with its diagonal set to 0), shape (batch, k).",
         passed="Σ_{i≠j} (wᵢ·wⱼ) xᵢ: the readout minus each feature's own term.",
     ),
@@ -68,21 +87,18 @@ declare(
         cases=lambda: [dict(W=_skewed_features(3, 6, 2), p=0.4), dict(W=_skewed_features(4, 5, 3), p=0.1)],
         atol=1e-9,
         rtol=1e-6,
-        mistakes=[
-            Mistake(
-                "you kept only the first term: features have a non-zero mean p/2, so the cross terms add "
-                "(p²/4) [(Σᵢ aᵢⱼ)² − Σᵢ aᵢⱼ²].",
-                lambda W, p: p / 3 * ((W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) ** 2).sum(0),
+        mistakes={
+            "you kept only the first term: features have a non-zero mean p/2, so the cross terms add "
+            "(p²/4) [(Σᵢ aᵢⱼ)² − Σᵢ aᵢⱼ²].": lambda W, p: (
+                p / 3 * ((W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) ** 2).sum(0)
             ),
-            Mistake(
-                "you used E[x²] = p/2: for x uniform on [0, 1] when on, E[x²] = p/3.",
-                lambda W, p: _readout_error(W, p, 1 / 2, 1),
+            "you used E[x²] = p/2: for x uniform on [0, 1] when on, E[x²] = p/3.": lambda W, p: _readout_error(
+                W, p, 1 / 2, 1
             ),
-            Mistake(
-                "you used the Gram matrix itself: subtract the true activation, a = WᵀW − I.",
-                lambda W, p: _readout_error(W, p, 1 / 3, 0),
+            "you used the Gram matrix itself: subtract the true activation, a = WᵀW − I.": lambda W, p: _readout_error(
+                W, p, 1 / 3, 0
             ),
-        ],
+        },
         formula="(p/3) Σᵢ aᵢⱼ² + (p²/4) [(Σᵢ aᵢⱼ)² − Σᵢ aᵢⱼ²] with a = WᵀW − I, one value per feature j.",
         passed="(p/3) Σ aᵢⱼ² + (p²/4) [(Σ aᵢⱼ)² − Σ aᵢⱼ²], with a = WᵀW − I.",
     ),
@@ -91,24 +107,20 @@ declare(
         reference=interference.bias_tradeoff,
         cases=_tradeoff_cases,
         atol=1e-9,
-        mistakes=[
-            Mistake(
-                "the columns are swapped: column 0 is the error on active features (x > 0).",
-                lambda W, x, biases: interference.bias_tradeoff(W, x, biases).flip(1),
+        mistakes={
+            "the columns are swapped: column 0 is the error on active features (x > 0).": lambda W, x, biases: (
+                interference.bias_tradeoff(W, x, biases).flip(1)
             ),
-            Mistake(
-                "you added the bias after the ReLU: the readout is ReLU(WᵀW x + b).",
-                lambda W, x, biases: _split_errors(W, x, biases, lambda h, b: torch.relu(h) + b),
+            "you added the bias after the ReLU: the readout is ReLU(WᵀW x + b).": lambda W, x, biases: _split_errors(
+                W, x, biases, lambda h, b: torch.relu(h) + b
             ),
-            Mistake(
-                "you forgot the ReLU: the readout is ReLU(WᵀW x + b).",
-                lambda W, x, biases: _split_errors(W, x, biases, lambda h, b: h + b),
+            "you forgot the ReLU: the readout is ReLU(WᵀW x + b).": lambda W, x, biases: _split_errors(
+                W, x, biases, lambda h, b: h + b
             ),
-            Mistake(
-                "you averaged over features too: sum over features, then average over samples.",
-                lambda W, x, biases: _split_errors(W, x, biases, lambda h, b: torch.relu(h + b), "mean"),
+            "you averaged over features too: sum over features, then average over samples.": lambda W, x, biases: (
+                _split_errors(W, x, biases, lambda h, b: torch.relu(h + b), "mean")
             ),
-        ],
+        },
         formula="row i: the squared errors of ReLU(WᵀW x + biases[i]) on active (x > 0) and inactive features, "
         "summed over features and averaged over samples.",
         passed="errors on active and inactive features for every bias.",
@@ -119,31 +131,51 @@ declare(
         cases=lambda: [
             dict(importance=0.8 ** torch.arange(10, dtype=torch.float64), n=3, p=0.2),
             dict(importance=0.9 ** torch.arange(7, dtype=torch.float64), n=2, p=0.05),
+            dict(
+                importance=(torch.rand(9, generator=seeded(0), dtype=torch.float64) + 0.1).sort(descending=True).values,
+                n=int(torch.randint(1, 4, (1,), generator=seeded(1))),
+                p=float(0.02 + 0.5 * torch.rand(1, generator=seeded(2))),
+            ),
         ],
         returns="number",
         atol=1e-9,
         rtol=1e-7,
-        mistakes=[
-            Mistake(
-                "a pair errs only when both features are on at once, with probability p².",
-                lambda importance, n, p: _antipodal(importance, n, p, lambda p: p / 6, lambda p: p / 3 - p**2 / 4),
+        mistakes={
+            "a pair errs only when both features are on at once, with probability p².": lambda importance, n, p: (
+                _antipodal(importance, n, p, lambda p: p / 6, lambda p: p / 3 - p**2 / 4)
             ),
-            Mistake(
-                "when both are on, each is off by min(xₐ, x_b), whose mean square is 1/6.",
-                lambda importance, n, p: _antipodal(importance, n, p, lambda p: p**2 / 3, lambda p: p / 3 - p**2 / 4),
+            "when both are on, each is off by min(xₐ, x_b), whose mean square is 1/6.": lambda importance, n, p: (
+                _antipodal(importance, n, p, lambda p: p**2 / 3, lambda p: p / 3 - p**2 / 4)
             ),
-            Mistake(
-                "a dropped feature's best constant guess is its mean p/2, leaving its variance p/3 − p²/4.",
-                lambda importance, n, p: _antipodal(importance, n, p, lambda p: p**2 / 6, lambda p: p / 3),
+            "a dropped feature's best constant guess is its mean p/2, leaving its "
+            "variance p/3 − p²/4.": lambda importance, n, p: _antipodal(
+                importance, n, p, lambda p: p**2 / 6, lambda p: p / 3
             ),
-            Mistake(
-                "you returned the sum over features: average over the k features, as the toy model does.",
-                lambda importance, n, p: _antipodal(
-                    importance, n, p, lambda p: p**2 / 6, lambda p: p / 3 - p**2 / 4, average=False
-                ),
+            "you returned the sum over features: average over the k features, as the toy "
+            "model does.": lambda importance, n, p: _antipodal(
+                importance, n, p, lambda p: p**2 / 6, lambda p: p / 3 - p**2 / 4, average=False
             ),
-        ],
+        },
         formula="[(Σ paired Iᵢ) p²/6 + (Σ dropped Iᵢ)(p/3 − p²/4)] / k, the top 2n features in antipodal pairs.",
         passed="pairs cost (Iₐ + I_b) p²/6, dropped features Iᵢ (p/3 − p²/4), averaged over k.",
+    ),
+    Exercise(
+        "crossover_density(importance, n)",
+        reference=interference.crossover_density,
+        cases=_crossover_cases,
+        returns="number",
+        atol=1e-9,
+        rtol=1e-7,
+        mistakes={
+            "the top n features are exact in the dedicated arrangement but pay p²/6 once paired: the paired sum "
+            "runs over all 2n features, P = Σ_{i<2n} Iᵢ.": lambda importance, n: _crossover(importance, n, top=False),
+            "a dropped feature's best constant guess is its mean p/2, leaving its variance p/3 − p²/4, not p/3.": (
+                lambda importance, n: _crossover(importance, n, variance=False)
+            ),
+            "features dropped by both arrangements (i ≥ 2n) cost the same in both and cancel: the saved sum is "
+            "Σ_{n≤i<2n} Iᵢ.": lambda importance, n: _crossover(importance, n, saved_all=True),
+        },
+        formula="p* = (G/3) / (P/6 + G/4) with G = Σ_{n≤i<2n} Iᵢ and P = Σ_{i<2n} Iᵢ.",
+        passed="p* = (G/3) / (P/6 + G/4): below it, antipodal pairs beat dedicated dimensions.",
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import atoms, embeddings
-from ._common import Exercise, Mistake, declare, seeded
+from ._common import Exercise, declare, seeded
 
 
 def _indexed(vectors: torch.Tensor) -> embeddings.WordVectors:
@@ -33,13 +33,15 @@ def _vocabulary(seed=0, n=300, d=8):
 def _nearest_cases():
     vectors = _vocabulary()
     gen = seeded(2)  # directions for which each mistake differs from the answer in every case
-    return [dict(vectors=vectors, direction=3 * torch.randn(8, generator=gen), k=k) for k in (6, 3, 9)]
+    cases = [dict(vectors=vectors, direction=3 * torch.randn(8, generator=gen), k=k) for k in (6, 3, 9)]
+    return cases + [dict(vectors=_vocabulary(seed=5, n=200), direction=torch.randn(8, generator=gen), k=4)]
 
 
 def _coherence_cases():
     vectors = _vocabulary()
     gen = seeded(4)
-    return [dict(vectors=vectors, direction=torch.randn(8, generator=gen), k=k) for k in (5, 8, 2)]
+    cases = [dict(vectors=vectors, direction=torch.randn(8, generator=gen), k=k) for k in (5, 8, 2)]
+    return cases + [dict(vectors=_vocabulary(seed=6, n=200), direction=torch.randn(8, generator=gen), k=4)]
 
 
 def _unit_rows(vectors):
@@ -75,12 +77,16 @@ def _best_pair(pairs, same_allowed=False):
 
 
 def _two_sense_cases():
-    """Directions of lengths 2 and 0.5 matching senses of lengths 1.5 and 0.7 exactly (the score is 1); a long
-    direction between the two senses, one opposite to a sense and a weak match; directions opposite to both
-    senses; then random ones."""
+    """Directions of lengths 2 and 0.5 matching senses of lengths 1.5 and 0.7 exactly (the score is 1); one
+    direction between two orthogonal senses; a long direction between the two senses, one opposite to a sense and
+    a weak match; directions opposite to both senses; then random ones."""
     senses = torch.eye(4)[:, :2] * torch.tensor([1.5, 0.7])
     exact = torch.tensor([[2.0, 0.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]).T
     cases = [dict(directions=exact, senses=senses)]
+    # one direction between the senses (cos 0.71 with each) beats every pair of two different directions
+    axes = torch.eye(4)
+    between = torch.stack([axes[0] + axes[1], axes[0] + 2 * axes[2], axes[1] + 2 * axes[3]], 1)
+    cases.append(dict(directions=between, senses=axes[:, :2]))
     gen = seeded(0)
     senses = torch.randn(6, 2, generator=gen)
     unit = torch.nn.functional.normalize(senses, dim=0)
@@ -104,40 +110,32 @@ declare(
         "nearest_words(vectors, direction, k)",
         reference=_nearest_words,
         cases=_nearest_cases,
-        mistakes=[
-            Mistake(
-                "you ranked by dot products: a long vector wins without pointing the right way. Divide each word "
-                "vector by its norm (a cosine) before ranking.",
-                lambda vectors, direction, k: (vectors @ direction).topk(k).indices,
+        mistakes={
+            "you ranked by dot products: a long vector wins without pointing the right way. Divide each word "
+            "vector by its norm (a cosine) before ranking.": lambda vectors, direction, k: (
+                (vectors @ direction).topk(k).indices
             ),
-            Mistake(
-                "you ranked by |cos|: a word pointing the opposite way is not near the atom. Rank by cos itself.",
-                lambda vectors, direction, k: _cosines(vectors, direction).abs().topk(k).indices,
+            "you ranked by |cos|: a word pointing the opposite way is not near the "
+            "atom. Rank by cos itself.": lambda vectors, direction, k: (
+                _cosines(vectors, direction).abs().topk(k).indices
             ),
-            Mistake(
-                "you returned the *least* similar words: take the largest cosines (topk).",
-                lambda vectors, direction, k: _cosines(vectors, direction).topk(k, largest=False).indices,
+            "you returned the *least* similar words: take the largest cosines (topk).": lambda vectors, direction, k: (
+                _cosines(vectors, direction).topk(k, largest=False).indices
             ),
-            Mistake(
-                "you found the right words in the wrong order: list the nearest first.",
-                lambda vectors, direction, k: _cosines(vectors, direction).topk(k).indices.flip(0),
+            "you found the right words in the wrong order: list the nearest first.": lambda vectors, direction, k: (
+                _cosines(vectors, direction).topk(k).indices.flip(0)
             ),
-            Mistake(
-                "you found the right words in the wrong order (by row number): list the nearest first.",
-                lambda vectors, direction, k: _cosines(vectors, direction).topk(k).indices.sort().values,
+            "you found the right words in the wrong order (by row number): list the "
+            "nearest first.": lambda vectors, direction, k: _cosines(vectors, direction).topk(k).indices.sort().values,
+            "you ranked by Euclidean distance: a short vector is close to everything near the origin. "
+            "Nearness to an atom is a cosine, which ignores the lengths.": lambda vectors, direction, k: (
+                (vectors - direction).norm(dim=1).topk(k, largest=False).indices
             ),
-            Mistake(
-                "you ranked by Euclidean distance: a short vector is close to everything near the origin. "
-                "Nearness to an atom is a cosine, which ignores the lengths.",
-                lambda vectors, direction, k: (vectors - direction).norm(dim=1).topk(k, largest=False).indices,
+            "you normalised the columns (dim=0): each word is a row, so divide each "
+            "row by its own norm (dim=1).": lambda vectors, direction, k: (
+                (torch.nn.functional.normalize(vectors, dim=0) @ direction).topk(k).indices
             ),
-            Mistake(
-                "you normalised the columns (dim=0): each word is a row, so divide each row by its own norm (dim=1).",
-                lambda vectors, direction, k: (
-                    (torch.nn.functional.normalize(vectors, dim=0) @ direction).topk(k).indices
-                ),
-            ),
-        ],
+        },
         formula="the indices of the k rows with the largest cos(vectors[i], direction), nearest first, shape (k,).",
         passed="the k words with the largest cosine, nearest first.",
     ),
@@ -146,49 +144,35 @@ declare(
         reference=_atom_coherence,
         cases=_coherence_cases,
         returns="number",
-        mistakes=[
-            Mistake(
-                "you counted each word's cosine with itself (always 1): average over pairs of *different* words, "
-                "k(k − 1) of them.",
-                lambda vectors, direction, k: float(_gram_of_nearest(vectors, direction, k).sum() / k**2),
+        mistakes={
+            "you counted each word's cosine with itself (always 1): average over pairs of *different* words, "
+            "k(k − 1) of them.": lambda vectors, direction, k: float(
+                _gram_of_nearest(vectors, direction, k).sum() / k**2
             ),
-            Mistake(
-                "you divided by k² although the k diagonal terms were left out: divide by k(k − 1).",
-                lambda vectors, direction, k: float(_off_diagonal_sum(_gram_of_nearest(vectors, direction, k)) / k**2),
+            "you divided by k² although the k diagonal terms were left out: divide "
+            "by k(k − 1).": lambda vectors, direction, k: float(
+                _off_diagonal_sum(_gram_of_nearest(vectors, direction, k)) / k**2
             ),
-            Mistake(
-                "you averaged dot products of the raw vectors: normalise the k nearest words to unit length first, "
-                "so that each term is a cosine.",
-                lambda vectors, direction, k: float(
-                    _off_diagonal_sum(_gram_of_nearest(vectors, direction, k, normalise=False)) / (k * (k - 1))
-                ),
+            "you averaged dot products of the raw vectors: normalise the k nearest words to unit length first, "
+            "so that each term is a cosine.": lambda vectors, direction, k: float(
+                _off_diagonal_sum(_gram_of_nearest(vectors, direction, k, normalise=False)) / (k * (k - 1))
             ),
-            Mistake(
-                "you chose the k words by dot product: choose them by cosine, as in nearest_words (a dot product "
-                "favours long vectors).",
-                lambda vectors, direction, k: float(
-                    _off_diagonal_sum(_gram_of_nearest(vectors, direction, k, by_cosine=False)) / (k * (k - 1))
-                ),
+            "you chose the k words by dot product: choose them by cosine, as in nearest_words (a dot product "
+            "favours long vectors).": lambda vectors, direction, k: float(
+                _off_diagonal_sum(_gram_of_nearest(vectors, direction, k, by_cosine=False)) / (k * (k - 1))
             ),
-            Mistake(
-                "you averaged the words' cosines with the direction: coherence compares the k words with *each "
-                "other* (the mean of their Gram matrix off the diagonal).",
-                lambda vectors, direction, k: float(
-                    (_cosines(vectors, direction).topk(k).values / direction.norm()).mean()
-                ),
+            "you averaged the words' cosines with the direction: coherence compares the k words with *each "
+            "other* (the mean of their Gram matrix off the diagonal).": lambda vectors, direction, k: float(
+                (_cosines(vectors, direction).topk(k).values / direction.norm()).mean()
             ),
-            Mistake(
-                "you summed each pair once (one triangle of the Gram matrix) but divided by k(k − 1), the number "
-                "of ordered pairs: divide a one-triangle sum by k(k − 1)/2.",
-                lambda vectors, direction, k: float(
-                    _gram_of_nearest(vectors, direction, k).triu(1).sum() / (k * (k - 1))
-                ),
+            "you summed each pair once (one triangle of the Gram matrix) but divided by k(k − 1), the number "
+            "of ordered pairs: divide a one-triangle sum by k(k − 1)/2.": lambda vectors, direction, k: float(
+                _gram_of_nearest(vectors, direction, k).triu(1).sum() / (k * (k - 1))
             ),
-            Mistake(
-                "it ignores k: use the argument, not a fixed number of words.",
-                lambda vectors, direction, k: _atom_coherence(vectors, direction, 5),
+            "it ignores k: use the argument, not a fixed number of words.": lambda vectors, direction, k: (
+                _atom_coherence(vectors, direction, 5)
             ),
-        ],
+        },
         formula="the mean of cos(wᵢ, wⱼ) over the ordered pairs i ≠ j of the k words nearest (by cosine) to the "
         "direction, a number.",
         passed="the mean cosine between distinct words near the atom.",
@@ -198,33 +182,26 @@ declare(
         reference=atoms.two_sense_score,
         cases=_two_sense_cases,
         returns="number",
-        mistakes=[
-            Mistake(
-                "you let one direction cover both senses: each sense needs its own direction, so only pairs i ≠ j "
-                "count (set the diagonal of the pair matrix to -inf before the max).",
-                lambda directions, senses: _best_pair(_pair_scores(directions, senses), same_allowed=True),
+        mistakes={
+            "you let one direction cover both senses: each sense needs its own direction, so only pairs i ≠ j "
+            "count (set the diagonal of the pair matrix to -inf before the max).": lambda directions, senses: (
+                _best_pair(_pair_scores(directions, senses), same_allowed=True)
             ),
-            Mistake(
-                "use cosines, normalising every direction (and sense) to unit length first: a long direction is "
-                "not a better match.",
-                lambda directions, senses: _best_pair(_pair_scores(directions, senses, normalise_dim=None)),
+            "use cosines, normalising every direction (and sense) to unit length first: a long direction is "
+            "not a better match.": lambda directions, senses: _best_pair(
+                _pair_scores(directions, senses, normalise_dim=None)
             ),
-            Mistake(
-                "you took the larger cosine of a pair: a pair covers both senses only as well as its weaker match, "
-                "so take the min within a pair and the max over pairs.",
-                lambda directions, senses: _best_pair(_pair_scores(directions, senses, pick=torch.maximum)),
+            "you took the larger cosine of a pair: a pair covers both senses only as well as its weaker match, "
+            "so take the min within a pair and the max over pairs.": lambda directions, senses: _best_pair(
+                _pair_scores(directions, senses, pick=torch.maximum)
             ),
-            Mistake(
-                "you compared |cos|: a direction pointing away from a sense (cos < 0) does not carry it. Use the "
-                "cosine itself.",
-                lambda directions, senses: _best_pair(_pair_scores(directions, senses, absolute=True)),
+            "you compared |cos|: a direction pointing away from a sense (cos < 0) does not carry it. Use the "
+            "cosine itself.": lambda directions, senses: _best_pair(_pair_scores(directions, senses, absolute=True)),
+            "you normalised the rows (torch.nn.functional.normalize's default dim=1): the directions and the "
+            "senses are columns, so normalise with dim=0.": lambda directions, senses: _best_pair(
+                _pair_scores(directions, senses, normalise_dim=1)
             ),
-            Mistake(
-                "you normalised the rows (torch.nn.functional.normalize's default dim=1): the directions and the "
-                "senses are columns, so normalise with dim=0.",
-                lambda directions, senses: _best_pair(_pair_scores(directions, senses, normalise_dim=1)),
-            ),
-        ],
+        },
         formula="max over i ≠ j of min(cos(dᵢ, s₀), cos(dⱼ, s₁)), with dᵢ the columns of directions and s₀, s₁ "
         "those of senses.",
         passed="two different directions, each matching one sense; the weaker match counts.",
