@@ -19,21 +19,26 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None):
+def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, colors=None):
     """Draw the columns of a (2, n_features) matrix W as arrows from the origin, with the unit circle.
 
     ``limit`` is the half-width of both axes; by default it fits W. Pass the same value to panels that should
-    be compared (snapshots of one W during training), so that lengths read the same in each.
+    be compared (snapshots of one W during training), so that lengths read the same in each. ``colors`` gives
+    one matplotlib colour per feature (for example one per set of correlated features); by default feature i
+    gets the i-th of evenly spaced viridis colours.
     """
     W = _numpy(W)
     if W.ndim != 2 or W.shape[0] != 2:
         raise ValueError(f"W must have shape (2, n_features) to be drawn in the plane, got {W.shape}")
     if limit is not None and not (isinstance(limit, (int, float)) and np.isfinite(limit) and limit > 0):
         raise ValueError(f"limit must be a positive number (the half-width of both axes) or None, got {limit!r}")
+    if colors is not None and (isinstance(colors, str) or len(colors) != W.shape[1]):
+        raise ValueError(f"colors must be a sequence of one colour per feature ({W.shape[1]}), got {colors!r}")
     ax = _axes(ax)
     angle = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(angle), np.sin(angle), color="0.85", lw=1)
-    colors = plt.cm.viridis(np.linspace(0, 0.9, W.shape[1]))
+    if colors is None:
+        colors = plt.cm.viridis(np.linspace(0, 0.9, W.shape[1]))
     for i in range(W.shape[1]):
         ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": colors[i], "lw": 2})
         label = labels[i] if labels is not None else str(i)

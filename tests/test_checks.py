@@ -25,6 +25,13 @@ def _nearest_but_the_first(vectors, direction, k):
     return cos.topk(k + 1).indices[1:]  # skips the nearest, as if it were the query word itself
 
 
+def _pairs_value_from_coin(n_batch, n_pairs, feature_probability, correlation, generator=None):
+    u = torch.rand(n_batch, n_pairs, 1, generator=generator)  # the coin reused as the value: not uniform on [0, 1]
+    first = u < feature_probability
+    second = first if correlation == "correlated" else (u >= feature_probability) & (u < 2 * feature_probability)
+    return (u * torch.cat([first, second], dim=-1)).reshape(n_batch, 2 * n_pairs)
+
+
 # Plausible wrong answers that are not among the named mistakes: each must get a verdict, never a tick.
 MORE_WRONG = {
     "generate_batch": _gen_rand,
@@ -62,6 +69,7 @@ MORE_WRONG = {
     "one_draw_batch": lambda n_batch, n_features, feature_probability, generator=None: (
         torch.rand(n_batch, n_features, generator=generator) - (1 - feature_probability)
     ).clamp_min(0),
+    "pair_features": _pairs_value_from_coin,
     "instances_forward": lambda W, b, x: torch.relu(torch.einsum("bif,ihf->bih", x, W).sum(-1, keepdim=True) + b),
     "dimensionality": lambda W: metrics.superposition(W),
     "two_feature_losses": lambda r, p: torch.tensor([r * p / 3, p / 3, (1 + r) * p / 6]),

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from superpose_lib.plotting import feature_norm_bars, phase_map  # noqa: E402
+from superpose_lib.plotting import feature_directions_2d, feature_norm_bars, phase_map  # noqa: E402
 from superpose_lib.widgets import toy_model_explorer, trained_toy_geometry  # noqa: E402
 
 
@@ -87,3 +87,16 @@ def test_explorer_callback_trains_the_five_feature_model_and_caches_it():
         trained_toy_geometry(0.0, 0.9)
     assert toy_model_explorer() is not None
     plt.close("all")
+
+
+def test_feature_directions_2d_draws_each_feature_in_its_given_colour():
+    W = torch.tensor([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
+    ax = feature_directions_2d(W, colors=["tab:red", "tab:red", "tab:blue", "tab:blue"])
+    arrows = [text.arrow_patch.get_edgecolor() for text in ax.texts if getattr(text, "arrow_patch", None)]
+    assert len(arrows) == 4
+    assert arrows[0] == pytest.approx(matplotlib.colors.to_rgba("tab:red"))
+    assert arrows[3] == pytest.approx(matplotlib.colors.to_rgba("tab:blue"))
+    plt.close("all")
+    for bad in (["tab:red"] * 3, "tab:red"):
+        with pytest.raises(ValueError, match="colors must be a sequence of one colour per feature"):
+            feature_directions_2d(W, colors=bad)

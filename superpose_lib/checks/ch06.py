@@ -1,5 +1,5 @@
 """Chapter 06: reading a trained toy model's geometry (represented features, antipodal pairs, superposition),
-sparse batches from one draw, many instances at once."""
+sparse batches from one draw, many instances at once, correlated and anticorrelated pairs of features."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 import torch
 
 from .. import metrics, toy_models
+from ..features import SparseFeatures
 from ._common import Exercise, declare, seeded
 
 
@@ -95,6 +96,103 @@ def _instances_cases():
         )
         for i, h, f, n in ((3, 2, 5, 4), (2, 3, 6, 5))
     ]
+
+
+def _pair_features(n_batch, n_pairs, feature_probability, correlation, generator=None):
+    features = SparseFeatures(2 * n_pairs, feature_probability, correlation=correlation, set_size=2)
+    return features.sample(n_batch, generator)[0]  # (n_batch, 2 n_pairs): features 2j and 2j + 1 are pair j
+
+
+def _pair_statistics(x: torch.Tensor) -> torch.Tensor:
+    """(P(first of a pair), P(second), P(both), P(pairs 0 and 1 both active), mean and share below ¼ of the present
+    values, mean (a − b)² over the pairs whose two features are both present, 0 when none is)."""
+    pairs = x.reshape(-1, x.shape[-1] // 2, 2)  # (samples, pairs, 2)
+    on = pairs != 0
+    both = on[..., 0] & on[..., 1]
+    values = pairs[on].double()
+    gap = (pairs[..., 0] - pairs[..., 1]).double().pow(2)
+    return torch.stack(
+        [
+            on[..., 0].double().mean(),
+            on[..., 1].double().mean(),
+            both.double().mean(),
+            (on[:, 0].any(dim=-1) & on[:, 1].any(dim=-1)).double().mean(),
+            values.mean(),
+            (values < 0.25).double().mean(),
+            (gap * both).sum() / both.sum().clamp_min(1),
+        ]
+    )
+
+
+def _pair_cases():
+    # Over 20 seeds the statistics spread by at most 0.011 at these sizes, against the tolerance 0.025; the
+    # anticorrelated case at p = 0.45 separates the mistakes that lower a marginal by p²/2 or p².
+    return [
+        dict(n_batch=n, n_pairs=k, feature_probability=p, correlation=c)
+        for n, k, p, c in (
+            (40_000, 5, 0.2, "anticorrelated"),
+            (40_000, 5, 0.2, "correlated"),
+            (40_000, 2, 0.45, "anticorrelated"),
+            (100_000, 3, 0.05, "correlated"),
+        )
+    ]
+
+
+def _pairs_from(present, shared_value=False):
+    """A pair sampler whose presence is ``present(u, p, correlation, generator)``, a (n_batch, n_pairs, 2) mask
+    made from one uniform draw u per pair; values uniform on [0, 1], drawn independently within a pair unless
+    `shared_value`."""
+
+    def sample(n_batch, n_pairs, feature_probability, correlation, generator=None):
+        values = torch.rand(n_batch, n_pairs, 1 if shared_value else 2, generator=generator).expand(-1, -1, 2)
+        u = torch.rand(n_batch, n_pairs, 1, generator=generator)
+        on = present(u, feature_probability, correlation, generator)
+        return (values * on).reshape(n_batch, 2 * n_pairs)
+
+    return sample
+
+
+def _right_pair(u, p, correlation, generator=None):
+    if correlation == "correlated":
+        return torch.cat([u < p, u < p], dim=-1)  # one coin for the pair
+    return torch.cat([u < p, (u >= p) & (u < 2 * p)], dim=-1)  # the first, the second, or neither
+
+
+def _two_coins(zero):
+    """Anticorrelated pairs from two independent coins, one feature zeroed when both came up: "second" or "either"."""
+
+    def present(u, p, correlation, generator=None):
+        if correlation == "correlated":
+            return _right_pair(u, p, correlation)
+        first, second = u < p, torch.rand(u.shape, generator=generator) < p
+        if zero == "second":
+            return torch.cat([first, second & ~first], dim=-1)
+        keep_first = torch.rand(u.shape, generator=generator) < 0.5
+        clash = first & second
+        return torch.cat([first & ~(clash & ~keep_first), second & ~(clash & keep_first)], dim=-1)
+
+    return present
+
+
+def _pair_then_one(u, p, correlation, generator=None):
+    """The paper's anticorrelated sets, with p the pair's chance to be active: each feature gets only p / 2."""
+    if correlation == "correlated":
+        return _right_pair(u, p, correlation)
+    return torch.cat([u < p / 2, (u >= p / 2) & (u < p)], dim=-1)
+
+
+def _coin_per_feature(u, p, correlation, generator=None):
+    if correlation == "anticorrelated":
+        return _right_pair(u, p, correlation)
+    return torch.cat([u < p, torch.rand(u.shape, generator=generator) < p], dim=-1)
+
+
+def _one_coin_per_sample(u, p, correlation, generator=None):
+    return _right_pair(u[:, :1].expand_as(u), p, correlation)
+
+
+def _swapped(u, p, correlation, generator=None):
+    return _right_pair(u, p, "anticorrelated" if correlation == "correlated" else "correlated")
 
 
 declare(
@@ -203,5 +301,38 @@ declare(
         formula="instance i's model applied to x[:, i]: ReLU(x[:, i] W[i]ᵀ W[i] + b[i]), shape "
         "(batch, instances, features).",
         passed="every instance runs its own model.",
+    ),
+    Exercise(
+        "pair_features(n_batch, n_pairs, feature_probability, correlation, generator=None)",
+        reference=_pair_features,
+        cases=_pair_cases,
+        statistics=_pair_statistics,
+        atol=0.025,
+        mistakes={
+            "two independent coins with the second feature zeroed when both come up leave the second present only "
+            "p − p² of the time: draw one uniform u per pair, the first feature when u < p, the second when "
+            "p ≤ u < 2p.": _pairs_from(_two_coins("second")),
+            "two independent coins with one feature zeroed when both come up leave each present only p − p²/2 of the "
+            "time: draw one uniform u per pair, the first feature when u < p, the second when p ≤ u < "
+            "2p.": _pairs_from(_two_coins("either")),
+            "each feature must keep its probability p: an anticorrelated pair is active with probability 2p (the "
+            "first feature or the second), not p.": _pairs_from(_pair_then_one),
+            "a correlated pair shares its coin, not its value: draw the two values independently.": _pairs_from(
+                _right_pair, shared_value=True
+            ),
+            "the features of a correlated pair are present together or absent together: one coin per pair, not "
+            "one per feature.": _pairs_from(_coin_per_feature),
+            "each pair has its own coin: draw u with shape (n_batch, n_pairs, 1), not one per sample.": _pairs_from(
+                _one_coin_per_sample
+            ),
+            "you swapped the two cases: correlated pairs are present together, anticorrelated ones never "
+            "together.": _pairs_from(_swapped),
+        },
+        formula="(P(first of a pair), P(second), P(both), P(pairs 0 and 1 both active), mean and share below ¼ of the "
+        "present values, mean (a − b)² when both are present): every feature present with probability p, a "
+        "correlated pair always together, an anticorrelated pair never, pairs independent, values uniform on "
+        "[0, 1] and independent of each other.",
+        passed="each feature present with probability p, pairs together or never together, values uniform and "
+        "independent, drawn from its generator.",
     ),
 )
