@@ -26,6 +26,8 @@ engine, and the machine's floor for the same step; the other items below are not
   passes, no autograd graph to build and walk;
 - **one fused Adam kernel** over every parameter (``torch._fused_adam_``, on the CPU from torch 2.4), the
   ``_foreach`` passes elsewhere, updating the parameters in place, no ``zero_grad``;
+- **batch-sized buffers are reused** between steps (`scratch`, and the batch itself through
+  `superpose_lib.features.training_sampler`) instead of allocated every step;
 - **the loss history stays on the device** until training ends: no synchronisation per step;
 - **one thread for small work** (`threads_for`): below `ONE_THREAD_BELOW` multiply-adds per product; where it
   was measured (see the constant), a second thread saved 0 to 25% of a step on an idle machine and made it
