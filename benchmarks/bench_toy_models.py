@@ -17,7 +17,8 @@ same constant lr 1e-3, batch 1024, for the same number of steps:
   the batch and one fused Adam update.
 
 Each loop's time per step is the best of its chunks of ``CHUNK`` steps (a slow spell of the machine hits a
-chunk, not the estimate); the final loss of each is measured on the same held-out samples, and the script
+chunk, not the estimate), and each piece of the floor the best of as many loops of ``CHUNK`` calls, taken in
+turns; the final loss of each is measured on the same held-out samples, and the script
 fails if the engine's is worse than the reference's by more than ``LOSS_TOLERANCE``.
 
 **threads**: one thread against all of them for a step at increasing sizes, the measurement behind
@@ -160,8 +161,8 @@ class ChunkClock:
                 self.best = min(self.best, (now - self.start) / (CHUNK - 1))
 
 
-def floor_per_step(model: ToyModel, device, repeats: int = 200) -> float:
-    """The unavoidable work of one step, each piece timed alone (best of 5 loops of `repeats`) and summed."""
+def floor_per_step(model: ToyModel, device, rounds: int, repeats: int = CHUNK) -> float:
+    """The unavoidable work of one step, each piece timed alone (best of `rounds` loops of `repeats`) and summed."""
     I, F, H, B = model.n_instances, model.n_features, model.d_hidden, WORK_BATCH
     gen = torch.Generator(device=device).manual_seed(0)
     X = model.data.sample(B, gen)  # (I, B, F)
@@ -181,10 +182,9 @@ def floor_per_step(model: ToyModel, device, repeats: int = 200) -> float:
         lambda: d.sum(dim=1),  # the bias gradient
         lambda: adam.step(grads, 1e-9),
     ]
-    total = 0.0
-    for piece in pieces:
-        best = math.inf
-        for _ in range(5):
+    best = [math.inf] * len(pieces)
+    for _ in range(rounds):  # round-robin, so that each piece's best comes from as many moments as the loops' chunks
+        for i, piece in enumerate(pieces):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
@@ -192,9 +192,8 @@ def floor_per_step(model: ToyModel, device, repeats: int = 200) -> float:
                 piece()
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            best = min(best, (time.perf_counter() - start) / repeats)
-        total += best
-    return total
+            best[i] = min(best[i], (time.perf_counter() - start) / repeats)
+    return sum(best)
 
 
 def equal_work(args, device) -> bool:
@@ -223,7 +222,7 @@ def equal_work(args, device) -> bool:
             times[name] = clock.best
             with torch.no_grad():
                 losses[name] = model.loss(held_out, model(held_out)).item()
-        times["floor"] = floor_per_step(work_model(n_features, d_hidden, device), device)
+        times["floor"] = floor_per_step(work_model(n_features, d_hidden, device), device, rounds=steps // CHUNK)
         ms = {k: 1e3 * v for k, v in times.items()}
         print(f"{n_features:>4}×{d_hidden:<3} {threads:>7} {ms['reference']:>10.3f} {ms['hand']:>8.3f} "
               f"{ms['autograd']:>9.3f} {ms['floor']:>8.3f}   {times['reference'] / times['hand']:>7.2f}x "
