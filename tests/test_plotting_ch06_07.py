@@ -87,3 +87,39 @@ def test_explorer_callback_trains_the_five_feature_model_and_caches_it():
         trained_toy_geometry(0.0, 0.9)
     assert toy_model_explorer() is not None
     plt.close("all")
+
+
+def test_neuron_weight_stacks_stacks_each_neurons_weights_above_and_below_zero():
+    from superpose_lib.plotting import neuron_weight_stacks
+
+    # neuron 0 reads feature 2 (+1) and feature 0 (−0.5); neuron 1 reads feature 1 (+0.7) and feature 3 (+0.2)
+    W = torch.tensor([[-0.5, 0.0, 1.0, 0.0], [0.0, 0.7, 0.0, 0.2]])
+    ax = neuron_weight_stacks(W, title="stacks")
+    blocks = [(patch.get_x() + patch.get_width() / 2, patch.get_y(), patch.get_height()) for patch in ax.patches]
+    columns = {}
+    for x, bottom, height in blocks:
+        columns.setdefault(round(x), []).append((bottom, height))
+    # neuron 1's largest weight is on feature 1, neuron 0's on feature 2: neuron 1 comes first
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["1", "0"]
+    up = {column: sum(h for _, h in parts if h > 0) for column, parts in columns.items()}
+    down = {column: sum(h for _, h in parts if h < 0) for column, parts in columns.items()}
+    assert up == pytest.approx({0: 0.9, 1: 1.0}) and down == pytest.approx({0: 0.0, 1: -0.5})
+    assert sorted(bottom for bottom, _ in columns[0]) == pytest.approx([0.0, 0.7])  # stacked, not overlapping
+    assert ax.get_title() == "stacks" and len(ax.figure.axes) == 2  # the feature colour bar
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("W", "kwargs", "message"),
+    [
+        (torch.ones(3), {}, "W must be a finite array of shape"),
+        (torch.tensor([[float("nan"), 1.0]]), {}, "W must be a finite array of shape"),
+        (torch.ones(2, 3), {"colorbar": "yes"}, "colorbar must be True or False"),
+    ],
+)
+def test_neuron_weight_stacks_rejects_bad_input(W, kwargs, message):
+    from superpose_lib.plotting import neuron_weight_stacks
+
+    with pytest.raises(ValueError, match=message):
+        neuron_weight_stacks(W, **kwargs)
+    plt.close("all")
