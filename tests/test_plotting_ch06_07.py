@@ -107,6 +107,9 @@ def test_neuron_weight_stacks_stacks_each_neurons_weights_above_and_below_zero()
     assert sorted(bottom for bottom, _ in columns[0]) == pytest.approx([0.0, 0.7])  # stacked, not overlapping
     assert ax.get_title() == "stacks" and len(ax.figure.axes) == 2  # the feature colour bar
     plt.close("all")
+    small_left_out = neuron_weight_stacks(W, min_weight=0.6, colorbar=False)
+    assert sorted(abs(patch.get_height()) for patch in small_left_out.patches) == pytest.approx([0.7, 1.0])
+    plt.close("all")
 
 
 @pytest.mark.parametrize(
@@ -115,6 +118,7 @@ def test_neuron_weight_stacks_stacks_each_neurons_weights_above_and_below_zero()
         (torch.ones(3), {}, "W must be a finite array of shape"),
         (torch.tensor([[float("nan"), 1.0]]), {}, "W must be a finite array of shape"),
         (torch.ones(2, 3), {"colorbar": "yes"}, "colorbar must be True or False"),
+        (torch.ones(2, 3), {"min_weight": -0.1}, "min_weight must be a number >= 0"),
     ],
 )
 def test_neuron_weight_stacks_rejects_bad_input(W, kwargs, message):
