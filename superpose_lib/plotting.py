@@ -277,6 +277,59 @@ def phase_map(phases, relative_importance, density, ax=None, title=None, names=N
     return ax
 
 
+def neuron_weight_stacks(W, ax=None, title=None, min_weight=0.0, colorbar=True):
+    """Elhage et al.'s neuron stack plot: one column per neuron, its input weights stacked, coloured by feature.
+
+    W has shape (n_neurons, n_features), a hidden ReLU layer's input weights (neurons as rows, features ordered
+    by importance). Each weight of size at least `min_weight` is a block of height ``|w|``: positive weights
+    stack upwards from 0, negative ones downwards, so a monosemantic neuron is one block and a polysemantic
+    neuron a tower of several. The colour is the feature's index on the viridis map, from 0 (dark: the most
+    important) to the largest index drawn. Neurons are drawn in the order of their largest weight's feature, most
+    important first; the x tick labels give each column's neuron index.
+
+    Parameters
+    ----------
+    min_weight : non-negative float
+        Leave out weights smaller than this (0: draw them all).
+    colorbar : bool
+        Draw a colour bar for the feature index beside `ax`.
+    """
+    from matplotlib.colors import Normalize
+
+    W = _numpy(W)
+    if W.ndim != 2 or not np.isfinite(W).all():
+        raise ValueError(f"W must be a finite array of shape (n_neurons, n_features), got shape {W.shape}")
+    if isinstance(min_weight, bool) or not (isinstance(min_weight, (int, float, np.number)) and min_weight >= 0):
+        raise ValueError(f"min_weight must be a number >= 0 (the smallest |weight| drawn), got {min_weight!r}")
+    if not isinstance(colorbar, bool):
+        raise ValueError(f"colorbar must be True or False, got {colorbar!r}")
+    n_neurons = W.shape[0]
+    drawn = np.abs(W) >= min_weight if min_weight > 0 else np.abs(W) > 0
+    order = np.argsort(np.abs(W).argmax(axis=1), kind="stable")  # neurons by their main feature's importance
+    scale = Normalize(0, max(int(np.flatnonzero(drawn.any(axis=0)).max(initial=0)), 1))
+    ax = _axes(ax, figsize=(0.2 * n_neurons + 2, 3))
+    for column, neuron in enumerate(order):
+        for sign in (1, -1):
+            weights = W[neuron] * sign
+            features = np.flatnonzero((weights > 0) & drawn[neuron])
+            heights = weights[features]
+            bottoms = np.concatenate([[0.0], np.cumsum(heights)[:-1]])
+            ax.bar(np.full(len(features), column), sign * heights, bottom=sign * bottoms, width=0.8,
+                   color=plt.cm.viridis(scale(features)), edgecolor="white", linewidth=0.3)  # fmt: skip
+    ax.axhline(0, color="0.3", lw=0.6)
+    ax.set_xticks(np.arange(n_neurons), [str(n) for n in order], fontsize=6)
+    ax.set(
+        xlim=(-0.6, n_neurons - 0.4),
+        xlabel="neuron (by its largest weight's feature)",
+        ylabel="|input weight|, stacked",
+    )
+    if colorbar:
+        ax.figure.colorbar(plt.cm.ScalarMappable(norm=scale, cmap="viridis"), ax=ax, label="feature (by importance)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 # Chapter 08
 
 

@@ -100,3 +100,43 @@ def test_feature_directions_2d_draws_each_feature_in_its_given_colour():
     for bad in (["tab:red"] * 3, "tab:red"):
         with pytest.raises(ValueError, match="colors must be a sequence of one colour per feature"):
             feature_directions_2d(W, colors=bad)
+
+
+def test_neuron_weight_stacks_stacks_each_neurons_weights_above_and_below_zero():
+    from superpose_lib.plotting import neuron_weight_stacks
+
+    # neuron 0 reads feature 2 (+1) and feature 0 (−0.5); neuron 1 reads feature 1 (+0.7) and feature 3 (+0.2)
+    W = torch.tensor([[-0.5, 0.0, 1.0, 0.0], [0.0, 0.7, 0.0, 0.2]])
+    ax = neuron_weight_stacks(W, title="stacks")
+    blocks = [(patch.get_x() + patch.get_width() / 2, patch.get_y(), patch.get_height()) for patch in ax.patches]
+    columns = {}
+    for x, bottom, height in blocks:
+        columns.setdefault(round(x), []).append((bottom, height))
+    # neuron 1's largest weight is on feature 1, neuron 0's on feature 2: neuron 1 comes first
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["1", "0"]
+    up = {column: sum(h for _, h in parts if h > 0) for column, parts in columns.items()}
+    down = {column: sum(h for _, h in parts if h < 0) for column, parts in columns.items()}
+    assert up == pytest.approx({0: 0.9, 1: 1.0}) and down == pytest.approx({0: 0.0, 1: -0.5})
+    assert sorted(bottom for bottom, _ in columns[0]) == pytest.approx([0.0, 0.7])  # stacked, not overlapping
+    assert ax.get_title() == "stacks" and len(ax.figure.axes) == 2  # the feature colour bar
+    plt.close("all")
+    small_left_out = neuron_weight_stacks(W, min_weight=0.6, colorbar=False)
+    assert sorted(abs(patch.get_height()) for patch in small_left_out.patches) == pytest.approx([0.7, 1.0])
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("W", "kwargs", "message"),
+    [
+        (torch.ones(3), {}, "W must be a finite array of shape"),
+        (torch.tensor([[float("nan"), 1.0]]), {}, "W must be a finite array of shape"),
+        (torch.ones(2, 3), {"colorbar": "yes"}, "colorbar must be True or False"),
+        (torch.ones(2, 3), {"min_weight": -0.1}, "min_weight must be a number >= 0"),
+    ],
+)
+def test_neuron_weight_stacks_rejects_bad_input(W, kwargs, message):
+    from superpose_lib.plotting import neuron_weight_stacks
+
+    with pytest.raises(ValueError, match=message):
+        neuron_weight_stacks(W, **kwargs)
+    plt.close("all")
