@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..environment import cpu_threads
+
 _REFERENCES: dict[str, Callable] = {}
 _PASSED: dict[str, Callable] = {}
 EXERCISES: dict[str, Exercise] = {}
@@ -494,16 +496,15 @@ class _Session:
         exercise, name, index = self.exercise, self.name, len(self.gots) - 1
         got, want = self.gots[index], self.trusted(exercise.reference, index)
         candidates = [m for m in exercise.mistakes if self._agrees(m, index)]  # the mistakes this answer equals
-        best = candidates[0] if candidates else None
-        if len(candidates) > 1:  # the one the answers agree with on the most cases
+        if candidates:  # a hint is named only for a mistake the answer equals on every case, not on one alone
             for later in range(index + 1, len(self.cases)):
                 try:
                     self.gots.append(self.learners_answer(later))
-                except Exception:  # noqa: BLE001 - the verdict is about the case already judged
+                except Exception:  # noqa: BLE001 - the verdict is about the cases already answered
                     break
-            best = max(candidates, key=lambda m: sum(self._agrees(m, i) for i in range(len(self.gots))))
-        if best is not None:
-            raise Failed(f"{name}: {best.hint}")
+            candidates = [m for m in candidates if all(self._agrees(m, i, True) for i in range(len(self.gots)))]
+        if candidates:
+            raise Failed(f"{name}: {candidates[0].hint}")
         bad = _nonfinite(got)
         inputs = _call_text(name, *_split(exercise, self.cases[index]))
         if bad is not None:
@@ -523,11 +524,12 @@ class _Session:
             + (f": {exercise.formula}" if exercise.formula else ".")
         )
 
-    def _agrees(self, mistake: Mistake, index: int) -> bool:
+    def _agrees(self, mistake: Mistake, index: int, unrunnable: bool = False) -> bool:
+        """Whether the answer on case `index` equals the mistake's; `unrunnable` where the mistake cannot run."""
         try:
             return _close(self.gots[index], self.trusted(mistake.answer, index), self.exercise, equal_nan=True)
-        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
-            return False
+        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case says nothing about it
+            return unrunnable
 
 
 def _pace(clock: dict, exercise: Exercise, where: str) -> None:
@@ -544,25 +546,31 @@ def _pace(clock: dict, exercise: Exercise, where: str) -> None:
         clock["shown"] = now
 
 
+def _judge_every_case(exercise: Exercise, fn, seed: int | None) -> set:
+    """One run of a check: raises the verdict, or returns the names of the inputs the function changed in place."""
+    session = _Session(exercise, fn, secrets.randbits(48) if seed is None else seed)
+    for index in range(len(session.cases)):
+        session.gots.append(session.learners_answer(index))
+        if exercise.random and index == 0:
+            _generator_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+        want = session.trusted(exercise.reference, index)
+        if not _close(session.gots[-1], want, exercise) or _nonfinite(session.gots[-1]) is not None:
+            session.judge()
+    if exercise.random:
+        _seed_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+    return session.notes
+
+
 def make_check(exercise: Exercise) -> Callable[..., None]:
     """The ``check_<name>`` function of a declared exercise."""
     name = exercise.name
 
     def check(fn, seed: int | None = None) -> None:
-        session = _Session(exercise, fn, secrets.randbits(48) if seed is None else seed)
-        for index in range(len(session.cases)):
-            session.gots.append(session.learners_answer(index))
-            if exercise.random and index == 0:
-                _generator_discipline(fn, exercise, session.cases[0], session.seeds[-1])
-            want = session.trusted(exercise.reference, index)
-            if not _close(session.gots[-1], want, exercise) or _nonfinite(session.gots[-1]) is not None:
-                session.judge()
-        if exercise.random:
-            _seed_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+        with cpu_threads(1):  # a check's tensors are small: a second thread costs many times more on a busy machine
+            notes = _judge_every_case(exercise, fn, seed)
         _PASSED[name] = fn
         print(f"✓ {name}: {exercise.passed}")
-        if session.notes:
-            notes = session.notes
+        if notes:
             print(
                 f"  (note: your {name} also changed its argument{'s' if len(notes) > 1 else ''} "
                 f"{', '.join(sorted(notes))} in place; later cells may not expect that.)"
