@@ -601,6 +601,9 @@ def _check_random_output(exercise: Exercise, case: dict, parts: list) -> None:
 
 
 def _answer_shapes(exercise: Exercise, case: dict) -> list[tuple]:
+    kinds = exercise.returns if isinstance(exercise.returns, tuple) else (exercise.returns,)
+    if "tensor" not in kinds:  # numbers, counts and words: no shape to learn from the reference
+        return [() for _ in kinds]
     copies = _copy(case)
     copies["generator"] = torch.Generator().manual_seed(0)
     args, kwargs = _split(exercise, copies)
