@@ -163,8 +163,8 @@ def fmt(value, digits: int = 4) -> str:
 
 def _describe(value) -> str:
     if isinstance(value, torch.Tensor):
-        shape = "x".join(map(str, value.shape)) or "0-d"
-        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {shape}"
+        shape = "×".join(map(str, value.shape)) or "0-d"  # "4" alone would read as two shapes in "f(shape 4, 2)"
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor ({shape})"
     if isinstance(value, torch.Generator):
         return "a torch.Generator"
     if isinstance(value, int | float | str | bool) or value is None:
@@ -510,8 +510,8 @@ class _Session:
         if bad is not None:
             raise Failed(
                 f"{name} returned {'NaN' if torch.isnan(bad).any() else 'an infinite value'} for {inputs}, where "
-                f"the answer is finite{': ' + exercise.formula if exercise.formula else ''}. Look for a 0 / 0 or a "
-                "log of 0."
+                f"the answer is finite{': ' + exercise.formula.rstrip('.') if exercise.formula else ''}. Look for a "
+                "0 / 0 or a log of 0."
             )
         for g, w in zip(got, want, strict=True):
             if isinstance(g, torch.Tensor) and g.shape != w.shape and not exercise.random:
