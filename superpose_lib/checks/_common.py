@@ -92,6 +92,7 @@ class Exercise:
     atol, rtol : the tolerance of the comparison (of the statistics, for a random exercise).
     statistics : for a random exercise, ``statistics(outputs) -> tensor`` of a few numbers compared instead of
         the values, where ``outputs`` holds the results of ``calls`` calls sharing one generator.
+    statistic_names : what each statistic is, for a message that names the ones that are off.
     """
 
     signature: str
@@ -104,6 +105,7 @@ class Exercise:
     atol: float = 1e-5
     rtol: float = 1e-5
     statistics: Callable | None = None
+    statistic_names: tuple[str, ...] = ()
     calls: int = 1
 
     def __post_init__(self):
@@ -516,6 +518,14 @@ class _Session:
         for g, w in zip(got, want, strict=True):
             if isinstance(g, torch.Tensor) and g.shape != w.shape and not exercise.random:
                 raise Failed(f"{name} returned shape {tuple(g.shape)} for {inputs}, expected {tuple(w.shape)}.")
+        if exercise.statistic_names:  # name the statistics that are off, each with its tolerance
+            off = ~torch.isclose(got[0], want[0], rtol=exercise.rtol, atol=exercise.atol)
+            listed = [
+                f"{label} is {fmt(g)}, expected {fmt(w)} ± {fmt(exercise.atol + exercise.rtol * abs(float(w)), 2)}"
+                for label, g, w, o in zip(exercise.statistic_names, got[0], want[0], off, strict=True)
+                if o
+            ]
+            raise Failed(f"{name}({inputs.split('(', 1)[1]}: {'; '.join(listed)}. What is expected: {exercise.formula}")
         what = "statistics" if exercise.random else "answer"
         shown = [fmt(g) if not isinstance(g, list) else g for g in got]
         expected = [fmt(w) if not isinstance(w, list) else w for w in want]

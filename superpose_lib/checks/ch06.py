@@ -324,6 +324,16 @@ declare(
         reference=_pair_features,
         cases=_pair_cases,
         statistics=_pair_statistics,
+        statistic_names=(
+            "P(first of a pair present)",
+            "P(second present)",
+            "P(both present)",
+            "the largest dependence between two pairs' activity, |P(i and j) − P(i) P(j)|",
+            "the mean present value",
+            "the largest gap between the present values' distribution and the uniform one",
+            "the mean (a − b)² of a pair's two present values",
+            "the mean (a − b)² of present values from different pairs",
+        ),
         atol=0.015,
         mistakes={
             "two independent coins with the second feature zeroed when both come up leave the second present only "
@@ -352,11 +362,8 @@ declare(
             "tensor and reshape it to (n_batch, 2 * n_pairs), or torch.stack(..., dim=-1) the two "
             "features.": _pairs_from(_right_pair, blocks=True),
         },
-        formula="(P(first of a pair), P(second), P(both), the largest dependence between two pairs' activity, the "
-        "mean of the present values and their distance from the uniform law, mean (a − b)² of two present values "
-        "in one pair and in different pairs): every feature present with probability p, a correlated pair always "
-        "together, an anticorrelated pair never, pairs independent, values uniform on [0, 1] and independent of "
-        "each other.",
+        formula="every feature present with probability p, a correlated pair always together, an anticorrelated "
+        "pair never, pairs independent, values uniform on [0, 1] and independent of each other.",
         passed="each feature present with probability p, pairs together or never together, values uniform and "
         "independent, drawn from its generator.",
     ),
