@@ -226,6 +226,17 @@ FOUND_IN_REVIEW_H18 = [
         None,
     ),
     ("pair_features", "the same values in every pair", _pairs_with(values=lambda v: v[:, :1].expand_as(v)), None),
+    (
+        "generate_batch",
+        "values squashed to ½ in the middle (right mean, right share below ¼, right min and max)",
+        lambda n_batch, n_features, feature_probability, generator=None: (
+            lambda v: (
+                torch.where((v < 0.25) | (v > 0.75), v, torch.full_like(v, 0.5))
+                * (torch.rand(n_batch, n_features, generator=generator) < feature_probability)
+            )
+        )(torch.rand(n_batch, n_features, generator=generator)),
+        None,
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ import torch
 
 from .. import metrics, toy_models
 from ..features import SparseFeatures
-from ._common import Exercise, declare, seeded
+from ._common import Exercise, declare, seeded, uniform_gap
 
 
 def _pentagon_with_dropped(n_dropped: int) -> torch.Tensor:
@@ -114,10 +114,6 @@ def _pair_statistics(x: torch.Tensor) -> torch.Tensor:
     both = on[..., 0] & on[..., 1]
     active = on.any(dim=-1).double()  # (samples, pairs)
     joint = active.T @ active / len(active) - torch.outer(active.mean(0), active.mean(0))
-    counts = torch.histc(pairs.double(), bins=20, min=0, max=1)
-    counts[0] -= on.numel() - n_on  # the absent features' zeros
-    cdf = counts.cumsum(0) / n_on.clamp_min(1)
-    uniform_gap = (cdf - torch.arange(1, 21, dtype=torch.float64) / 20).abs().max()
     within = (pairs[..., 0] - pairs[..., 1]).double().pow(2) * both
     s0, s1, s2 = on.sum((1, 2)).double(), pairs.sum((1, 2)).double(), pairs.double().pow(2).sum((1, 2))
     across = (2 * s0 * s2 - 2 * s1**2).sum() - 2 * within.sum()  # Σ over ordered present pairs i ≠ j, other pairs
@@ -129,7 +125,7 @@ def _pair_statistics(x: torch.Tensor) -> torch.Tensor:
             both.double().mean(),
             (joint - torch.diag(joint.diagonal())).abs().max(),
             pairs.sum() / n_on.clamp_min(1),
-            uniform_gap,
+            uniform_gap(pairs),
             within.sum() / both.sum().clamp_min(1),
             across / n_across.clamp_min(1),
         ]
