@@ -237,6 +237,20 @@ FOUND_IN_REVIEW_H18 = [
         )(torch.rand(n_batch, n_features, generator=generator)),
         None,
     ),
+    (
+        "random_rotation",
+        "QR's Q scaled by 1.01 (within the shares' tolerance of orthogonal)",
+        lambda n, generator=None: torch.linalg.qr(torch.randn(n, n, generator=generator))[0] * 1.01,
+        None,
+    ),
+    (
+        "random_rotation",
+        "QR's Q times one random sign (the first column uniform, the columns' signs tied)",
+        lambda n, generator=None: (
+            torch.linalg.qr(torch.randn(n, n, generator=generator))[0] * torch.randn(1, generator=generator).sign()
+        ),
+        None,
+    ),
 ]
 
 
