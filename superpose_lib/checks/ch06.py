@@ -307,6 +307,9 @@ declare(
             "you forgot the ReLU on the output: x' = ReLU(Wᵀ W x + b).": lambda W, b, x: (
                 torch.einsum("bih,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W) + b
             ),
+            "you added the bias after the ReLU: it goes inside, x' = ReLU(Wᵀ W x + b).": lambda W, b, x: (
+                torch.relu(torch.einsum("bih,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W)) + b
+            ),
             "you mixed the instances: each instance i must use only its own W[i].": lambda W, b, x: torch.relu(
                 torch.einsum("bjh,ihf->bif", torch.einsum("bif,ihf->bih", x, W), W) + b
             ),
