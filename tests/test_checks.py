@@ -177,6 +177,150 @@ def test_wrong_answers_found_in_review_fail(name, label, wrong, monkeypatch):
     assert outcome in ("verdict", "learner"), f"{label}: {message}"
 
 
+def _pairs_with(values=None, coins=None):
+    """A pair sampler built like the workbook's answer, with the values or the pairs' coins drawn another way."""
+
+    def pair_features(n_batch, n_pairs, feature_probability, correlation, generator=None):
+        p = feature_probability
+        v = torch.rand(n_batch, n_pairs, 2, generator=generator)
+        v = values(v) if values else v
+        u = torch.rand(n_batch, n_pairs, 1, generator=generator)
+        u = coins(u) if coins else u
+        second = u < p if correlation == "correlated" else (u >= p) & (u < 2 * p)
+        return (v * torch.cat([u < p, second], dim=-1)).reshape(n_batch, 2 * n_pairs)
+
+    return pair_features
+
+
+def _crossover(saved, paired):
+    return lambda importance, n: float(
+        (saved(importance, n) / 3) / (paired(importance, n) / 6 + saved(importance, n) / 4)
+    )
+
+
+# Wrong answers that passed, or got another mistake's hint, before review h18: (exercise, label, answer, a hint it
+# must not get). Each must get a verdict now.
+FOUND_IN_REVIEW_H18 = [
+    (
+        "crossover_density",
+        "means instead of sums (equals the 'paired over n' mistake only when importances are equal)",
+        _crossover(lambda i, n: i[n : 2 * n].mean(), lambda i, n: i[: 2 * n].mean()),
+        "the paired sum runs over all 2n",
+    ),
+    (
+        "crossover_density",
+        "G and P swapped (equals the 'variance' mistake only when importances are equal)",
+        _crossover(lambda i, n: i[: 2 * n].sum(), lambda i, n: i[n : 2 * n].sum()),
+        "leaving its variance",
+    ),
+    (
+        "pair_features",
+        "values squashed to ½ in the middle (right mean, right share below ¼)",
+        _pairs_with(values=lambda v: torch.where((v < 0.25) | (v > 0.75), v, torch.full_like(v, 0.5))),
+        None,
+    ),
+    (
+        "pair_features",
+        "pairs 1, 2, ... share one coin (pair 0 has its own)",
+        _pairs_with(coins=lambda u: torch.cat([u[:, :1], u[:, 1:2].expand(-1, u.shape[1] - 1, -1)], dim=1)),
+        None,
+    ),
+    ("pair_features", "the same values in every pair", _pairs_with(values=lambda v: v[:, :1].expand_as(v)), None),
+    (
+        "generate_batch",
+        "values squashed to ½ in the middle (right mean, right share below ¼, right min and max)",
+        lambda n_batch, n_features, feature_probability, generator=None: (
+            lambda v: (
+                torch.where((v < 0.25) | (v > 0.75), v, torch.full_like(v, 0.5))
+                * (torch.rand(n_batch, n_features, generator=generator) < feature_probability)
+            )
+        )(torch.rand(n_batch, n_features, generator=generator)),
+        None,
+    ),
+    (
+        "random_rotation",
+        "QR's Q scaled by 1.01 (within the shares' tolerance of orthogonal)",
+        lambda n, generator=None: torch.linalg.qr(torch.randn(n, n, generator=generator))[0] * 1.01,
+        None,
+    ),
+    (
+        "random_rotation",
+        "QR's Q times one random sign (the first column uniform, the columns' signs tied)",
+        lambda n, generator=None: (
+            torch.linalg.qr(torch.randn(n, n, generator=generator))[0] * torch.randn(1, generator=generator).sign()
+        ),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "wrong", "not_hint"),
+    FOUND_IN_REVIEW_H18,
+    ids=[f"{n}-{l[:30]}" for n, l, _, _ in FOUND_IN_REVIEW_H18],
+)
+def test_wrong_answers_found_in_review_h18_fail_without_another_mistakes_hint(name, label, wrong, not_hint):
+    wrong.__name__ = name
+    for seed in (0, 1):
+        outcome, message = hostile.run(getattr(checks, f"check_{name}"), wrong, seed=seed)
+        assert outcome == "verdict", f"{label}: {message}"
+        assert not_hint is None or not_hint not in message, f"{label}: {message}"
+
+
+def _pairs_from_one_draw(n_batch, n_pairs, feature_probability, correlation, generator=None):
+    p = feature_probability
+    u = torch.rand(n_batch, n_pairs, generator=generator)  # decides presence, and gives the present value
+    first = torch.where(u < p, u / p, 0.0)
+    if correlation == "correlated":
+        second = torch.where(u < p, torch.rand(n_batch, n_pairs, generator=generator), 0.0)
+    else:
+        second = torch.where((u >= p) & (u < 2 * p), (u - p) / p, 0.0)
+    return torch.stack([first, second], dim=-1).reshape(n_batch, 2 * n_pairs)
+
+
+def _pairs_by_multinomial(n_batch, n_pairs, feature_probability, correlation, generator=None):
+    p = feature_probability
+    values = torch.rand(n_batch, 2 * n_pairs, generator=generator, dtype=torch.float64)
+    if correlation == "correlated":
+        on = (torch.rand(n_batch, n_pairs, generator=generator) < p).repeat_interleave(2, dim=1)
+    else:
+        pick = torch.multinomial(torch.tensor([p, p, 1 - 2 * p]), n_batch * n_pairs, True, generator=generator)
+        on = torch.stack([pick == 0, pick == 1], dim=-1).reshape(n_batch, 2 * n_pairs)
+    return values * on
+
+
+def _crossover_by_bisection(importance, n):
+    saved, paired = float(importance[n : 2 * n].sum()), float(importance[: 2 * n].sum())
+    low, high = 1e-12, 1.0
+    for _ in range(100):  # the gain of packing, saved (p/3 − p²/4) − paired p²/6, is positive below p*
+        middle = (low + high) / 2
+        low, high = (middle, high) if saved * (middle / 3 - middle**2 / 4) > paired * middle**2 / 6 else (low, middle)
+    return (low + high) / 2
+
+
+# Correct answers written another way (another algorithm, dtype or order of draws): each must pass.
+OTHER_RIGHT_ANSWERS = [
+    ("pair_features", "one draw per pair gives presence and value", _pairs_from_one_draw),
+    ("pair_features", "a three-way multinomial, float64 values", _pairs_by_multinomial),
+    ("crossover_density", "bisection on the loss difference", _crossover_by_bisection),
+    (
+        "crossover_density",
+        "in float32",
+        _crossover(lambda i, n: i.float()[n : 2 * n].sum(), lambda i, n: i.float()[: 2 * n].sum()),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "right"), OTHER_RIGHT_ANSWERS, ids=[f"{n}-{l[:30]}" for n, l, _ in OTHER_RIGHT_ANSWERS]
+)
+def test_correct_answers_written_another_way_pass(name, label, right, capsys):
+    right.__name__ = name
+    for seed in (0, 1):
+        getattr(checks, f"check_{name}")(right, seed=seed)
+        assert f"✓ {name}" in capsys.readouterr().out, label
+
+
 def test_an_answer_drawing_from_a_generator_seeded_from_the_given_one_passes(capsys):
     def generate_batch(n_batch, n_features, feature_probability, generator=None):
         own = torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))

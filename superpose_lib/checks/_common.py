@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..environment import cpu_threads
+
 _REFERENCES: dict[str, Callable] = {}
 _PASSED: dict[str, Callable] = {}
 EXERCISES: dict[str, Exercise] = {}
@@ -90,6 +92,7 @@ class Exercise:
     atol, rtol : the tolerance of the comparison (of the statistics, for a random exercise).
     statistics : for a random exercise, ``statistics(outputs) -> tensor`` of a few numbers compared instead of
         the values, where ``outputs`` holds the results of ``calls`` calls sharing one generator.
+    statistic_names : what each statistic is, for a message that names the ones that are off.
     """
 
     signature: str
@@ -102,6 +105,7 @@ class Exercise:
     atol: float = 1e-5
     rtol: float = 1e-5
     statistics: Callable | None = None
+    statistic_names: tuple[str, ...] = ()
     calls: int = 1
 
     def __post_init__(self):
@@ -161,8 +165,8 @@ def fmt(value, digits: int = 4) -> str:
 
 def _describe(value) -> str:
     if isinstance(value, torch.Tensor):
-        shape = "x".join(map(str, value.shape)) or "0-d"
-        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {shape}"
+        shape = "×".join(map(str, value.shape)) or "0-d"  # "4" alone would read as two shapes in "f(shape 4, 2)"
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor ({shape})"
     if isinstance(value, torch.Generator):
         return "a torch.Generator"
     if isinstance(value, int | float | str | bool) or value is None:
@@ -494,27 +498,34 @@ class _Session:
         exercise, name, index = self.exercise, self.name, len(self.gots) - 1
         got, want = self.gots[index], self.trusted(exercise.reference, index)
         candidates = [m for m in exercise.mistakes if self._agrees(m, index)]  # the mistakes this answer equals
-        best = candidates[0] if candidates else None
-        if len(candidates) > 1:  # the one the answers agree with on the most cases
+        if candidates:  # a hint is named only for a mistake the answer equals on every case, not on one alone
             for later in range(index + 1, len(self.cases)):
                 try:
                     self.gots.append(self.learners_answer(later))
-                except Exception:  # noqa: BLE001 - the verdict is about the case already judged
+                except Exception:  # noqa: BLE001 - the verdict is about the cases already answered
                     break
-            best = max(candidates, key=lambda m: sum(self._agrees(m, i) for i in range(len(self.gots))))
-        if best is not None:
-            raise Failed(f"{name}: {best.hint}")
+            candidates = [m for m in candidates if all(self._agrees(m, i, True) for i in range(len(self.gots)))]
+        if candidates:
+            raise Failed(f"{name}: {candidates[0].hint}")
         bad = _nonfinite(got)
         inputs = _call_text(name, *_split(exercise, self.cases[index]))
         if bad is not None:
             raise Failed(
                 f"{name} returned {'NaN' if torch.isnan(bad).any() else 'an infinite value'} for {inputs}, where "
-                f"the answer is finite{': ' + exercise.formula if exercise.formula else ''}. Look for a 0 / 0 or a "
-                "log of 0."
+                f"the answer is finite{': ' + exercise.formula.rstrip('.') if exercise.formula else ''}. Look for a "
+                "0 / 0 or a log of 0."
             )
         for g, w in zip(got, want, strict=True):
             if isinstance(g, torch.Tensor) and g.shape != w.shape and not exercise.random:
                 raise Failed(f"{name} returned shape {tuple(g.shape)} for {inputs}, expected {tuple(w.shape)}.")
+        if exercise.statistic_names:  # name the statistics that are off, each with its tolerance
+            off = ~torch.isclose(got[0], want[0], rtol=exercise.rtol, atol=exercise.atol)
+            listed = [
+                f"{label} is {fmt(g)}, expected {fmt(w)} ± {fmt(exercise.atol + exercise.rtol * abs(float(w)), 2)}"
+                for label, g, w, o in zip(exercise.statistic_names, got[0], want[0], off, strict=True)
+                if o
+            ]
+            raise Failed(f"{name}({inputs.split('(', 1)[1]}: {'; '.join(listed)}. What is expected: {exercise.formula}")
         what = "statistics" if exercise.random else "answer"
         shown = [fmt(g) if not isinstance(g, list) else g for g in got]
         expected = [fmt(w) if not isinstance(w, list) else w for w in want]
@@ -523,11 +534,12 @@ class _Session:
             + (f": {exercise.formula}" if exercise.formula else ".")
         )
 
-    def _agrees(self, mistake: Mistake, index: int) -> bool:
+    def _agrees(self, mistake: Mistake, index: int, unrunnable: bool = False) -> bool:
+        """Whether the answer on case `index` equals the mistake's; `unrunnable` where the mistake cannot run."""
         try:
             return _close(self.gots[index], self.trusted(mistake.answer, index), self.exercise, equal_nan=True)
-        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case does not match it
-            return False
+        except Exception:  # noqa: BLE001 - a mistake that cannot run on a case says nothing about it
+            return unrunnable
 
 
 def _pace(clock: dict, exercise: Exercise, where: str) -> None:
@@ -544,25 +556,31 @@ def _pace(clock: dict, exercise: Exercise, where: str) -> None:
         clock["shown"] = now
 
 
+def _judge_every_case(exercise: Exercise, fn, seed: int | None) -> set:
+    """One run of a check: raises the verdict, or returns the names of the inputs the function changed in place."""
+    session = _Session(exercise, fn, secrets.randbits(48) if seed is None else seed)
+    for index in range(len(session.cases)):
+        session.gots.append(session.learners_answer(index))
+        if exercise.random and index == 0:
+            _generator_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+        want = session.trusted(exercise.reference, index)
+        if not _close(session.gots[-1], want, exercise) or _nonfinite(session.gots[-1]) is not None:
+            session.judge()
+    if exercise.random:
+        _seed_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+    return session.notes
+
+
 def make_check(exercise: Exercise) -> Callable[..., None]:
     """The ``check_<name>`` function of a declared exercise."""
     name = exercise.name
 
     def check(fn, seed: int | None = None) -> None:
-        session = _Session(exercise, fn, secrets.randbits(48) if seed is None else seed)
-        for index in range(len(session.cases)):
-            session.gots.append(session.learners_answer(index))
-            if exercise.random and index == 0:
-                _generator_discipline(fn, exercise, session.cases[0], session.seeds[-1])
-            want = session.trusted(exercise.reference, index)
-            if not _close(session.gots[-1], want, exercise) or _nonfinite(session.gots[-1]) is not None:
-                session.judge()
-        if exercise.random:
-            _seed_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+        with cpu_threads(1):  # a check's tensors are small: a second thread costs many times more on a busy machine
+            notes = _judge_every_case(exercise, fn, seed)
         _PASSED[name] = fn
         print(f"✓ {name}: {exercise.passed}")
-        if session.notes:
-            notes = session.notes
+        if notes:
             print(
                 f"  (note: your {name} also changed its argument{'s' if len(notes) > 1 else ''} "
                 f"{', '.join(sorted(notes))} in place; later cells may not expect that.)"
@@ -593,6 +611,9 @@ def _check_random_output(exercise: Exercise, case: dict, parts: list) -> None:
 
 
 def _answer_shapes(exercise: Exercise, case: dict) -> list[tuple]:
+    kinds = exercise.returns if isinstance(exercise.returns, tuple) else (exercise.returns,)
+    if "tensor" not in kinds:  # numbers, counts and words: no shape to learn from the reference
+        return [() for _ in kinds]
     copies = _copy(case)
     copies["generator"] = torch.Generator().manual_seed(0)
     args, kwargs = _split(exercise, copies)
@@ -609,6 +630,17 @@ def yours_or_reference(fn):
         return fn
     print(f"(using the library's reference {name}: yours has not passed check_{name} yet)")
     return _REFERENCES[name]
+
+
+def uniform_gap(x: torch.Tensor, bins: int = 20) -> torch.Tensor:
+    """The largest gap between the distribution function of the non-zero entries of `x` and the uniform one on
+    [0, 1], at multiples of 1/bins (a binned Kolmogorov–Smirnov distance): a law with the right mean but another
+    shape is off by about 0.1 or more, where 40,000 uniform values are off by about 0.005."""
+    present = (x != 0).sum()
+    counts = torch.histc(x.double(), bins=bins, min=0, max=1)  # entries outside [0, 1] drop out, and show
+    counts[0] -= x.numel() - present  # the zeros of absent entries
+    cdf = counts.cumsum(0) / present.clamp_min(1)
+    return (cdf - torch.arange(1, bins + 1, dtype=torch.float64) / bins).abs().max()
 
 
 def seeded(offset: int) -> torch.Generator:

@@ -9,14 +9,24 @@ from ._common import Exercise, declare, seeded
 
 
 def _rotation_statistics(Q: torch.Tensor) -> torch.Tensor:
-    """Over many draws (calls, n, n): orthogonality error (capped at 1), share of Q[0, 0] > 0, mean of Q e₀, and
-    n · mean of Q[0, 0]² (1 for a Haar rotation, n for random signs on the diagonal)."""
+    """Over many draws (calls, n, n): whether some draw is not orthogonal (1 if an entry of |QᵀQ − I| exceeds 0.001,
+    so that a tolerance made for the shares below cannot let a scaled matrix through), share of Q[0, 0] > 0, mean of
+    Q e₀, n · mean of Q[0, 0]² (1 for a Haar rotation, n for random signs on the diagonal), and the share of draws
+    where Q[0, 0] and Q[1, 1] share their sign (½ for a Haar rotation; 0 or 1 when one random sign flips all of
+    QR's Q)."""
     n = Q.shape[-1]
-    error = (Q.transpose(1, 2) @ Q - torch.eye(n, dtype=Q.dtype)).abs().amax().clamp(max=1)
+    error = (Q.transpose(1, 2) @ Q - torch.eye(n, dtype=Q.dtype)).abs().amax()
     first = Q[:, :, 0]  # where each draw sends e₀: uniform on the sphere for a Haar rotation
     spread = n * Q[:, 0, 0].pow(2).mean()
+    same_sign = (Q[:, 0, 0].sign() == Q[:, 1, 1].sign()).double().mean()
     return torch.cat(
-        [error.view(1), (Q[:, 0, 0] > 0).double().mean().view(1), first.mean(dim=0)[:2], spread.clamp(max=2).view(1)]
+        [
+            (error > 1e-3).double().view(1),
+            (Q[:, 0, 0] > 0).double().mean().view(1),
+            first.mean(dim=0)[:2],
+            spread.clamp(max=2).view(1),
+            same_sign.view(1),
+        ]
     )
 
 
@@ -93,6 +103,14 @@ declare(
         cases=lambda: [dict(n=n) for n in (3, 8)],
         calls=300,
         statistics=_rotation_statistics,
+        statistic_names=(
+            "whether some draw is not orthogonal (1 when an entry of |QᵀQ − I| exceeds 0.001)",
+            "the share of draws with Q[0, 0] > 0",
+            "the mean of Q[0, 0] over the draws",
+            "the mean of Q[1, 0] over the draws",
+            "n × the mean of Q[0, 0]² (capped at 2)",
+            "the share of draws where Q[0, 0] and Q[1, 1] have the same sign",
+        ),
         atol=0.3,  # over 20 seeds the statistics spread by at most 0.15; a missing sign fix moves them by 0.5
         mistakes={
             "it is not orthogonal (QᵀQ ≠ I): return the Q of the QR decomposition of a Gaussian matrix "
@@ -102,8 +120,7 @@ declare(
             "a uniformly random rotation has no preferred sign, but your Q[0, 0] has one: multiply each "
             "column of Q by the sign of the matching diagonal entry of R.": _qr_without_sign_fix,
         },
-        formula="(orthogonality error, share of draws with Q[0, 0] > 0, mean of Q e₀): orthogonal, and e₀ sent "
-        "anywhere on the sphere with equal chance.",
+        formula="orthogonal, e₀ sent anywhere on the sphere with equal chance, and the columns' signs independent.",
         passed="orthogonal, uniformly random (no preferred signs), drawn from its generator.",
     ),
     Exercise(

@@ -39,9 +39,9 @@ def _tradeoff_cases():
     return cases
 
 
-def _crossover(importance, n, top=True, variance=True, saved_all=False):
+def _crossover(importance, n, paired="all", variance=True, saved_all=False):
     saved = importance[n:] if saved_all else importance[n : 2 * n]
-    paired = importance[: 2 * n] if top else importance[n : 2 * n]
+    paired = {"all": importance[: 2 * n], "top": importance[:n], "next": importance[n : 2 * n]}[paired]
     quadratic = 1 / 4 if variance else 0.0  # the p² term of a dropped feature's cost
     return float((saved.sum() / 3) / (paired.sum() / 6 + quadratic * saved.sum()))
 
@@ -168,7 +168,9 @@ declare(
         rtol=1e-7,
         mistakes={
             "the top n features are exact in the dedicated arrangement but pay p²/6 once paired: the paired sum "
-            "runs over all 2n features, P = Σ_{i<2n} Iᵢ.": lambda importance, n: _crossover(importance, n, top=False),
+            "runs over all 2n features, P = Σ_{i<2n} Iᵢ.": lambda importance, n: _crossover(importance, n, "next"),
+            "the n features that packing rescues pay p²/6 once paired as well: the paired sum runs over all 2n "
+            "features, P = Σ_{i<2n} Iᵢ, not the top n only.": lambda importance, n: _crossover(importance, n, "top"),
             "a dropped feature's best constant guess is its mean p/2, leaving its variance p/3 − p²/4, not p/3.": (
                 lambda importance, n: _crossover(importance, n, variance=False)
             ),

@@ -89,6 +89,7 @@ declare(
         ),
         cases=lambda: [dict(k=4, d=12, n_samples=25_000), dict(k=10, d=5, n_samples=20_000)],
         statistics=_null_statistics,
+        statistic_names=("the mean of the largest |cos| over the draws", "their standard deviation"),
         atol=0.005,
         mistakes={
             "every vector has cosine 1 with itself: take the maximum over pairs i ≠ j only (mask the diagonal "
