@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 import numbers
+import os
 
+import numpy as np
 import torch
 
 
@@ -14,15 +19,26 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def tensor(name: str, value, ndim: int | tuple[int, ...] | None = None) -> torch.Tensor:
-    """Convert `value` to a floating-point tensor and check its number of dimensions."""
+def tensor(name: str, value, ndim: int | tuple[int, ...] | None = None, *, finite: bool = True) -> torch.Tensor:
+    """Convert `value` to a floating-point tensor and check its number of dimensions.
+
+    Integers and booleans become the default float dtype; complex numbers, strings and other objects are
+    refused, and so are NaN and ±inf entries unless `finite` is False (for an argument whose docstring says
+    what a non-finite entry means).
+    """
+    if isinstance(value, str | bytes) or value is None:
+        raise ValueError(f"{name} must be a tensor or array of numbers, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as error:
+        except (TypeError, ValueError, RuntimeError, OverflowError) as error:
             raise ValueError(f"{name} must be a tensor or array of numbers, got {type(value).__name__}") from error
+    if value.is_complex():
+        raise ValueError(f"{name} must hold real numbers, got a {value.dtype} tensor; pass its real part")
     if not value.is_floating_point():
         value = value.to(torch.get_default_dtype())
+    if finite and value.numel() and not finite_tensor(value):
+        raise ValueError(f"{name} must be finite (no NaN or inf entries), got shape {tuple(value.shape)} with some")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if value.ndim not in allowed:
@@ -63,3 +79,191 @@ def device(value=None) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError('device "cuda" was asked for, but torch sees no CUDA device here; pass device="cpu"')
     return resolved
+
+
+def finite_tensor(T: torch.Tensor) -> bool:
+    """No NaN or inf in T. A NaN or inf makes the sum non-finite, so a finite sum settles it in one fast pass
+    (about 10 times faster than ``isfinite(T).all()``); a sum that overflows gets the full check."""
+    return bool(torch.isfinite(T.sum())) or bool(torch.isfinite(T).all())
+
+
+def real(name: str, value, low=None, high=None, *, low_open: bool = False, high_open: bool = False) -> float:
+    """Return `value` as a float, or raise a ValueError naming `name` unless it is a finite real number in the
+    interval from `low` to `high` (closed ends unless `low_open` / `high_open`; None for no bound).
+
+    A bool is refused (``True`` is not a number here), and so are NaN and ±inf.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if not ok:
+        raise ValueError(f"{name} must be {_interval(low, high, low_open, high_open)}, got {value!r}")
+    return float(value)
+
+
+def _interval(low, high, low_open: bool, high_open: bool) -> str:
+    if low is None and high is None:
+        return "a finite number"
+    if high is None:
+        return f"a finite number {'>' if low_open else '>='} {low:g}"
+    if low is None:
+        return f"a finite number {'<' if high_open else '<='} {high:g}"
+    return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def flag(name: str, value) -> bool:
+    """Return `value` as a bool, or raise a ValueError naming `name` unless it is True or False."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def choice(name: str, value, options) -> str:
+    """Return `value` if it is one of `options`, else raise a ValueError naming `name` and listing them."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    return value
+
+
+# --- memory --------------------------------------------------------------------------------------------------
+
+
+def available_memory(device=None) -> int:
+    """Bytes that can still be allocated: free GPU memory on a CUDA device, else the system's available memory
+    (psutil's estimate when installed, else the free physical pages)."""
+    if device is not None and torch.device(device).type == "cuda":
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"  # pragma: no cover
+
+
+def fits_in_memory(name: str, n_bytes: float, device=None, *, hint: str | None = None) -> None:
+    """Raise a ValueError naming `name` if an allocation of `n_bytes` (the caller's estimate of what the call
+    needs at once) is larger than the memory available, instead of a MemoryError or a machine that swaps."""
+    available = available_memory(device)
+    if n_bytes > available:
+        raise ValueError(
+            f"{name} is too large: the call would need about {_bytes(n_bytes)} of memory, and "
+            f"{_bytes(available)} is available; {hint or f'pass a smaller {name}'}"
+        )
+
+
+# --- declarations --------------------------------------------------------------------------------------------
+
+
+class Int:
+    """An integer argument >= `minimum` (a bool is refused)."""
+
+    def __init__(self, minimum: int = 1):
+        self.minimum = minimum
+
+    def __call__(self, name, value):
+        return positive_int(name, value, self.minimum)
+
+    def __repr__(self):
+        return f"Int(minimum={self.minimum})"
+
+
+class Real:
+    """A finite real argument in an interval (see `real`)."""
+
+    def __init__(self, low=None, high=None, *, low_open: bool = False, high_open: bool = False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def __call__(self, name, value):
+        return real(name, value, self.low, self.high, low_open=self.low_open, high_open=self.high_open)
+
+    def __repr__(self):
+        return f"Real({_interval(self.low, self.high, self.low_open, self.high_open)})"
+
+
+class Flag:
+    """True or False."""
+
+    def __call__(self, name, value):
+        return flag(name, value)
+
+    def __repr__(self):
+        return "Flag()"
+
+
+class Choice:
+    """One of a fixed set of strings."""
+
+    def __init__(self, *options: str):
+        self.options = options
+
+    def __call__(self, name, value):
+        return choice(name, value, self.options)
+
+    def __repr__(self):
+        return f"Choice{self.options}"
+
+
+class Tensor:
+    """A tensor or array of real numbers with `ndim` dimensions (see `tensor`), finite unless `finite=False`."""
+
+    def __init__(self, ndim=None, *, finite: bool = True, min_ndim: int | None = None):
+        self.ndim, self.finite, self.min_ndim = ndim, finite, min_ndim
+
+    def __call__(self, name, value):
+        value = tensor(name, value, self.ndim, finite=self.finite)
+        if self.min_ndim is not None and value.ndim < self.min_ndim:
+            raise ValueError(f"{name} must have at least {self.min_ndim} dimensions, got shape {tuple(value.shape)}")
+        return value
+
+    def __repr__(self):
+        return f"Tensor(ndim={self.ndim}, finite={self.finite})"
+
+
+class Optional:
+    """None, or what `spec` accepts."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __call__(self, name, value):
+        return None if value is None else self.spec(name, value)
+
+    def __repr__(self):
+        return f"Optional({self.spec!r})"
+
+
+def arguments(**specs):
+    """Declare a public function's arguments once: ``@arguments(k=Int(1), eps=Real(0, 1, low_open=True))``.
+
+    Each named argument is checked (and converted: an int, a float, a tensor) before the function runs, by
+    the spec given for it; a bad one raises the spec's ValueError naming the argument. The declarations are
+    kept on the function as ``__arguments__`` so that tests (tests/test_public_inputs.py) can read them.
+    """
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+        unknown = set(specs) - set(signature.parameters)
+        if unknown:
+            raise TypeError(f"{fn.__qualname__} has no argument(s) {sorted(unknown)} to declare")
+
+        @functools.wraps(fn)
+        def checked(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            for name, spec in specs.items():
+                if name in bound.arguments:
+                    bound.arguments[name] = spec(name, bound.arguments[name])
+            return fn(*bound.args, **bound.kwargs)
+
+        checked.__arguments__ = dict(specs)
+        return checked
+
+    return decorate
