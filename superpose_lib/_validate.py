@@ -267,3 +267,60 @@ def arguments(**specs):
         return checked
 
     return decorate
+
+
+class Instance:
+    """An object of one of the given classes (a model, word vectors, a dataset)."""
+
+    def __init__(self, *classes: type, what: str | None = None):
+        self.classes = classes
+        self.what = what or " or ".join(c.__name__ for c in classes)
+
+    def __call__(self, name, value):
+        if not isinstance(value, self.classes):
+            raise ValueError(f"{name} must be a {self.what}, got {type(value).__name__}")
+        return value
+
+    def __repr__(self):
+        return f"Instance({self.what})"
+
+
+class Function:
+    """A callable (a hook or a data source)."""
+
+    def __call__(self, name, value):
+        if not callable(value):
+            raise ValueError(f"{name} must be a function, got {type(value).__name__}")
+        return value
+
+    def __repr__(self):
+        return "Function()"
+
+
+class Text:
+    """A string (a word, a label)."""
+
+    def __call__(self, name, value):
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+        return value
+
+    def __repr__(self):
+        return "Text()"
+
+
+class Each:
+    """A non-empty list or tuple whose every item `spec` accepts (a list of arrays, of labels)."""
+
+    def __init__(self, spec, *, allow_empty: bool = False):
+        self.spec, self.allow_empty = spec, allow_empty
+
+    def __call__(self, name, value):
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple | np.ndarray | torch.Tensor):
+            raise ValueError(f"{name} must be a list, got {type(value).__name__}")
+        if len(value) == 0 and not self.allow_empty:
+            raise ValueError(f"{name} must not be empty")
+        return [self.spec(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+    def __repr__(self):
+        return f"Each({self.spec!r})"

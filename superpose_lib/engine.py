@@ -56,6 +56,7 @@ GRADIENTS = ("auto", "autograd", "hand")
 ONE_THREAD_BELOW = 2**26
 
 
+@_validate.arguments(work=_validate.Int(0))
 def threads_for(work: int) -> int:
     """CPU threads for a step whose largest product does `work` multiply-adds: 1 below `ONE_THREAD_BELOW`.
 
@@ -67,6 +68,8 @@ def threads_for(work: int) -> int:
     return 1 if work < ONE_THREAD_BELOW else torch.get_num_threads()
 
 
+@_validate.arguments(step=_validate.Int(0), steps=_validate.Int(1), lr=_validate.Real(0, low_open=True),
+                     schedule=_validate.Choice(*SCHEDULES), warmup=_validate.Int(0))  # fmt: skip
 def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", warmup: int = 0) -> float:
     """The learning rate at `step` (0-based) of `steps`: linear warm-up over `warmup` steps, then `schedule`.
 
@@ -79,6 +82,10 @@ def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", 
     >>> learning_rate(0, 100, 0.1, warmup=10)
     0.01
     """
+    return _learning_rate(step, steps, lr, schedule, warmup)
+
+
+def _learning_rate(step: int, steps: int, lr: float, schedule: str, warmup: int) -> float:  # checked by the caller
     if step < warmup:
         return lr * (step + 1) / warmup
     if schedule == "constant":
@@ -105,6 +112,14 @@ class Adam:
     """
 
     def __init__(self, params: list[torch.Tensor], betas=(0.9, 0.999), eps=1e-8):
+        if isinstance(params, torch.Tensor) or not isinstance(params, list | tuple) or not params:
+            raise ValueError(f"params must be a non-empty list of tensors, got {type(params).__name__}")
+        if not all(isinstance(p, torch.Tensor) and p.is_floating_point() for p in params):
+            raise ValueError("params must be a list of floating-point tensors (the parameters to update in place)")
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+        betas = tuple(_validate.real("betas", b, 0, 1, high_open=True) for b in betas)
+        eps = _validate.real("eps", eps, 0, low_open=True)
         self.params, self.betas, self.eps = list(params), betas, eps
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
@@ -222,12 +237,23 @@ def fit(
     if threads is None:
         threads = threads_for(batch_size * max(p.numel() for p in params))
     threads = _validate.positive_int("threads", threads)
+    for hook_name, hook in (("sample", sample), ("before_update", before_update), ("after_update", after_update),
+                            ("on_step", on_step)):  # fmt: skip
+        if not (hook is None and hook_name != "sample") and not callable(hook):
+            raise ValueError(f"{hook_name} must be a function (see fit's docstring), got {type(hook).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     device = params[0].device
     adam = Adam([p.data for p in params])
     history = None
     with cpu_threads(threads, device), torch.no_grad():
         for step in tqdm(range(steps), desc=desc, disable=not progress):
-            X = sample(batch_size, generator)
+            try:
+                X = sample(batch_size, generator)
+            except (MemoryError, RuntimeError) as error:
+                if "alloc" not in str(error) and not isinstance(error, MemoryError):
+                    raise
+                raise ValueError(f"batch_size = {batch_size} is too large: the batch does not fit in memory") from error
             if hand:
                 loss, grads = model.batch_loss_and_grads(X)
             else:
@@ -241,9 +267,13 @@ def fit(
             history[step] = loss
             if before_update is not None:
                 before_update(grads)
-            adam.step(grads, learning_rate(step, steps, lr, schedule, warmup))
+            adam.step(grads, _learning_rate(step, steps, lr, schedule, warmup))
             if after_update is not None:
                 after_update(step, adam)
             if on_step is not None:
                 on_step(step, model)
+    if not _validate.finite_tensor(history):
+        raise ValueError(
+            f"training diverged: the loss became NaN or inf (lr = {lr:g}); pass a smaller lr, or check the data"
+        )
     return history.cpu()

@@ -7,6 +7,8 @@ import platform
 
 import torch
 
+from . import _validate
+
 
 def default_device() -> torch.device:
     """CUDA when torch sees a GPU, else the CPU."""
@@ -35,8 +37,10 @@ def cpu_threads(threads: int, device="cpu"):
     The library uses one thread for small work: on a small matrix, waking and synchronising a second thread
     costs more than it saves, many times more on a busy machine. Nothing changes when `device` is a GPU.
     """
+    threads = _validate.positive_int("threads", threads)
+    device = _validate.device(device)
     saved = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
+    if device.type == "cpu":
         torch.set_num_threads(threads)
     try:
         yield

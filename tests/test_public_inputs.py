@@ -581,6 +581,9 @@ def call(name: str, arguments: dict, parameter: str | None, hostile: Hostile | N
             result = fn(**arguments)
             if isinstance(result, types.GeneratorType):
                 result = list(result)
+            if isinstance(result, contextlib.AbstractContextManager):  # a context manager checks on entry
+                with result:
+                    pass
     except Hang as error:
         return "hang", str(error)
     except ValueError as error:
@@ -705,10 +708,13 @@ def test_generated_argument_is_refused_by_name_or_handled(name, parameter):
 # --- the census ----------------------------------------------------------------------------------------------
 
 
-def census(out=sys.stdout) -> Counter:
-    """Count the outcomes of every fixed hostile call; print the bad ones."""
+def census(prefixes=(), out=sys.stdout) -> Counter:
+    """Count the outcomes of every fixed hostile call (of the names starting with one of `prefixes`, or all);
+    print the bad ones."""
     counts = Counter()
     for name, parameter in cases():
+        if prefixes and not name.startswith(tuple(prefixes)):
+            continue
         for arguments, hostile in hostile_calls(name, parameter):
             outcome, detail = call(name, arguments, parameter, hostile)
             counts[outcome] += 1
@@ -725,4 +731,4 @@ if __name__ == "__main__":
     import matplotlib
 
     matplotlib.use("Agg")
-    census()
+    census(sys.argv[1:])
