@@ -91,7 +91,12 @@ SKIPPED = {
 DOCUMENTED_NAN = {
     "superpose_lib.detection.interference_statistic": "NaN for a model with fewer than two represented features",
     "superpose_lib.metrics.kurtosis": "a constant has no kurtosis, and gives NaN",
+    "superpose_lib.detection.z_score": "±inf when the null draws are all equal and observed differs from them",
+    "superpose_lib.metrics.dimensions_per_feature": "inf for an all-zero W (no feature represented)",
 }
+# Entries at least this large may overflow float32 arithmetic (their squares or fourth powers): a NaN or inf then is
+# counted as "overflow", reported by the census but not a failure.
+LARGE = 1e15
 
 # Arguments that count iterations or draws: a large value is a long call (with progress), not a bad one.
 ITERATIONS = {"steps", "epochs", "n_iter", "max_iter", "fista_iter", "n_rotations", "n_draws", "n_null", "n_seeds",
@@ -539,6 +544,17 @@ def _finite_inputs(arguments: dict) -> bool:
     return True
 
 
+def _largest_input(arguments: dict) -> float:
+    largest = 0.0
+    for value in arguments.values():
+        for leaf in _leaves(value):
+            if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and leaf.numel():
+                largest = max(largest, leaf.abs().max().item())
+            elif isinstance(leaf, float):
+                largest = max(largest, abs(leaf))
+    return largest
+
+
 def _leaves(value, depth=0):
     if depth > 3:
         return
@@ -597,6 +613,8 @@ def call(name: str, arguments: dict, parameter: str | None, hostile: Hostile | N
     if hostile is not None and hostile.must_refuse:
         return "accepted", f"returned {type(result).__name__}"
     if finite_in and _has_nan(result) and f"superpose_lib.{name}" not in DOCUMENTED_NAN:
+        if _largest_input(arguments) >= LARGE:
+            return "overflow", f"NaN or inf in the result of {type(result).__name__}, from entries of 1e15 or more"
         return "nan", f"NaN or inf in the result of {type(result).__name__}"
     return "ok", ""
 
@@ -721,7 +739,7 @@ def census(prefixes=(), out=sys.stdout) -> Counter:
             if outcome in BAD:
                 print(f"{outcome:8s} {name}({parameter}={hostile!r}): {detail[:160]}", file=out)
     print(f"public names: {len(public_names())}, calls: {sum(counts.values())}", file=out)
-    for outcome in ("ok", "clear") + BAD:
+    for outcome in ("ok", "clear", "overflow") + BAD:
         print(f"{outcome:8s} {counts[outcome]}", file=out)
     return counts
 
