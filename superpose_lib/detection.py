@@ -159,13 +159,15 @@ def null_distribution(
 
 
 def _null(null) -> torch.Tensor:
-    null = _validate.tensor("null", null)
+    null = _validate.tensor("null", null, finite=False)  # NaN gets its own message below
     if null.ndim != 1 or null.numel() < 2:
         raise ValueError(
             f"null must be a 1-D tensor of at least 2 draws of the statistic, got shape {tuple(null.shape)}"
         )
     if torch.isnan(null).any():
         raise ValueError("null contains NaN: draw it with at least two features, so every draw has a pair")
+    if not torch.isfinite(null).all():
+        raise ValueError("null must be finite (it contains inf)")
     return null
 
 

@@ -38,7 +38,10 @@ def cpu_threads(threads: int, device="cpu"):
     costs more than it saves, many times more on a busy machine. Nothing changes when `device` is a GPU.
     """
     threads = _validate.positive_int("threads", threads)
-    device = _validate.device(device)
+    try:
+        device = torch.device(device)  # only its type matters here: a CUDA device need not be present
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f'device must be "cpu", "cuda" or a torch.device, got {device!r}') from error
     saved = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(threads)

@@ -93,6 +93,8 @@ DOCUMENTED_NAN = {
     "superpose_lib.metrics.kurtosis": "a constant has no kurtosis, and gives NaN",
     "superpose_lib.detection.z_score": "±inf when the null draws are all equal and observed differs from them",
     "superpose_lib.metrics.dimensions_per_feature": "inf for an all-zero W (no feature represented)",
+    "superpose_lib.digits.basis_kurtosis": "NaN for a direction along which the activations are constant",
+    "superpose_lib.digits.random_basis_kurtosis": "NaN when the activations are constant along every direction",
 }
 # Entries at least this large may overflow float32 arithmetic (their squares or fourth powers): a NaN or inf then is
 # counted as "overflow", reported by the census but not a failure.
