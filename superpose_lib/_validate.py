@@ -26,7 +26,7 @@ def tensor(name: str, value, ndim: int | tuple[int, ...] | None = None, *, finit
     refused, and so are NaN and ±inf entries unless `finite` is False (for an argument whose docstring says
     what a non-finite entry means).
     """
-    if isinstance(value, str | bytes) or value is None:
+    if isinstance(value, str | bytes | bool) or value is None:
         raise ValueError(f"{name} must be a tensor or array of numbers, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor):
         try:
@@ -131,7 +131,11 @@ def choice(name: str, value, options) -> str:
 def available_memory(device=None) -> int:
     """Bytes that can still be allocated: free GPU memory on a CUDA device, else the system's available memory
     (psutil's estimate when installed, else the free physical pages)."""
-    if device is not None and torch.device(device).type == "cuda":
+    try:
+        on_gpu = device is not None and torch.device(device).type == "cuda" and torch.cuda.is_available()
+    except (RuntimeError, TypeError):  # not a device: the device check reports it
+        on_gpu = False
+    if on_gpu:
         return int(torch.cuda.mem_get_info(torch.device(device))[0])
     try:
         import psutil

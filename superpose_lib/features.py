@@ -69,6 +69,8 @@ class SparseFeatures(torch.nn.Module):
         super().__init__()
         self.n_features = _validate.positive_int("n_features", n_features)
         self.n_instances = _validate.positive_int("n_instances", n_instances)
+        _validate.fits_in_memory("n_features and n_instances", 6 * 4 * self.n_instances * self.n_features,
+                                 hint="pass smaller sizes")  # fmt: skip
         if isinstance(low, bool) or not isinstance(low, (int, float)) or not -1 <= low < 1:
             raise ValueError(f"low must be a number in [-1, 1), got {low!r}")
         self.low = float(low)
@@ -177,7 +179,7 @@ class FixedDataset(torch.nn.Module):
 
 def broadcast(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
     """`value` (a number or tensor) as a float32 tensor of `shape`, or a ValueError naming `name`."""
-    value = torch.as_tensor(value, dtype=torch.float32)
+    value = _validate.tensor(name, value).to(torch.float32)
     try:
         return torch.broadcast_to(value, shape).clone()
     except RuntimeError as error:

@@ -103,6 +103,8 @@ LARGE = 1e15
 # Arguments that count iterations or draws: a large value is a long call (with progress), not a bad one.
 ITERATIONS = {"steps", "epochs", "n_iter", "max_iter", "fista_iter", "n_rotations", "n_draws", "n_null", "n_seeds",
               "max_steps", "warmup", "dead_window", "n_eval", "step", "work"}  # fmt: skip
+# Per function, arguments that count samples drawn in chunks: a large value is a long call with a progress bar.
+ITERATIONS_OF = {"toy_models.evaluate": {"n_samples"}}
 # Arguments that are not sizes at all, for which 10¹² is just a number.
 NOT_SIZES = ITERATIONS | {"seed", "dim", "i", "j", "threads"}
 
@@ -417,7 +419,7 @@ NUMBER_NONSENSE = [
 ]
 
 
-def hostile_values(kind: str, parameter: str) -> list[Hostile]:
+def hostile_values(kind: str, parameter: str, name: str = "") -> list[Hostile]:
     if kind == "int":
         values = NUMBER_NONSENSE + [
             Hostile("-1", lambda v: -1),
@@ -426,7 +428,7 @@ def hostile_values(kind: str, parameter: str) -> list[Hostile]:
             Hostile("np.int64", lambda v: np.int64(v)),
             Hostile("torch int", lambda v: torch.tensor(v)),
         ]
-        if parameter not in NOT_SIZES:
+        if parameter not in NOT_SIZES and parameter not in ITERATIONS_OF.get(name, ()):
             values.append(Hostile("10**12", lambda v: HUGE))
         return values
     if kind == "float":
@@ -641,7 +643,7 @@ def hostile_calls(name: str, parameter: str):
     if example is inspect.Parameter.empty:
         raise KeyError(f"no valid value for {name}({parameter})")
     kind = _kind(example) if example is not None else "object"
-    for hostile in hostile_values(kind, parameter):
+    for hostile in hostile_values(kind, parameter, name):
         if hostile.label == "None" and default is None:
             continue  # None is that argument's own default
         arguments = valid_arguments(name)  # fresh objects for every call
