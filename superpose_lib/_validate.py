@@ -168,13 +168,16 @@ def fits_in_memory(name: str, n_bytes: float, device=None, *, hint: str | None =
 
 
 class Int:
-    """An integer argument >= `minimum` (a bool is refused)."""
+    """An integer argument >= `minimum` (and <= `maximum` when given; a bool is refused)."""
 
-    def __init__(self, minimum: int = 1):
-        self.minimum = minimum
+    def __init__(self, minimum: int = 1, maximum: int | None = None):
+        self.minimum, self.maximum = minimum, maximum
 
     def __call__(self, name, value):
-        return positive_int(name, value, self.minimum)
+        value = positive_int(name, value, self.minimum)
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"{name} must be an integer in [{self.minimum}, {self.maximum}], got {value!r}")
+        return value
 
     def __repr__(self):
         return f"Int(minimum={self.minimum})"
@@ -219,11 +222,13 @@ class Choice:
 class Tensor:
     """A tensor or array of real numbers with `ndim` dimensions (see `tensor`), finite unless `finite=False`."""
 
-    def __init__(self, ndim=None, *, finite: bool = True, min_ndim: int | None = None):
-        self.ndim, self.finite, self.min_ndim = ndim, finite, min_ndim
+    def __init__(self, ndim=None, *, finite: bool = True, min_ndim: int | None = None, nonempty: bool = False):
+        self.ndim, self.finite, self.min_ndim, self.nonempty = ndim, finite, min_ndim, nonempty
 
     def __call__(self, name, value):
         value = tensor(name, value, self.ndim, finite=self.finite)
+        if self.nonempty and value.numel() == 0:
+            raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
         if self.min_ndim is not None and value.ndim < self.min_ndim:
             raise ValueError(f"{name} must have at least {self.min_ndim} dimensions, got shape {tuple(value.shape)}")
         return value
@@ -302,11 +307,16 @@ class Function:
 
 
 class Text:
-    """A string (a word, a label)."""
+    """A string (a word, a label); with ``or_number=True`` a number is accepted too (a class label)."""
+
+    def __init__(self, *, or_number: bool = False):
+        self.or_number = or_number
 
     def __call__(self, name, value):
-        if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+        if not isinstance(value, str) and not (
+            self.or_number and isinstance(value, numbers.Real | np.number) and not isinstance(value, bool)
+        ):
+            raise ValueError(f"{name} must be a string{' or a number' if self.or_number else ''}, got {value!r}")
         return value
 
     def __repr__(self):
@@ -316,14 +326,18 @@ class Text:
 class Each:
     """A non-empty list or tuple whose every item `spec` accepts (a list of arrays, of labels)."""
 
-    def __init__(self, spec, *, allow_empty: bool = False):
-        self.spec, self.allow_empty = spec, allow_empty
+    def __init__(self, spec, *, allow_empty: bool = False, length: int | None = None):
+        self.spec, self.allow_empty, self.length = spec, allow_empty, length
 
     def __call__(self, name, value):
         if isinstance(value, str | bytes) or not isinstance(value, list | tuple | np.ndarray | torch.Tensor):
             raise ValueError(f"{name} must be a list, got {type(value).__name__}")
+        if isinstance(value, np.ndarray | torch.Tensor) and value.ndim == 0:
+            raise ValueError(f"{name} must be a list, got a single number")
         if len(value) == 0 and not self.allow_empty:
             raise ValueError(f"{name} must not be empty")
+        if self.length is not None and len(value) != self.length:
+            raise ValueError(f"{name} must have {self.length} items, got {len(value)}")
         return [self.spec(f"{name}[{i}]", item) for i, item in enumerate(value)]
 
     def __repr__(self):

@@ -91,7 +91,7 @@ _all_finite = _validate.finite_tensor
 
 def _lam(lam) -> float:
     if isinstance(lam, bool) or not isinstance(lam, int | float) or not math.isfinite(lam) or not 0 <= lam <= 1e30:
-        raise ValueError(f"lam must be a number in [0, 1e30] (the weight of the L1 penalty), got {lam!r}")
+        raise ValueError(f"lam must be a finite number >= 0 and <= 1e30 (the weight of the L1 penalty), got {lam!r}")
     return float(lam)
 
 
