@@ -413,7 +413,9 @@ def top_activating(activations, k: int = 10) -> torch.Tensor:
     activations = _validate.tensor("activations", activations, ndim=2)
     k = _validate.positive_int("k", k)
     if k > activations.shape[0]:
-        raise ValueError(f"k must be at most the number of examples (rows of activations: {activations.shape[0]}), got {k}")
+        raise ValueError(
+            f"k must be at most the number of examples (rows of activations: {activations.shape[0]}), got {k}"
+        )
     return torch.topk(activations.T, k, dim=1).indices
 
 
@@ -449,14 +451,18 @@ def basis_kurtosis(activations, basis=None) -> torch.Tensor:
     return kurtosis(activations @ basis, dim=0)
 
 
-def random_basis_kurtosis(activations, n_rotations: int = 200, *, seed=None, generator=None) -> torch.Tensor:
+def random_basis_kurtosis(
+    activations, n_rotations: int = 200, *, seed=None, generator=None, progress: bool = False
+) -> torch.Tensor:
     """Mean kurtosis along the directions of `n_rotations` Haar-random bases: the null for "is the neuron
     basis special?".
 
     Returns
     -------
     tensor of shape (n_rotations,): for each random basis R, the mean over its d directions of the kurtosis of
-    ``activations @ R``. Compare it with ``basis_kurtosis(activations).nanmean()`` for the neuron basis.
+    ``activations @ R``. Compare it with ``basis_kurtosis(activations).nanmean()`` for the neuron basis; NaN
+    when the activations are constant along every direction. ``progress=True`` shows a tqdm bar over the
+    rotations (for a wide layer or many rotations).
 
     Examples
     --------
@@ -468,7 +474,8 @@ def random_basis_kurtosis(activations, n_rotations: int = 200, *, seed=None, gen
     n_rotations = _validate.positive_int("n_rotations", n_rotations)
     gen = _validate.generator(seed, generator)
     d = activations.shape[1]
-    stats = [basis_kurtosis(activations, random_rotation(d, generator=gen)).nanmean() for _ in range(n_rotations)]
+    rotations = tqdm(range(n_rotations), desc="random bases", disable=not _validate.flag("progress", progress))
+    stats = [basis_kurtosis(activations, random_rotation(d, generator=gen)).nanmean() for _ in rotations]
     return torch.stack(stats)
 
 
@@ -573,8 +580,12 @@ def _labels(name: str, labels, n: int, n_classes: int | None = None, rows: str =
             labels = torch.as_tensor(labels)
         except (TypeError, ValueError, RuntimeError) as error:
             raise ValueError(f"{name} must be a tensor of integer class labels, got {type(labels).__name__}") from error
-    if labels.ndim != 1 or labels.shape[0] != n or labels.is_floating_point() or labels.is_complex() or (
-        labels.dtype == torch.bool
+    if (
+        labels.ndim != 1
+        or labels.shape[0] != n
+        or labels.is_floating_point()
+        or labels.is_complex()
+        or (labels.dtype == torch.bool)
     ):
         raise ValueError(f"{name} must be integers of shape (n,) = ({n},), one per row of {rows}; "
                          f"got {labels.dtype} of shape {tuple(labels.shape)}")  # fmt: skip

@@ -45,7 +45,9 @@ def _importance(importance, k: int | None = None) -> torch.Tensor:
     if importance.shape[0] == 0:
         raise ValueError("importance must have at least one entry (one per feature)")
     if k is not None and importance.shape[0] != k:
-        raise ValueError(f"importance must have one entry per feature ({k}, the columns of W), got {importance.shape[0]}")
+        raise ValueError(
+            f"importance must have one entry per feature ({k}, the columns of W), got {importance.shape[0]}"
+        )
     if (importance < 0).any():
         raise ValueError("importance must be non-negative")
     return importance

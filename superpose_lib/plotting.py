@@ -399,7 +399,8 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     return ax
 
 
-@_v.arguments(p_values=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()), alpha=_v.Real(0, 1, low_open=True, high_open=True))  # fmt: skip
+@_v.arguments(p_values=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
+              alpha=_v.Real(0, 1, low_open=True, high_open=True))  # fmt: skip
 def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
     """Histograms of p-values on [0, 1], one outline per label, with the uniform density (a valid test at its
     null's boundary) as a dashed line and the level `alpha` as a dotted one."""

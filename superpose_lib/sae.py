@@ -82,8 +82,14 @@ class SyntheticFeatures:
                  device=None, dtype=torch.float32):  # fmt: skip
         self.n_features = _validate.positive_int("n_features", n_features)
         self.d = _validate.positive_int("d", d)
-        _validate.fits_in_memory("n_features and d", 3 * 4 * self.n_features * self.d, device, hint="pass smaller sizes")
-        if isinstance(mean_active, bool) or not isinstance(mean_active, numbers.Real) or not 0 < mean_active <= self.n_features:
+        _validate.fits_in_memory(
+            "n_features and d", 3 * 4 * self.n_features * self.d, device, hint="pass smaller sizes"
+        )
+        if (
+            isinstance(mean_active, bool)
+            or not isinstance(mean_active, numbers.Real)
+            or not 0 < mean_active <= self.n_features
+        ):
             raise ValueError(
                 f"mean_active must be a number in (0, n_features] = (0, {self.n_features}], got {mean_active!r}"
             )

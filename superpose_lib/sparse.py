@@ -860,7 +860,9 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     else:
         n_nonzero = _validate.positive_int("n_nonzero", n_nonzero)
         if n_nonzero > min(n, k):
-            raise ValueError(f"n_nonzero must be at most min(n, k) = {min(n, k)} for D of shape {(n, k)}, got {n_nonzero}")
+            raise ValueError(
+                f"n_nonzero must be at most min(n, k) = {min(n, k)} for D of shape {(n, k)}, got {n_nonzero}"
+            )
     if n_nonzero == 0 or batch == 0:  # no atoms, or no signals
         return _out(X2.new_zeros(batch, k, dtype=out_dtype), single)
     dtype, dev = D.dtype, D.device

@@ -8,8 +8,12 @@ import ipywidgets
 from . import _validate
 from .embeddings import UnknownWordError, WordVectors, analogy
 
-_ALMOST_ORTHOGONAL = dict(n=_validate.Int(1), k=_validate.Int(2), eps=_validate.Real(0, 1, low_open=True, high_open=True),
-                          seed=_validate.Int(0))  # fmt: skip
+_ALMOST_ORTHOGONAL = {  # the almost-orthogonality explorer's arguments, declared once for its two views
+    "n": _validate.Int(1),
+    "k": _validate.Int(2),
+    "eps": _validate.Real(0, 1, low_open=True, high_open=True),
+    "seed": _validate.Int(0),
+}
 
 
 @_validate.arguments(wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(),

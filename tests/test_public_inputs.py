@@ -44,8 +44,6 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import superpose_lib
-
 FULL = os.environ.get("PUBLIC_INPUTS_FULL", "") not in ("", "0")
 GENERATED_EXAMPLES = 60 if FULL else 3
 HANG_SECONDS = 60
@@ -170,29 +168,80 @@ class _Mean(torch.nn.Module):  # the smallest model the engine trains
 
 # By argument name, a valid value (a factory, so every call gets fresh objects); `OVERRIDES` for one function.
 BY_NAME = {
-    "n": lambda: 4, "k": lambda: 3, "n_features": lambda: 5, "d_hidden": lambda: 2, "n_instances": lambda: 2,
-    "d": lambda: 4, "n_samples": lambda: 64, "n_components": lambda: 3, "n_points": lambda: 10,
-    "eps": lambda: 0.3, "t": lambda: torch.tensor([0.1, 0.5]), "V": lambda: torch.randn(4, 3, generator=_gen()),
-    "W": lambda: torch.randn(2, 5, generator=_gen()), "a": lambda: torch.randn(3, 4, generator=_gen(1)),
-    "b": lambda: torch.randn(2, 4, generator=_gen(2)), "order": lambda: 2, "X": lambda: torch.randn(6, 3, generator=_gen()),
-    "x": lambda: torch.rand(8, 5, generator=_gen()), "feature_probability": lambda: 0.3,
-    "importance": lambda: torch.tensor([1.0, 0.8, 0.6, 0.4, 0.2]), "model": _toy, "wv": _wv,
-    "directions": lambda: torch.randn(50, 2, generator=_gen()), "steps": lambda: 3, "epochs": lambda: 1,
-    "batch_size": lambda: 16, "lr": lambda: 1e-2, "seed": lambda: 0, "progress": lambda: False,
-    "threshold": lambda: 0.5, "tolerance": lambda: 0.1, "statistic": lambda: "mean_superposition",
-    "observed": lambda: 1.0, "null": lambda: torch.randn(50, generator=_gen()), "alternative": lambda: "two-sided",
-    "n_null": lambda: 20, "activations": lambda: torch.randn(40, 6, generator=_gen()),
-    "labels": lambda: torch.arange(40) % 10, "n_classes": lambda: 10, "n_rotations": lambda: 5, "n_dims": lambda: 4,
-    "n_draws": lambda: 5, "targets": lambda: torch.randn(40, generator=_gen(3)), "l2": lambda: 1e-3,
-    "dim": lambda: 0, "learned": lambda: torch.randn(4, 6, generator=_gen()), "true": lambda: torch.randn(4, 3, generator=_gen(1)),
-    "x_hat": lambda: torch.rand(8, 5, generator=_gen(1)), "D": lambda: _unit_columns(4, 6),
-    "lam": lambda: 0.1, "max_iter": lambda: 20, "tol": lambda: 1e-6, "n_nonzero": lambda: 2,
-    "delta": lambda: 0.5, "H": lambda: torch.randn(30, 4, generator=_gen()), "n_atoms": lambda: 5, "n_iter": lambda: 2,
-    "relative_importance": lambda: 0.5, "density": lambda: 0.3, "n_seeds": lambda: 2, "sae": _sae,
-    "data": lambda: torch.randn(200, 4, generator=_gen()), "d_input": lambda: 4, "d_latent": lambda: 6,
-    "mean_active": lambda: 2.0, "decay": lambda: 0.9, "work": lambda: 1_000, "step": lambda: 5, "word": lambda: "bank",
-    "k_words": lambda: 3, "importance_decay": lambda: 0.9, "entry": _entry, "probability": lambda: 0.3,
-}  # fmt: skip
+    "n": lambda: 4,
+    "k": lambda: 3,
+    "n_features": lambda: 5,
+    "d_hidden": lambda: 2,
+    "n_instances": lambda: 2,
+    "d": lambda: 4,
+    "n_samples": lambda: 64,
+    "n_components": lambda: 3,
+    "n_points": lambda: 10,
+    "eps": lambda: 0.3,
+    "t": lambda: torch.tensor([0.1, 0.5]),
+    "V": lambda: torch.randn(4, 3, generator=_gen()),
+    "W": lambda: torch.randn(2, 5, generator=_gen()),
+    "a": lambda: torch.randn(3, 4, generator=_gen(1)),
+    "b": lambda: torch.randn(2, 4, generator=_gen(2)),
+    "order": lambda: 2,
+    "X": lambda: torch.randn(6, 3, generator=_gen()),
+    "x": lambda: torch.rand(8, 5, generator=_gen()),
+    "feature_probability": lambda: 0.3,
+    "importance": lambda: torch.tensor([1.0, 0.8, 0.6, 0.4, 0.2]),
+    "model": _toy,
+    "wv": _wv,
+    "directions": lambda: torch.randn(50, 2, generator=_gen()),
+    "steps": lambda: 3,
+    "epochs": lambda: 1,
+    "batch_size": lambda: 16,
+    "lr": lambda: 1e-2,
+    "seed": lambda: 0,
+    "progress": lambda: False,
+    "threshold": lambda: 0.5,
+    "tolerance": lambda: 0.1,
+    "statistic": lambda: "mean_superposition",
+    "observed": lambda: 1.0,
+    "null": lambda: torch.randn(50, generator=_gen()),
+    "alternative": lambda: "two-sided",
+    "n_null": lambda: 20,
+    "activations": lambda: torch.randn(40, 6, generator=_gen()),
+    "labels": lambda: torch.arange(40) % 10,
+    "n_classes": lambda: 10,
+    "n_rotations": lambda: 5,
+    "n_dims": lambda: 4,
+    "n_draws": lambda: 5,
+    "targets": lambda: torch.randn(40, generator=_gen(3)),
+    "l2": lambda: 1e-3,
+    "dim": lambda: 0,
+    "learned": lambda: torch.randn(4, 6, generator=_gen()),
+    "true": lambda: torch.randn(4, 3, generator=_gen(1)),
+    "x_hat": lambda: torch.rand(8, 5, generator=_gen(1)),
+    "D": lambda: _unit_columns(4, 6),
+    "lam": lambda: 0.1,
+    "max_iter": lambda: 20,
+    "tol": lambda: 1e-6,
+    "n_nonzero": lambda: 2,
+    "delta": lambda: 0.5,
+    "H": lambda: torch.randn(30, 4, generator=_gen()),
+    "n_atoms": lambda: 5,
+    "n_iter": lambda: 2,
+    "relative_importance": lambda: 0.5,
+    "density": lambda: 0.3,
+    "n_seeds": lambda: 2,
+    "sae": _sae,
+    "data": lambda: torch.randn(200, 4, generator=_gen()),
+    "d_input": lambda: 4,
+    "d_latent": lambda: 6,
+    "mean_active": lambda: 2.0,
+    "decay": lambda: 0.9,
+    "work": lambda: 1_000,
+    "step": lambda: 5,
+    "word": lambda: "bank",
+    "k_words": lambda: 3,
+    "importance_decay": lambda: 0.9,
+    "entry": _entry,
+    "probability": lambda: 0.3,
+}
 
 
 def _fit_args():
@@ -205,28 +254,59 @@ OVERRIDES = {
     "detection.random_directions_test": lambda: {"W": torch.randn(3, 6, generator=_gen()), "n_null": 20, "seed": 0},
     "detection.null_distribution": lambda: {"n_features": 5, "d_hidden": 2, "n_samples": 20, "seed": 0},
     "detection.superposition_test": lambda: {"model": _toy(), "n_samples": 256, "seed": 0},
-    "detection.count_distinct_latents": lambda: {"decoder": _unit_columns(4, 6), "codes": torch.rand(30, 6, generator=_gen())},
+    "detection.count_distinct_latents": lambda: {
+        "decoder": _unit_columns(4, 6),
+        "codes": torch.rand(30, 6, generator=_gen()),
+    },
     "digits.load_digits_split": lambda: {"test_fraction": 0.25, "seed": 0},
     "digits.DigitsMLP": lambda: {"d_hidden": 8, "seed": 0},
-    "digits.train": lambda: {"model": _mlp(), "X": torch.rand(40, 64, generator=_gen()), "y": torch.arange(40) % 10,
-                             "epochs": 1, "batch_size": 16, "seed": 0, "progress": False},
-    "digits.train_digits_mlp": lambda: {"data": _digits_split(), "d_hidden": 8, "epochs": 1, "seed": 0, "progress": False},
+    "digits.train": lambda: {
+        "model": _mlp(),
+        "X": torch.rand(40, 64, generator=_gen()),
+        "y": torch.arange(40) % 10,
+        "epochs": 1,
+        "batch_size": 16,
+        "seed": 0,
+        "progress": False,
+    },
+    "digits.train_digits_mlp": lambda: {
+        "data": _digits_split(),
+        "d_hidden": 8,
+        "epochs": 1,
+        "seed": 0,
+        "progress": False,
+    },
     "digits.rotate_hidden": lambda: {"model": _mlp(), "R": torch.linalg.qr(torch.randn(8, 8, generator=_gen()))[0]},
     "digits.plane_rotation": lambda: {"n": 4, "i": 0, "j": 2, "angle": 0.3},
     "digits.hidden_activations": lambda: {"model": _mlp(), "X": torch.rand(10, 64, generator=_gen())},
     "digits.basis_kurtosis": lambda: {"activations": torch.randn(40, 6, generator=_gen())},
-    "digits.random_basis_kurtosis": lambda: {"activations": torch.randn(40, 6, generator=_gen()), "n_rotations": 5, "seed": 0},
+    "digits.random_basis_kurtosis": lambda: {
+        "activations": torch.randn(40, 6, generator=_gen()),
+        "n_rotations": 5,
+        "seed": 0,
+    },
     "digits.gaussian_kurtosis_null": lambda: {"n_samples": 40, "n_dims": 4, "n_draws": 5, "seed": 0},
-    "digits.fit_linear_probe": lambda: {"activations": torch.randn(40, 6, generator=_gen()),
-                                        "targets": torch.arange(40) % 2, "steps": 5},
+    "digits.fit_linear_probe": lambda: {
+        "activations": torch.randn(40, 6, generator=_gen()),
+        "targets": torch.arange(40) % 2,
+        "steps": 5,
+    },
     "embeddings.load_glove": lambda: {"n_words": 500},
     "embeddings.analogy": lambda: {"wv": _wv(), "a": "man", "b": "king", "c": "woman", "k": 3},
     "atoms.atom_words": lambda: {"wv": _wv(), "directions": torch.randn(50, 2, generator=_gen()), "k": 3},
     "atoms.atom_coherence": lambda: {"wv": _wv(), "directions": torch.randn(50, 2, generator=_gen()), "k": 3},
-    "atoms.decompose": lambda: {"wv": _wv(), "dictionary": _unit_columns(50, 20), "word": "bank", "n_nonzero": 3, "k_words": 3},
+    "atoms.decompose": lambda: {
+        "wv": _wv(),
+        "dictionary": _unit_columns(50, 20),
+        "word": "bank",
+        "n_nonzero": 3,
+        "k_words": 3,
+    },
     "atoms.sense_directions": lambda: {"wv": _wv(), "entry": _entry()},
-    "atoms.two_sense_score": lambda: {"directions": torch.randn(50, 3, generator=_gen()),
-                                      "senses": torch.randn(50, 2, generator=_gen(1))},
+    "atoms.two_sense_score": lambda: {
+        "directions": torch.randn(50, 3, generator=_gen()),
+        "senses": torch.randn(50, 2, generator=_gen(1)),
+    },
     "engine.fit": _fit_args,
     "engine.learning_rate": lambda: {"step": 5, "steps": 100, "lr": 0.1},
     "engine.Adam": lambda: {"params": [torch.zeros(3)]},
@@ -238,11 +318,23 @@ OVERRIDES = {
     "geometry.random_projection": lambda: {"X": torch.randn(6, 10, generator=_gen()), "n_components": 3, "seed": 0},
     "geometry.pack_unit_vectors": lambda: {"k": 3, "n": 2, "steps": 3, "seed": 0, "progress": False},
     "interference.readout": lambda: {"W": torch.randn(2, 5, generator=_gen()), "x": torch.rand(8, 5, generator=_gen())},
-    "interference.interference": lambda: {"W": torch.randn(2, 5, generator=_gen()), "x": torch.rand(8, 5, generator=_gen())},
-    "interference.bias_tradeoff": lambda: {"W": torch.randn(2, 5, generator=_gen()), "x": torch.rand(8, 5, generator=_gen()),
-                                           "biases": [0.0, -0.2]},
-    "interference.expected_loss": lambda: {"W": torch.randn(2, 5, generator=_gen()), "b": torch.zeros(5),
-                                           "feature_probability": 0.3, "importance": torch.ones(5), "n_samples": 200, "seed": 0},
+    "interference.interference": lambda: {
+        "W": torch.randn(2, 5, generator=_gen()),
+        "x": torch.rand(8, 5, generator=_gen()),
+    },
+    "interference.bias_tradeoff": lambda: {
+        "W": torch.randn(2, 5, generator=_gen()),
+        "x": torch.rand(8, 5, generator=_gen()),
+        "biases": [0.0, -0.2],
+    },
+    "interference.expected_loss": lambda: {
+        "W": torch.randn(2, 5, generator=_gen()),
+        "b": torch.zeros(5),
+        "feature_probability": 0.3,
+        "importance": torch.ones(5),
+        "n_samples": 200,
+        "seed": 0,
+    },
     "interference.sparse_features": lambda: {"n_samples": 16, "k": 5, "feature_probability": 0.3, "seed": 0},
     "interference.dedicated_arrangement": lambda: {"k": 5, "n": 2, "feature_probability": 0.3},
     "interference.antipodal_arrangement": lambda: {"k": 5, "n": 2, "feature_probability": 0.3},
@@ -252,25 +344,62 @@ OVERRIDES = {
     "metrics.kurtosis": lambda: {"x": torch.randn(40, 3, generator=_gen())},
     "sae.SyntheticFeatures": lambda: {"n_features": 6, "d": 4, "mean_active": 2.0, "seed": 0},
     "sae.SAE": lambda: {"d_input": 4, "d_latent": 6, "n_instances": 2, "l1_coeff": 0.1, "seed": 0},
-    "sae.train_sae": lambda: {"sae": _sae(), "data": torch.randn(200, 4, generator=_gen()), "steps": 3, "batch_size": 16,
-                              "seed": 0, "progress": False},
-    "sae.evaluate_sae": lambda: {"sae": _sae(), "x": torch.randn(50, 4, generator=_gen()), "true_features": _unit_columns(4, 3)},
+    "sae.train_sae": lambda: {
+        "sae": _sae(),
+        "data": torch.randn(200, 4, generator=_gen()),
+        "steps": 3,
+        "batch_size": 16,
+        "seed": 0,
+        "progress": False,
+    },
+    "sae.evaluate_sae": lambda: {
+        "sae": _sae(),
+        "x": torch.randn(50, 4, generator=_gen()),
+        "true_features": _unit_columns(4, 3),
+    },
     "sparse.soft_threshold": lambda: {"v": torch.randn(5, generator=_gen()), "threshold": 0.5},
-    "sparse.lasso_objective": lambda: {"D": _unit_columns(4, 6), "X": torch.randn(3, 4, generator=_gen()),
-                                       "Z": torch.randn(3, 6, generator=_gen(1)), "lam": 0.1},
-    "sparse.ista": lambda: {"D": _unit_columns(4, 6), "X": torch.randn(3, 4, generator=_gen()), "lam": 0.1, "max_iter": 20},
-    "sparse.fista": lambda: {"D": _unit_columns(4, 6), "X": torch.randn(3, 4, generator=_gen()), "lam": 0.1, "max_iter": 20},
+    "sparse.lasso_objective": lambda: {
+        "D": _unit_columns(4, 6),
+        "X": torch.randn(3, 4, generator=_gen()),
+        "Z": torch.randn(3, 6, generator=_gen(1)),
+        "lam": 0.1,
+    },
+    "sparse.ista": lambda: {
+        "D": _unit_columns(4, 6),
+        "X": torch.randn(3, 4, generator=_gen()),
+        "lam": 0.1,
+        "max_iter": 20,
+    },
+    "sparse.fista": lambda: {
+        "D": _unit_columns(4, 6),
+        "X": torch.randn(3, 4, generator=_gen()),
+        "lam": 0.1,
+        "max_iter": 20,
+    },
     "sparse.lasso": lambda: {"D": _unit_columns(4, 6), "X": torch.randn(3, 4, generator=_gen()), "lam": 0.1},
     "sparse.omp": lambda: {"D": _unit_columns(4, 6), "X": torch.randn(3, 4, generator=_gen()), "n_nonzero": 2},
-    "sparse.dictionary_learning": lambda: {"H": torch.randn(30, 4, generator=_gen()), "n_atoms": 5, "lam": 0.1, "n_iter": 2,
-                                           "seed": 0, "progress": False},
+    "sparse.dictionary_learning": lambda: {
+        "H": torch.randn(30, 4, generator=_gen()),
+        "n_atoms": 5,
+        "lam": 0.1,
+        "n_iter": 2,
+        "seed": 0,
+        "progress": False,
+    },
     "toy_models.ToyModel": lambda: {"n_features": 5, "d_hidden": 2, "n_instances": 2, "seed": 0},
     "toy_models.PrivilegedBasisModel": lambda: {"n_features": 5, "d_hidden": 2, "n_instances": 2, "seed": 0},
     "toy_models.AbsoluteValueModel": lambda: {"n_features": 4, "d_hidden": 2, "n_instances": 2, "seed": 0},
     "toy_models.train": lambda: {"model": _toy(), "steps": 3, "batch_size": 16, "seed": 0, "progress": False},
     "toy_models.evaluate": lambda: {"model": _toy(), "n_samples": 64, "batch_size": 16, "seed": 0},
-    "toy_models.train_best_of_seeds": lambda: {"model": _toy(), "n_seeds": 2, "steps": 3, "batch_size": 16, "n_eval": 64,
-                                               "seed": 0, "progress": False},
+    "toy_models.train_best_of_seeds": lambda: {
+        "model": _toy(),
+        "n_seeds": 2,
+        "steps": 3,
+        "batch_size": 16,
+        "n_eval": 64,
+        "seed": 0,
+        "progress": False,
+    },
     "widgets.analogy_answers": lambda: {"wv": _wv(), "a": "man", "b": "king", "c": "woman", "k": 3},
     "widgets.almost_orthogonal_summary": lambda: {"n": 10, "k": 20, "eps": 0.3},
     "widgets.almost_orthogonal_figure": lambda: {"n": 10, "k": 20, "eps": 0.3},
@@ -284,21 +413,36 @@ OVERRIDES = {
     "plotting.dot_product_histogram": lambda: {"dots": torch.rand(50, generator=_gen()) - 0.5, "n": 10},
     "plotting.coherence_versus_k": lambda: {"n": 10, "ks": [5, 10, 20]},
     "plotting.feature_norm_bars": lambda: {"W": torch.randn(2, 5, generator=_gen())},
-    "plotting.phase_map": lambda: {"phases": torch.randint(0, 3, (4, 5), generator=_gen()),
-                                   "relative_importance": torch.linspace(0.1, 2, 4), "density": torch.linspace(0.05, 1, 5)},
+    "plotting.phase_map": lambda: {
+        "phases": torch.randint(0, 3, (4, 5), generator=_gen()),
+        "relative_importance": torch.linspace(0.1, 2, 4),
+        "density": torch.linspace(0.05, 1, 5),
+    },
     "plotting.l1_ball_meets_line": lambda: {"a": [1.0, 2.0], "b": 2.0},
-    "plotting.convergence_against_bounds": lambda: {"gaps": [np.array([1.0, 0.5, 0.2])], "bounds": [np.array([1.0, 0.6, 0.3])],
-                                                    "labels": ["ista"]},
-    "plotting.phase_diagram": lambda: {"success": torch.rand(3, 4, generator=_gen()), "deltas": torch.linspace(0.2, 0.8, 4),
-                                       "rhos": torch.linspace(0.2, 0.8, 3)},
+    "plotting.convergence_against_bounds": lambda: {
+        "gaps": [np.array([1.0, 0.5, 0.2])],
+        "bounds": [np.array([1.0, 0.6, 0.3])],
+        "labels": ["ista"],
+    },
+    "plotting.phase_diagram": lambda: {
+        "success": torch.rand(3, 4, generator=_gen()),
+        "deltas": torch.linspace(0.2, 0.8, 4),
+        "rhos": torch.linspace(0.2, 0.8, 3),
+    },
     "plotting.null_distribution_histogram": lambda: {"null": torch.randn(50, generator=_gen()), "observed": 1.0},
-    "plotting.superposition_versus_hidden_size": lambda: {"d_hidden": [2, 4, 8], "fractions": [[0.1, 0.2, 0.3]],
-                                                          "labels": ["a"]},
+    "plotting.superposition_versus_hidden_size": lambda: {
+        "d_hidden": [2, 4, 8],
+        "fractions": [[0.1, 0.2, 0.3]],
+        "labels": ["a"],
+    },
     "plotting.p_value_histograms": lambda: {"p_values": [torch.rand(30, generator=_gen())], "labels": ["a"]},
     "plotting.power_versus_density": lambda: {"density": [0.1, 0.5, 1.0], "power": [[0.2, 0.5, 0.9]], "labels": ["a"]},
-    "plotting.word_atoms_bars": lambda: {"word": "bank", "parts": [{"atom": 0, "coefficient": 0.5, "words": ["river", "shore"]}]},
+    "plotting.word_atoms_bars": lambda: {
+        "word": "bank",
+        "parts": [{"atom": 0, "coefficient": 0.5, "words": ["river", "shore"]}],
+    },
     "plotting.tradeoff_scatter": lambda: {"records": [{"explained_variance": 0.5, "coherence": 0.3, "method": "a"}]},
-}  # fmt: skip
+}
 
 
 # --- the public names ----------------------------------------------------------------------------------------
@@ -314,9 +458,7 @@ def public_names() -> list[str]:
             exported = [
                 name
                 for name, value in vars(module).items()
-                if not name.startswith("_")
-                and callable(value)
-                and getattr(value, "__module__", None) == module_name
+                if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == module_name
             ]
         for name in exported:
             value = getattr(module, name)
@@ -345,7 +487,9 @@ def _is_dataclass(cls) -> bool:
 
 def _callable(name: str):
     module_name, attr = name.rsplit(".", 1) if name.count(".") else ("superpose_lib", name)
-    module = importlib.import_module("superpose_lib" if module_name == "superpose_lib" else f"superpose_lib.{module_name}")
+    module = importlib.import_module(
+        "superpose_lib" if module_name == "superpose_lib" else f"superpose_lib.{module_name}"
+    )
     return getattr(module, attr)
 
 
