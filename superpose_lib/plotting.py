@@ -49,7 +49,7 @@ def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None):
     return ax
 
 
-@_v.arguments(matrix=_v.Tensor(2), labels=_v.Optional(_v.Each(_v.Text(or_number=True))), vmin=_v.Real(), vmax=_v.Real(),
+@_v.arguments(matrix=_v.Tensor(), labels=_v.Optional(_v.Each(_v.Text(or_number=True))), vmin=_v.Real(), vmax=_v.Real(),
                      annotate=_v.Flag())  # fmt: skip
 def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax=1.0, annotate=True):
     """A square heatmap (cosines, WᵀW, ...) with a diverging colour map centred on 0."""
@@ -165,7 +165,7 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     return ax
 
 
-@_v.arguments(n=_v.Int(1), ks=_v.Each(_v.Int(2)), measured=_v.Optional(_v.Tensor(1)),
+@_v.arguments(n=_v.Int(1), measured=_v.Optional(_v.Tensor(1)),
                      k_range=_v.Optional(_v.Each(_v.Int(2), length=2)), spread=_v.Optional(_v.Tensor(1)))  # fmt: skip
 def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, spread=None):
     """The coherence of k random unit vectors in R^n against k: the leading-order law √(4 ln k / n), the
@@ -176,7 +176,7 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, 
     from .geometry import coherence_estimate, welch_bound
 
     ks = np.asarray(ks)
-    if ks.ndim != 1 or ks.size == 0 or (ks < 2).any():
+    if ks.ndim != 1 or ks.size == 0 or ks.dtype.kind not in "iuf" or not np.isfinite(ks).all() or (ks < 2).any():
         raise ValueError(f"ks must be a non-empty 1-D list of numbers of vectors >= 2, got {ks!r}")
     low, high = (ks.min(), ks.max()) if k_range is None else k_range
     if not 2 <= low < high:

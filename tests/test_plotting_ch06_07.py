@@ -83,7 +83,7 @@ def test_explorer_callback_trains_the_five_feature_model_and_caches_it():
     assert again[0] is W  # cached: moving a slider back is instant
     dense, _ = trained_toy_geometry(1.0, 0.7, steps=1_500)
     assert (dense.norm(dim=0) > 0.5).sum() == 2
-    with pytest.raises(ValueError, match="density must lie in"):
+    with pytest.raises(ValueError, match=r"density must be a number in \(0, 1\]"):
         trained_toy_geometry(0.0, 0.9)
     assert toy_model_explorer() is not None
     plt.close("all")
