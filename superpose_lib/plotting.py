@@ -148,6 +148,8 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     dots = _numpy(dots).ravel()
     if dots.size == 0:
         raise ValueError("dots must contain at least one sampled dot product")
+    if np.abs(dots).max() > 1 + 1e-3:
+        raise ValueError(f"dots must be dot products of unit vectors, in [-1, 1], got values up to {np.abs(dots).max():.4g}")
     if xlim is not None and not (len(xlim) == 2 and -1 <= xlim[0] < xlim[1] <= 1):
         raise ValueError(f"xlim must be (low, high) with -1 <= low < high <= 1, got {xlim!r}")
     ax = _axes(ax, figsize=(5, 3.5))
@@ -368,7 +370,9 @@ def null_distribution_histogram(null, observed, floor=None, ax=None, title=None,
     if null.size < 2:
         raise ValueError(f"null must hold at least 2 draws of the statistic, got {null.size}")
     ax = _axes(ax, figsize=(4.5, 3.2))
-    ax.hist(null, bins=40, color="0.7", label=f"random directions ({null.size} draws)")
+    width = 1e-3 * max(1.0, abs(float(null[0])))  # all draws equal: one visible bar around their value
+    span = None if np.ptp(null) > 0 else (float(null[0]) - width, float(null[0]) + width)
+    ax.hist(null, bins=40, range=span, color="0.7", label=f"random directions ({null.size} draws)")
     ax.axvline(float(observed), color="tab:red", lw=2, label="trained model")
     if floor is not None:
         ax.axvline(float(floor), color="black", ls="--", lw=1, label="floor k/d − 1")
