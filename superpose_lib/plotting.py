@@ -149,7 +149,7 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     if dots.size == 0:
         raise ValueError("dots must contain at least one sampled dot product")
     if np.abs(dots).max() > 1 + 1e-3:
-        raise ValueError(f"dots must be dot products of unit vectors, in [-1, 1], got values up to {np.abs(dots).max():.4g}")
+        raise ValueError(f"dots must be dot products of unit vectors, in [-1, 1], got up to {np.abs(dots).max():.4g}")
     if xlim is not None and not (len(xlim) == 2 and -1 <= xlim[0] < xlim[1] <= 1):
         raise ValueError(f"xlim must be (low, high) with -1 <= low < high <= 1, got {xlim!r}")
     ax = _axes(ax, figsize=(5, 3.5))
