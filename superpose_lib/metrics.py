@@ -47,8 +47,8 @@ def kurtosis(x, dim: int = 0) -> torch.Tensor:
 
 def _feature_matrix(W) -> torch.Tensor:
     W = _validate.tensor("W", W)
-    if W.ndim < 2 or 0 in W.shape[-2:]:
-        raise ValueError(f"W must have shape (..., d_hidden ≥ 1, n_features ≥ 1), got shape {tuple(W.shape)}")
+    if W.ndim < 2 or W.shape[-2] == 0:
+        raise ValueError(f"W must have shape (..., d_hidden ≥ 1, n_features), got shape {tuple(W.shape)}")
     return W
 
 
@@ -86,6 +86,8 @@ def feature_dimensionality(W) -> torch.Tensor:
     tensor([0.5000, 0.5000, 0.0000])
     """
     W = _feature_matrix(W)
+    if W.shape[-1] == 0:  # no features: nothing to measure
+        return W.new_zeros(W.shape[:-2] + (0,))
     norms = W.double().norm(dim=-2)  # (..., n_features)
     largest = norms.amax(dim=-1, keepdim=True)  # (..., 1)
     represented = norms > _TINY_FEATURE * largest

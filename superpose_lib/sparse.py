@@ -108,7 +108,16 @@ def _out(Z, single):
 # --- building blocks ----------------------------------------------------------------------------------------
 
 
-@_validate.arguments(v=_validate.Tensor(), threshold=_validate.Real(0), nonnegative=_validate.Flag())
+def _threshold(name: str, value):
+    """A threshold: a finite number >= 0, or a tensor of them (kept as given, so its precision is the caller's)."""
+    if isinstance(value, torch.Tensor):
+        if value.is_complex() or value.dtype == torch.bool or not _all_finite(value) or (value < 0).any():
+            raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        return value
+    return _validate.real(name, value, 0)
+
+
+@_validate.arguments(v=_validate.Tensor(), threshold=_threshold, nonnegative=_validate.Flag())
 def soft_threshold(v, threshold, *, nonnegative: bool = False) -> torch.Tensor:
     """The proximal operator of ``threshold · ‖·‖₁``: shrink every entry towards 0 by `threshold`.
 
@@ -120,7 +129,10 @@ def soft_threshold(v, threshold, *, nonnegative: bool = False) -> torch.Tensor:
     >>> soft_threshold(torch.tensor([-2.0, -0.5, 0.3, 1.5]), 1.0)
     tensor([-1.0000, -0.0000,  0.0000,  0.5000])
     """
-    v = _validate.tensor("v", v)
+    return _shrink(v, threshold, nonnegative)
+
+
+def _shrink(v: torch.Tensor, threshold, nonnegative: bool) -> torch.Tensor:  # soft_threshold, arguments checked
     if nonnegative:
         return torch.clamp(v - threshold, min=0)
     return torch.sign(v) * torch.clamp(v.abs() - threshold, min=0)
@@ -235,7 +247,7 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     history = [objective(Z)] if return_objective else None
     for _ in range(max_iter):
         grad = Y @ G - C if use_gram else (Y @ D.T - X2) @ D  # (batch, k)
-        Z_new = soft_threshold(Y - step * grad, step * lam, nonnegative=nonnegative)
+        Z_new = _shrink(Y - step * grad, step * lam, nonnegative)
         if momentum:
             t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
             Y = Z_new + ((t - 1) / t_new) * (Z_new - Z)
