@@ -99,6 +99,8 @@ def readout(W, x, bias=None, activation: str = "linear") -> torch.Tensor:
     x = _features(x, W)
     activation = _validate.choice("activation", activation, ("linear", "relu"))
     if bias is not None:
+        if isinstance(bias, numbers.Real) and not isinstance(bias, bool):
+            bias = torch.tensor(float(bias), dtype=torch.float64)  # a number keeps its precision
         bias = _validate.tensor("bias", bias, ndim=(0, 1))
         if bias.ndim == 1 and bias.shape[0] != W.shape[1]:
             raise ValueError(f"bias must be a number or one entry per feature ({W.shape[1]}), got {tuple(bias.shape)}")
