@@ -314,7 +314,10 @@ class Text:
 
     def __call__(self, name, value):
         if not isinstance(value, str) and not (
-            self.or_number and isinstance(value, numbers.Real | np.number) and not isinstance(value, bool)
+            self.or_number
+            and isinstance(value, numbers.Real | np.number)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
         ):
             raise ValueError(f"{name} must be a string{' or a number' if self.or_number else ''}, got {value!r}")
         return value

@@ -31,6 +31,8 @@ def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None):
     W = _numpy(W)
     if W.ndim != 2 or W.shape[0] != 2:
         raise ValueError(f"W must have shape (2, n_features) to be drawn in the plane, got {W.shape}")
+    if labels is not None and len(labels) != W.shape[1]:
+        raise ValueError(f"labels must have one entry per feature (column of W: {W.shape[1]}), got {len(labels)}")
     if limit is not None and not (isinstance(limit, (int, float)) and np.isfinite(limit) and limit > 0):
         raise ValueError(f"limit must be a positive number (the half-width of both axes) or None, got {limit!r}")
     ax = _axes(ax)
@@ -391,7 +393,7 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     d_hidden = _numpy(d_hidden)
     fractions = [_numpy(f) for f in fractions]
     if len(fractions) != len(labels) or any(f.shape != d_hidden.shape for f in fractions):
-        raise ValueError("fractions must hold one curve per label, each with one value per hidden size")
+        raise ValueError("fractions must hold one curve per label, each with one value per hidden size in d_hidden")
     ax = _axes(ax, figsize=(5, 3.5))
     for fraction, label in zip(fractions, labels):
         ax.plot(d_hidden, fraction, "o-", ms=4, label=label)

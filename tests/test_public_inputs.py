@@ -786,16 +786,29 @@ def hostile_calls(name: str, parameter: str):
     example = valid.get(parameter, default)
     if example is inspect.Parameter.empty:
         raise KeyError(f"no valid value for {name}({parameter})")
-    kind = _kind(example) if example is not None else "object"
+    kind = _declared_kind(fn, parameter) or (_kind(example) if example is not None else "object")
+    if example is None:  # an optional argument left at None: hostile values are built from a stand-in
+        example = {"tensor": torch.rand(3), "int": 3, "float": 0.5, "bool": True, "str": "x"}.get(kind, [0.5, 0.5])
     for hostile in hostile_values(kind, parameter, name):
         if hostile.label == "None" and default is None:
             continue  # None is that argument's own default
         arguments = valid_arguments(name)  # fresh objects for every call
-        arguments[parameter] = hostile.make(arguments.get(parameter, example))
+        arguments[parameter] = hostile.make(arguments.get(parameter) if parameter in arguments else example)
         yield arguments, hostile
 
 
 BAD = ("unclear", "deep", "accepted", "nan", "hang")
+
+_KIND_OF_SPEC = {"Int": "int", "Real": "float", "Flag": "bool", "Tensor": "tensor", "Text": "str", "Choice": "str",
+                 "Each": "sequence", "Instance": "object", "Function": "object"}  # fmt: skip
+
+
+def _declared_kind(fn, parameter: str) -> str | None:
+    """The kind of value an argument declared with `_validate.arguments` takes (None if undeclared)."""
+    spec = getattr(fn, "__arguments__", {}).get(parameter)
+    while type(spec).__name__ == "Optional":
+        spec = spec.spec
+    return _KIND_OF_SPEC.get(type(spec).__name__)
 
 
 # --- the tests -----------------------------------------------------------------------------------------------
@@ -869,6 +882,30 @@ def test_generated_argument_is_refused_by_name_or_handled(name, parameter):
         assert outcome not in BAD, f"{name}({parameter}={value!r}): {outcome}: {detail}"
 
     check()
+
+
+def test_huge_sizes_are_refused_up_front_with_the_memory_they_need():
+    from superpose_lib.geometry import random_unit_vectors
+    from superpose_lib.toy_models import ToyModel
+
+    with pytest.raises(ValueError, match=r"k and n is too large: the call would need about .* of memory"):
+        random_unit_vectors(10**9, 10**6)
+    with pytest.raises(ValueError, match=r"n_features, d_hidden and n_instances is too large: .* memory"):
+        ToyModel(10**7, 10**6)
+
+
+def test_declared_arguments_are_checked_and_kept_on_the_function():
+    from superpose_lib import _validate
+    from superpose_lib.engine import learning_rate
+
+    assert set(learning_rate.__arguments__) == {"step", "steps", "lr", "schedule", "warmup"}
+    assert learning_rate(0, 10, 0.1) == 0.1
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0, got nan"):
+        learning_rate(0, 10, math.nan)
+    with pytest.raises(ValueError, match="schedule must be one of 'constant', 'cosine'"):
+        learning_rate(0, 10, 0.1, schedule="linear")
+    with pytest.raises(TypeError, match="no argument"):
+        _validate.arguments(nonexistent=_validate.Int())(learning_rate)
 
 
 # --- the census ----------------------------------------------------------------------------------------------
