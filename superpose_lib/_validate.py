@@ -1,4 +1,17 @@
-"""Argument checks shared by the public functions: each raises a ValueError that names the argument."""
+"""Argument checks shared by the public functions: each raises a ValueError that names the argument.
+
+Two ways in, one set of rules:
+
+- **helpers** called at the top of a function (`positive_int`, `real`, `flag`, `choice`, `tensor`,
+  `generator`, `device`), each returning the argument converted (an int, a float, a tensor);
+- **declarations**: ``@arguments(k=Int(1), eps=Real(0, 1, low_open=True))`` above a public function states each
+  argument's type and range once; the same helpers run before the function, and the declarations stay on it as
+  ``__arguments__`` for tests/test_public_inputs.py, which fuzzes every public name.
+
+`tensor` refuses NaN and inf unless told otherwise, complex numbers, strings and bare bools. `fits_in_memory`
+refuses a size whose allocation cannot fit (the caller estimates the bytes), naming the argument and the memory
+it would need, before anything is allocated.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +35,9 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
 def tensor(name: str, value, ndim: int | tuple[int, ...] | None = None, *, finite: bool = True) -> torch.Tensor:
     """Convert `value` to a floating-point tensor and check its number of dimensions.
 
-    Integers and booleans become the default float dtype; complex numbers, strings and other objects are
-    refused, and so are NaN and ±inf entries unless `finite` is False (for an argument whose docstring says
-    what a non-finite entry means).
+    Integer and boolean arrays become the default float dtype; complex numbers, strings, a bare True or False and
+    other objects are refused, and so are NaN and ±inf entries unless `finite` is False (for an argument whose
+    docstring says what a non-finite entry means).
     """
     if isinstance(value, str | bytes | bool) or value is None:
         raise ValueError(f"{name} must be a tensor or array of numbers, got {type(value).__name__}")
