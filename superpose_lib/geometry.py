@@ -284,7 +284,10 @@ def jl_min_dim(n_points: int, eps: float) -> int:
     """
     n_points = _validate.positive_int("n_points", n_points)
     eps = _validate_eps(eps, upper=1.0)
-    return int(4 * math.log(n_points) / (eps**2 / 2 - eps**3 / 3))
+    denominator = eps**2 / 2 - eps**3 / 3  # as scikit-learn writes it, so the two agree exactly
+    if denominator <= 0 or not math.isfinite(4 * math.log(n_points) / denominator):
+        raise ValueError(f"eps is too small: eps²/2 − eps³/3 underflows for eps = {eps!r}; pass eps >= 1e-150")
+    return int(4 * math.log(n_points) / denominator)
 
 
 def almost_orthogonal_count(n: int, eps: float) -> float:
