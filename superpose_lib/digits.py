@@ -353,7 +353,9 @@ def class_means(activations, labels, n_classes: int = 10) -> torch.Tensor:
     if labels.numel() == 0:
         raise ValueError("labels must hold at least one label (and activations one row)")
     if labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got values from {labels.min()} to {labels.max()}")
+        raise ValueError(
+            f"labels must lie in 0..n_classes − 1 = 0..{n_classes - 1}, got {labels.min()} to {labels.max()}"
+        )
     counts = torch.bincount(labels, minlength=n_classes).to(activations.dtype)  # (n_classes,)
     if (counts == 0).any():
         raise ValueError(

@@ -102,6 +102,9 @@ class SyntheticFeatures:
         gen = _validate.generator(seed, generator)
         self.features = random_unit_vectors(self.n_features, self.d, generator=gen).T.contiguous().to(dev, dtype)
         self.probabilities = _capped_probabilities(self.n_features, self.mean_active, self.decay).to(dev, dtype)
+        if not bool((self.probabilities > 0).all()):
+            raise ValueError(f"mean_active = {mean_active!r} and decay = {decay!r} make some features' probabilities "
+                             f"underflow to 0 in {dtype}; pass a larger mean_active or decay")  # fmt: skip
         self._codes = SparseFeatures(self.n_features, self.probabilities, device=dev).to(dtype)
         # samples drawn without a seed continue from this generator (on the data's device), so they are
         # reproducible from the constructor's seed
