@@ -6,7 +6,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 WORKSPACE := $(or $(DIR),workspace)
 
 .PHONY: setup lab workspace run times test lint exercises check-exercises outputs badges slides site browser-deps \
-        release-check bench gpu-check claims clean
+        release-check bench gpu-check claims fuzz clean
 
 setup: $(VENV)/.installed                        ## a .venv with the library (editable) and the dev tools
 
@@ -45,6 +45,9 @@ outputs: setup                                   ## re-execute the lecture noteb
 
 claims: setup                                    ## every lecture claim in the stored outputs: held, failed or missing (ARGS=--json)
 	$(PY) tools/claims.py $(ARGS)
+
+fuzz: setup                                      ## bad input at every public door, many generated values (slow); CI runs a few
+	PUBLIC_INPUTS_FULL=1 $(PY) -m pytest -q tests/test_public_inputs.py
 
 badges: setup                                    ## regenerate setup cells and README badges from pyproject.toml
 	$(PY) tools/course_links.py && $(PY) tools/make_exercises.py

@@ -89,7 +89,7 @@ def _directions(name: str, directions, dim: int) -> torch.Tensor:
         )
     directions = directions.float()
     norms = directions.norm(dim=0, keepdim=True)
-    if not torch.isfinite(directions).all() or (norms == 0).any():
+    if not torch.isfinite(norms).all() or (norms == 0).any():
         raise ValueError(f"{name} must be finite with no all-zero column (every direction needs a direction)")
     return directions / norms
 
@@ -195,6 +195,9 @@ def decompose(wv: WordVectors, dictionary, word: str, n_nonzero: int = 5, k_word
     unit = _unit_vectors(wv)
     dictionary = _directions("dictionary", dictionary, unit.shape[1])
     n_nonzero = _validate.positive_int("n_nonzero", n_nonzero)
+    k_words = _validate.positive_int("k_words", k_words)
+    if k_words > len(wv):
+        raise ValueError(f"k_words must be at most the vocabulary size ({len(wv)}), got {k_words}")
     if n_nonzero > min(dictionary.shape):
         raise ValueError(f"n_nonzero must be at most min(dim, n_atoms) = {min(dictionary.shape)}, got {n_nonzero}")
     code = omp(dictionary, unit[wv.index(word)], n_nonzero=n_nonzero)  # (n_atoms,)
@@ -250,6 +253,10 @@ def two_sense_score(directions, senses) -> float:
     if senses.shape[1] != 2:
         raise ValueError(f"senses must have shape (dim, 2), one column per sense, got {tuple(senses.shape)}")
     senses = _directions("senses", senses, senses.shape[0])
+    directions = _validate.tensor("directions", directions, ndim=2)
+    if directions.shape[0] != senses.shape[0]:
+        raise ValueError(f"directions and senses must have the same dimension (rows), got shapes "
+                         f"{tuple(directions.shape)} and {tuple(senses.shape)}")  # fmt: skip
     directions = _directions("directions", directions, senses.shape[0])
     if directions.shape[1] < 2:
         raise ValueError(f"directions must have at least 2 columns to cover two senses, got {directions.shape[1]}")

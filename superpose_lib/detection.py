@@ -60,7 +60,8 @@ def _statistic_name(statistic: str) -> str:
 
 
 def _threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not threshold >= 0:
+    if (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold)
+            or not threshold >= 0):  # fmt: skip
         raise ValueError(f"threshold must be a non-negative number (a column length), got {threshold!r}")
     return float(threshold)
 
@@ -148,6 +149,9 @@ def null_distribution(
     d_hidden = _validate.positive_int("d_hidden", d_hidden)
     statistic = _statistic_name(statistic)
     n_samples = _validate.positive_int("n_samples", n_samples)
+    device = _validate.device(device)
+    _validate.fits_in_memory("n_samples", 3 * 4 * n_samples * n_features * (d_hidden + n_features), device,
+                             hint="pass smaller n_samples, n_features or d_hidden")  # fmt: skip
     gen = _validate.generator(seed, generator)
     rows = geometry.random_unit_vectors(n_samples * n_features, d_hidden, generator=gen, device=device)
     W = rows.view(n_samples, n_features, d_hidden).transpose(1, 2)  # (n_samples, d_hidden, n_features)
@@ -155,13 +159,15 @@ def null_distribution(
 
 
 def _null(null) -> torch.Tensor:
-    null = _validate.tensor("null", null)
+    null = _validate.tensor("null", null, finite=False)  # NaN gets its own message below
     if null.ndim != 1 or null.numel() < 2:
         raise ValueError(
             f"null must be a 1-D tensor of at least 2 draws of the statistic, got shape {tuple(null.shape)}"
         )
     if torch.isnan(null).any():
         raise ValueError("null contains NaN: draw it with at least two features, so every draw has a pair")
+    if not torch.isfinite(null).all():
+        raise ValueError("null must be finite (it contains inf)")
     return null
 
 
@@ -170,7 +176,7 @@ def _observed(observed) -> float:
         if observed.numel() != 1:
             raise ValueError(f"observed must be a single number, got a tensor of shape {tuple(observed.shape)}")
         observed = observed.item()
-    if isinstance(observed, bool) or not isinstance(observed, numbers.Real) or math.isnan(observed):
+    if isinstance(observed, bool) or not isinstance(observed, numbers.Real) or not math.isfinite(observed):
         raise ValueError(f"observed must be a number (the statistic of the model under test), got {observed!r}")
     return float(observed)
 
@@ -283,6 +289,7 @@ def random_directions_test(
     W = _validate.tensor("W", W, ndim=2)
     statistic = _statistic_name(statistic)
     threshold = _threshold(threshold)
+    n_null = _validate.positive_int("n_null", n_null)
     if alternative not in _ALTERNATIVES:
         raise ValueError(f'alternative must be "two-sided", "greater" or "less", got {alternative!r}')
     d_hidden = W.shape[0]
@@ -405,6 +412,7 @@ def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, g
     """
     _model(model)
     n_samples = _validate.positive_int("n_samples", n_samples, minimum=2)
+    _validate.fits_in_memory("n_samples", 2 * 8 * n_samples * model.n_instances)  # every sample's loss is kept
     gen = _validate.generator(seed, generator, device=model.W.device)
     per_sample = []
     with torch.no_grad():
@@ -447,10 +455,8 @@ def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1)
     W = _validate.tensor("W", W)
     if W.ndim < 2:
         raise ValueError(f"W must have shape (..., d_hidden, n_features), got shape {tuple(W.shape)}")
-    if not threshold > 0:
-        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
-    if not tolerance >= 0:
-        raise ValueError(f"tolerance must be a non-negative number, got {tolerance!r}")
+    threshold = _validate.real("threshold", threshold, 0, low_open=True)
+    tolerance = _validate.real("tolerance", tolerance, 0)
     represented = W.norm(dim=-2) > threshold  # (..., n_features)
     shared = represented & (metrics.superposition(W) > tolerance)
     return shared.sum(dim=-1).to(W.dtype) / represented.sum(dim=-1).clamp_min(1).to(W.dtype)
@@ -494,10 +500,10 @@ def count_distinct_latents(decoder, codes, *, min_frequency: float = 1e-3, max_c
             f"decoder {tuple(decoder.shape)} and codes {tuple(codes.shape)} must agree on the leading (instance) "
             "axes and on d_latent, their last axis"
         )
-    if not 0 <= min_frequency < 1:
-        raise ValueError(f"min_frequency must lie in [0, 1), got {min_frequency!r}")
-    if not -1 < max_cosine <= 1:
-        raise ValueError(f"max_cosine must lie in (-1, 1], got {max_cosine!r}")
+    min_frequency = _validate.real("min_frequency", min_frequency, 0, 1, high_open=True)
+    max_cosine = _validate.real("max_cosine", max_cosine, -1, 1, low_open=True)
+    if decoder.shape[-2] == 0:
+        raise ValueError(f"decoder must have at least one row (d_input >= 1), got shape {tuple(decoder.shape)}")
     batch = decoder.shape[:-2]
     flat_decoder = decoder.reshape(-1, *decoder.shape[-2:])  # (instances, d_input, d_latent)
     frequency = (codes != 0).to(decoder.dtype).mean(dim=-2).reshape(-1, decoder.shape[-1])  # (instances, d_latent)

@@ -65,8 +65,7 @@ def load_digits_split(test_fraction: float = 0.25, *, seed=0, generator=None) ->
     """
     from sklearn.datasets import load_digits
 
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+    test_fraction = _validate.real("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
     gen = _validate.generator(None if generator is not None else seed, generator)
     digits = load_digits()
     X = torch.tensor(digits.data, dtype=torch.float32) / 16.0  # (1797, 64); pixel values are 0..16
@@ -123,6 +122,8 @@ class DigitsMLP(torch.nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f'activation must be "relu" or "identity", got {activation!r}')
         self.activation = activation
+        _validate.fits_in_memory("d_in, d_hidden and n_classes", 4 * 4 * self.d_hidden * (self.d_in + self.n_classes),
+                                 hint="pass smaller sizes")  # fmt: skip
         gen = _validate.generator(seed, generator)
         # He-style scale for the first layer, 1/√fan_in for the second; Gaussian, hence rotation-invariant.
         W1 = torch.randn(self.d_hidden, self.d_in, generator=gen) * (2 / self.d_in) ** 0.5
@@ -199,18 +200,19 @@ def train(
     >>> losses.shape, bool(losses[-1] < losses[0])
     (torch.Size([3]), True)
     """
+    model = _validate.Instance(DigitsMLP)("model", model)
     epochs = _validate.positive_int("epochs", epochs)
     batch_size = _validate.positive_int("batch_size", batch_size)
-    if not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
-    model._check_input(X)
-    if not isinstance(y, torch.Tensor) or y.shape != (X.shape[0],):
-        raise ValueError(f"y must be a tensor of shape (n,) = ({X.shape[0]},) holding class labels")
+    lr = _validate.real("lr", lr, 0, 1e3, low_open=True)
+    momentum = _validate.real("momentum", momentum, 0, 1, high_open=True)
+    X = _images(model, X)
+    if X.shape[0] == 0:
+        raise ValueError("X must hold at least one image")
+    y = _labels("y", y, X.shape[0], model.n_classes, rows="X")
     gen = _validate.generator(seed, generator)
     device = model.W1.device
     X, y = X.to(device), y.to(device)
+    progress = _validate.flag("progress", progress)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     history = torch.empty(epochs)
     with cpu_threads(engine.threads_for(batch_size * model.W1.numel()), device):
@@ -225,6 +227,8 @@ def train(
                 optimizer.step()
                 total += loss.item() * len(batch)
             history[epoch] = total / len(y)
+    if not _validate.finite_tensor(history):
+        raise ValueError(f"training diverged: the loss became NaN or inf (lr = {lr:g}); pass a smaller lr or check X")
     return history
 
 
@@ -256,7 +260,7 @@ def train_digits_mlp(
     >>> model.accuracy(data.X_test, data.y_test) > 0.8
     True
     """
-    data = load_digits_split(seed=seed) if data is None else data
+    data = load_digits_split(seed=seed) if data is None else _validate.Instance(DigitsSplit)("data", data)
     model = DigitsMLP(data.X_train.shape[1], d_hidden, 10, activation, seed=seed, device=device)
     train(model, data.X_train, data.y_train, epochs=epochs, seed=seed, progress=progress)
     return model
@@ -277,6 +281,8 @@ def rotate_hidden(model: DigitsMLP, R) -> DigitsMLP:
     >>> torch.allclose(rotated(x), model(x), atol=1e-5)
     True
     """
+    R = _validate.tensor("R", R, ndim=2)
+    model = _validate.Instance(DigitsMLP)("model", model)
     R = _validate.tensor("R", R, ndim=2)
     n = model.d_hidden
     if tuple(R.shape) != (n, n):
@@ -303,6 +309,8 @@ def plane_rotation(n: int, i: int, j: int, angle: float) -> torch.Tensor:
     [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
     n = _validate.positive_int("n", n, minimum=2)
+    angle = _validate.real("angle", angle)
+    _validate.fits_in_memory("n", 3 * 8 * n * n)
     for name, axis in (("i", i), ("j", j)):
         _validate.positive_int(name, axis, minimum=0)
         if axis >= n:
@@ -323,6 +331,8 @@ def hidden_activations(model: DigitsMLP, X: torch.Tensor, *, pre_activation: boo
     With ``pre_activation=True``, the values before the non-linearity, ``W₁ x + b₁`` (for the identity
     network the two are the same).
     """
+    model = _validate.Instance(DigitsMLP)("model", model)
+    X = _images(model, X)
     if not isinstance(pre_activation, bool):
         raise ValueError(f"pre_activation must be True or False, got {pre_activation!r}")
     return model.pre_activations(X) if pre_activation else model.hidden(X)
@@ -339,11 +349,18 @@ def class_means(activations, labels, n_classes: int = 10) -> torch.Tensor:
     """
     activations, labels = _activations_and_labels(activations, labels)
     n_classes = _validate.positive_int("n_classes", n_classes)
+    _validate.fits_in_memory("n_classes", 4 * 8 * n_classes * activations.shape[1])
+    if labels.numel() == 0:
+        raise ValueError("labels must hold at least one label (and activations one row)")
     if labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got values from {labels.min()} to {labels.max()}")
+        raise ValueError(
+            f"labels must lie in 0..n_classes − 1 = 0..{n_classes - 1}, got {labels.min()} to {labels.max()}"
+        )
     counts = torch.bincount(labels, minlength=n_classes).to(activations.dtype)  # (n_classes,)
     if (counts == 0).any():
-        raise ValueError("every class needs at least one example; pass n_classes equal to the number of classes")
+        raise ValueError(
+            "every class needs at least one example in labels; pass n_classes equal to the number of classes"
+        )
     sums = torch.zeros(n_classes, activations.shape[1], dtype=activations.dtype, device=activations.device)
     sums.index_add_(0, labels.to(activations.device), activations)
     return sums / counts.to(activations.device)[:, None]
@@ -398,7 +415,9 @@ def top_activating(activations, k: int = 10) -> torch.Tensor:
     activations = _validate.tensor("activations", activations, ndim=2)
     k = _validate.positive_int("k", k)
     if k > activations.shape[0]:
-        raise ValueError(f"k must be at most the number of examples ({activations.shape[0]}), got {k}")
+        raise ValueError(
+            f"k must be at most the number of examples (rows of activations: {activations.shape[0]}), got {k}"
+        )
     return torch.topk(activations.T, k, dim=1).indices
 
 
@@ -423,7 +442,7 @@ def basis_kurtosis(activations, basis=None) -> torch.Tensor:
     """
     from .metrics import kurtosis
 
-    activations = _validate.tensor("activations", activations, ndim=2)
+    activations = _samples(activations)
     if basis is None:
         return kurtosis(activations, dim=0)
     basis = _validate.tensor("basis", basis, ndim=2).to(activations)
@@ -434,14 +453,18 @@ def basis_kurtosis(activations, basis=None) -> torch.Tensor:
     return kurtosis(activations @ basis, dim=0)
 
 
-def random_basis_kurtosis(activations, n_rotations: int = 200, *, seed=None, generator=None) -> torch.Tensor:
+def random_basis_kurtosis(
+    activations, n_rotations: int = 200, *, seed=None, generator=None, progress: bool = False
+) -> torch.Tensor:
     """Mean kurtosis along the directions of `n_rotations` Haar-random bases: the null for "is the neuron
     basis special?".
 
     Returns
     -------
     tensor of shape (n_rotations,): for each random basis R, the mean over its d directions of the kurtosis of
-    ``activations @ R``. Compare it with ``basis_kurtosis(activations).nanmean()`` for the neuron basis.
+    ``activations @ R``. Compare it with ``basis_kurtosis(activations).nanmean()`` for the neuron basis; NaN
+    when the activations are constant along every direction. ``progress=True`` shows a tqdm bar over the
+    rotations (for a wide layer or many rotations).
 
     Examples
     --------
@@ -449,11 +472,12 @@ def random_basis_kurtosis(activations, n_rotations: int = 200, *, seed=None, gen
     >>> random_basis_kurtosis(x, 10, seed=0).shape
     torch.Size([10])
     """
-    activations = _validate.tensor("activations", activations, ndim=2)
+    activations = _samples(activations)
     n_rotations = _validate.positive_int("n_rotations", n_rotations)
     gen = _validate.generator(seed, generator)
     d = activations.shape[1]
-    stats = [basis_kurtosis(activations, random_rotation(d, generator=gen)).nanmean() for _ in range(n_rotations)]
+    rotations = tqdm(range(n_rotations), desc="random bases", disable=not _validate.flag("progress", progress))
+    stats = [basis_kurtosis(activations, random_rotation(d, generator=gen)).nanmean() for _ in rotations]
     return torch.stack(stats)
 
 
@@ -478,6 +502,8 @@ def gaussian_kurtosis_null(
     n_samples = _validate.positive_int("n_samples", n_samples, minimum=2)
     n_dims = _validate.positive_int("n_dims", n_dims)
     n_draws = _validate.positive_int("n_draws", n_draws)
+    _validate.fits_in_memory("n_samples, n_dims and n_draws", 4 * 4 * n_draws * n_samples * n_dims,
+                             hint="pass smaller sizes")  # fmt: skip
     from .metrics import kurtosis
 
     gen = _validate.generator(seed, generator)
@@ -508,6 +534,7 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     """
     activations = _validate.tensor("activations", activations, ndim=2)
     targets = _validate.tensor("targets", targets, ndim=1).to(activations)
+    l2 = _validate.real("l2", l2, 0, 1e6)
     if targets.shape[0] != activations.shape[0]:
         raise ValueError(
             f"targets must have one entry per row of activations ({activations.shape[0]}), got {targets.shape[0]}"
@@ -537,11 +564,41 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
 
 def _activations_and_labels(activations, labels):
     activations = _validate.tensor("activations", activations, ndim=2)
+    return activations, _labels("labels", labels, activations.shape[0])
+
+
+def _samples(activations) -> torch.Tensor:
+    """Activations (n, d) with n ≥ 2 samples and d ≥ 1 directions (kurtosis needs two samples)."""
+    activations = _validate.tensor("activations", activations, ndim=2)
+    if activations.shape[0] < 2 or activations.shape[1] < 1:
+        raise ValueError(f"activations must have shape (n ≥ 2, d ≥ 1), got {tuple(activations.shape)}")
+    return activations
+
+
+def _labels(name: str, labels, n: int, n_classes: int | None = None, rows: str = "activations") -> torch.Tensor:
+    """Class labels: integers of shape (n,) (in 0..n_classes−1 when given), as int64; else a ValueError."""
     if not isinstance(labels, torch.Tensor):
-        labels = torch.as_tensor(labels)
-    if labels.ndim != 1 or labels.shape[0] != activations.shape[0] or labels.is_floating_point():
-        raise ValueError(
-            f"labels must be integers of shape (n,) = ({activations.shape[0]},), one per row of activations; "
-            f"got {labels.dtype} of shape {tuple(labels.shape)}"
-        )
-    return activations, labels.long()
+        try:
+            labels = torch.as_tensor(labels)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(f"{name} must be a tensor of integer class labels, got {type(labels).__name__}") from error
+    if (
+        labels.ndim != 1
+        or labels.shape[0] != n
+        or labels.is_floating_point()
+        or labels.is_complex()
+        or (labels.dtype == torch.bool)
+    ):
+        raise ValueError(f"{name} must be integers of shape (n,) = ({n},), one per row of {rows}; "
+                         f"got {labels.dtype} of shape {tuple(labels.shape)}")  # fmt: skip
+    if n_classes is not None and n and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{name} must lie in 0..{n_classes - 1}, got values from {labels.min()} to {labels.max()}")
+    return labels.long()
+
+
+def _images(model: DigitsMLP, X, name: str = "X") -> torch.Tensor:
+    """Images for `model`: a (n, d_in) tensor in the model's dtype, or a ValueError naming `name`."""
+    X = _validate.tensor(name, X, ndim=2)
+    if X.shape[1] != model.d_in:
+        raise ValueError(f"{name} must have shape (n, d_in) = (n, {model.d_in}), got {tuple(X.shape)}")
+    return X.to(model.W1.dtype)

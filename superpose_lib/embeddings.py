@@ -39,6 +39,10 @@ class WordVectors:
     _rows: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        if isinstance(self.words, str) or not isinstance(self.words, tuple | list):
+            raise ValueError(f"words must be a tuple of strings, got {type(self.words).__name__}")
+        object.__setattr__(self, "words", tuple(self.words))
+        object.__setattr__(self, "vectors", _validate.tensor("vectors", self.vectors, ndim=2))
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
             raise ValueError(
                 f"vectors must have shape (len(words), dim) = ({len(self.words)}, dim), got {tuple(self.vectors.shape)}"
@@ -117,6 +121,8 @@ def load_glove(n_words: int | None = None) -> WordVectors:
     return WordVectors(words, vectors.clone())
 
 
+@_validate.arguments(wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(),
+                     k=_validate.Int(1))  # fmt: skip
 def analogy(wv: WordVectors, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
     """Solve "`a` is to `b` as `c` is to ?" by the words nearest (cosine) to ``wv[b] - wv[a] + wv[c]``.
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
 import torch
 from tqdm.auto import tqdm
@@ -60,6 +59,7 @@ GRADIENTS = ("auto", "autograd", "hand")
 ONE_THREAD_BELOW = 2**26
 
 
+@_validate.arguments(work=_validate.Int(0))
 def threads_for(work: int) -> int:
     """CPU threads for a step whose largest product does `work` multiply-adds: 1 below `ONE_THREAD_BELOW`.
 
@@ -90,6 +90,8 @@ def scratch(owner, name: str, like: torch.Tensor) -> torch.Tensor:
     return buf
 
 
+@_validate.arguments(step=_validate.Int(0), steps=_validate.Int(1), lr=_validate.Real(0, low_open=True),
+                     schedule=_validate.Choice(*SCHEDULES), warmup=_validate.Int(0))  # fmt: skip
 def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", warmup: int = 0) -> float:
     """The learning rate at `step` (0-based) of `steps`: linear warm-up over `warmup` steps, then `schedule`.
 
@@ -102,8 +104,10 @@ def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", 
     >>> learning_rate(0, 100, 0.1, warmup=10)
     0.01
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
+    return _learning_rate(step, steps, lr, schedule, warmup)
+
+
+def _learning_rate(step: int, steps: int, lr: float, schedule: str, warmup: int) -> float:  # checked by the caller
     if step < warmup:
         return lr * (step + 1) / warmup
     if schedule == "constant":
@@ -130,6 +134,14 @@ class Adam:
     """
 
     def __init__(self, params: list[torch.Tensor], betas=(0.9, 0.999), eps=1e-8):
+        if isinstance(params, torch.Tensor) or not isinstance(params, list | tuple) or not params:
+            raise ValueError(f"params must be a non-empty list of tensors, got {type(params).__name__}")
+        if not all(isinstance(p, torch.Tensor) and p.is_floating_point() for p in params):
+            raise ValueError("params must be a list of floating-point tensors (the parameters to update in place)")
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+        betas = tuple(_validate.real("betas", b, 0, 1, high_open=True) for b in betas)
+        eps = _validate.real("eps", eps, 0, low_open=True)
         self.params, self.betas, self.eps = list(params), betas, eps
         if not self.params:
             raise ValueError("params must hold at least one tensor to update")
@@ -252,6 +264,12 @@ def fit(
     if threads is None:
         threads = threads_for(batch_size * max(p.numel() for p in params))
     threads = _validate.positive_int("threads", threads)
+    for hook_name, hook in (("sample", sample), ("before_update", before_update), ("after_update", after_update),
+                            ("on_step", on_step)):  # fmt: skip
+        if not (hook is None and hook_name != "sample") and not callable(hook):
+            raise ValueError(f"{hook_name} must be a function (see fit's docstring), got {type(hook).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     device = params[0].device
     if generator is not None and torch.device(generator.device).type != device.type:
         raise ValueError(f"generator must be on the model's device ({device.type}), got one on {generator.device}")
@@ -259,7 +277,12 @@ def fit(
     history = None
     with cpu_threads(threads, device), torch.no_grad():
         for step in tqdm(range(steps), desc=desc, disable=not progress):
-            X = sample(batch_size, generator)
+            try:
+                X = sample(batch_size, generator)
+            except (MemoryError, RuntimeError) as error:
+                if "alloc" not in str(error) and not isinstance(error, MemoryError):
+                    raise
+                raise ValueError(f"batch_size = {batch_size} is too large: the batch does not fit in memory") from error
             if hand:
                 loss, grads = model.batch_loss_and_grads(X)
                 if len(trained) < len(params):
@@ -280,7 +303,7 @@ def fit(
             history[step] = loss
             if before_update is not None:
                 before_update(grads)
-            adam.step(grads, learning_rate(step, steps, lr, schedule, warmup))
+            adam.step(grads, _learning_rate(step, steps, lr, schedule, warmup))
             if after_update is not None:
                 after_update(step, adam)
             if on_step is not None:
@@ -290,8 +313,8 @@ def fit(
     if diverged.any():  # checked once at the end: a check per step would wait for the device every step
         instances = diverged.any(dim=0).nonzero().flatten().tolist()
         first = int(diverged.any(dim=1).nonzero()[0])
-        warnings.warn(f"the loss of instance(s) {instances} is not finite from step {first} on (diverged?); "
-                      f"a smaller lr than {lr:g} may help", RuntimeWarning, stacklevel=2)  # fmt: skip
+        raise ValueError(f"training diverged: the loss of instance(s) {instances} is not finite from step {first} on; "
+                         f"pass a smaller lr than {lr:g}, or check the data")  # fmt: skip
     return history
 
 

@@ -7,6 +7,8 @@ import platform
 
 import torch
 
+from . import _validate
+
 
 def default_device() -> torch.device:
     """CUDA when torch sees a GPU, else the CPU."""
@@ -36,8 +38,13 @@ def cpu_threads(threads: int, device="cpu"):
     machine and costs many times more on a busy one (`superpose_lib.engine.ONE_THREAD_BELOW`). Nothing changes
     when `device` is a GPU.
     """
+    threads = _validate.positive_int("threads", threads)
+    try:
+        device = torch.device(device)  # only its type matters here: a CUDA device need not be present
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f'device must be "cpu", "cuda" or a torch.device, got {device!r}') from error
     saved = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
+    if device.type == "cpu":
         torch.set_num_threads(threads)
     try:
         yield

@@ -69,6 +69,8 @@ class SparseFeatures(torch.nn.Module):
         super().__init__()
         self.n_features = _validate.positive_int("n_features", n_features)
         self.n_instances = _validate.positive_int("n_instances", n_instances)
+        _validate.fits_in_memory("n_features and n_instances", 6 * 4 * self.n_instances * self.n_features,
+                                 hint="pass smaller sizes")  # fmt: skip
         if isinstance(low, bool) or not isinstance(low, (int, float)) or not -1 <= low < 1:
             raise ValueError(f"low must be a number in [-1, 1), got {low!r}")
         self.low = float(low)
@@ -194,12 +196,17 @@ def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *
     `FixedDataset`, or anything with ``sample(n, generator)``, ``n_instances`` and ``n_features``) has its first
     batch checked, so a mismatch is a ValueError naming `data` rather than a shape error deep in a step.
     """
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    n_instances = _validate.positive_int("n_instances", n_instances)
+    n_features = _validate.positive_int("n_features", n_features)
+    like = _validate.tensor("like", like)  # a model parameter: only its dtype and device are used
     shape = (getattr(data, "n_instances", None), getattr(data, "n_features", None))
     if not callable(getattr(data, "sample", None)) or shape != (n_instances, n_features):
         raise ValueError(
             "data must have a sample(n, generator) method and n_instances, n_features matching the model's "
             f"({n_instances}, {n_features}), such as a FixedDataset; got {data!r}"
         )
+    _validate.fits_in_memory("batch_size", 4 * n_instances * batch_size * n_features, like.device)
     if isinstance(data, SparseFeatures):
         p = data.probability
         batch = torch.empty(n_instances, batch_size, n_features, dtype=p.dtype, device=p.device)
@@ -226,7 +233,7 @@ def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *
 
 def broadcast(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
     """`value` (a number or tensor) as a float32 tensor of `shape`, or a ValueError naming `name`."""
-    value = torch.as_tensor(value, dtype=torch.float32)
+    value = _validate.tensor(name, value).to(torch.float32)
     try:
         return torch.broadcast_to(value, shape).clone()
     except RuntimeError as error:

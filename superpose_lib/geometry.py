@@ -41,7 +41,9 @@ def random_rotation(n: int, *, proper: bool = False, seed=None, generator=None, 
     True
     """
     n = _validate.positive_int("n", n)
+    proper = _validate.flag("proper", proper)
     dev = _validate.device(device)
+    _validate.fits_in_memory("n", 4 * 8 * n * n)  # the Gaussian, Q, R and the answer
     gen = _validate.generator(seed, generator)
     # Draw on the CPU generator and move, so a seed gives the same matrix on every device.
     gaussian = torch.randn(n, n, generator=gen, dtype=torch.float64)  # (n, n)
@@ -64,6 +66,7 @@ def random_unit_vectors(k: int, n: int, *, seed=None, generator=None, device=Non
     k = _validate.positive_int("k", k)
     n = _validate.positive_int("n", n)
     dev = _validate.device(device)
+    _validate.fits_in_memory("k and n", 3 * 4 * k * n, hint="pass a smaller k or n")
     gen = _validate.generator(seed, generator)
     gaussian = torch.randn(k, n, generator=gen)  # (k, n); a Gaussian is rotation-invariant
     return (gaussian / gaussian.norm(dim=1, keepdim=True)).to(dev)
@@ -95,7 +98,10 @@ def cosine_similarity(a, b) -> torch.Tensor:
             f"a and b must have vectors of the same length, got a of shape {tuple(a.shape)} "
             f"and b of shape {tuple(b.shape)}"
         )
-    a2, b2 = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    if dtype in (torch.float16, torch.bfloat16):  # half-precision products are missing on some CPUs
+        dtype = torch.float32
+    a2, b2 = a.reshape(-1, a.shape[-1]).to(dtype), b.reshape(-1, b.shape[-1]).to(b.device, dtype)
     a_norm, b_norm = a2.norm(dim=1, keepdim=True), b2.norm(dim=1, keepdim=True)
     if (a_norm == 0).any() or (b_norm == 0).any():
         raise ValueError("cosine similarity is undefined for a zero vector; remove all-zero rows from a and b")
@@ -138,7 +144,12 @@ def dot_product_density(t, n: int) -> torch.Tensor:
     """
     n = _validate.positive_int("n", n, minimum=2)
     was_tensor = isinstance(t, torch.Tensor) and t.is_floating_point()
-    t = _validate.tensor("t", t) if was_tensor else _validate.tensor("t", torch.as_tensor(t, dtype=torch.float64))
+    if not isinstance(t, torch.Tensor):
+        try:
+            t = torch.as_tensor(t, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(f"t must be a number, array or tensor, got {type(t).__name__}") from error
+    t = _validate.tensor("t", t)
     t64 = t.double()
     log_constant = math.lgamma(n / 2) - 0.5 * math.log(math.pi) - math.lgamma((n - 1) / 2)
     inside = t64.abs() < 1
@@ -161,7 +172,7 @@ def dot_product_tail_bound(eps, n: int) -> float:
     """
     n = _validate.positive_int("n", n)
     eps = _validate_eps(eps, upper=None)
-    return 2 * math.exp(-n * eps**2 / 2)
+    return 2 * math.exp(-n * eps * eps / 2)  # (eps * eps is inf, not an OverflowError, for a huge eps)
 
 
 def coherence(V) -> torch.Tensor:
@@ -223,6 +234,7 @@ def regular_simplex(n: int) -> torch.Tensor:
     [1.0, -0.5, -0.5]
     """
     n = _validate.positive_int("n", n)
+    _validate.fits_in_memory("n", 4 * 8 * (n + 1) ** 2)
     # Centre the n + 1 standard basis vectors of R^(n+1); they then span an n-dimensional subspace, whose
     # orthonormal basis (from QR) gives coordinates in R^n.
     points = torch.eye(n + 1, dtype=torch.float64) - 1 / (n + 1)  # (n+1, n+1), rows sum to zero
@@ -248,7 +260,7 @@ def coherence_estimate(k: int, n: int, order: int = 2) -> float:
     """
     k = _validate.positive_int("k", k, minimum=2)
     n = _validate.positive_int("n", n)
-    if order not in (1, 2):
+    if isinstance(order, bool) or order not in (1, 2):
         raise ValueError(f"order must be 1 (leading term) or 2 (with the next corrections), got {order!r}")
     if order == 1:
         return math.sqrt(4 * math.log(k) / n)
@@ -272,7 +284,10 @@ def jl_min_dim(n_points: int, eps: float) -> int:
     """
     n_points = _validate.positive_int("n_points", n_points)
     eps = _validate_eps(eps, upper=1.0)
-    return int(4 * math.log(n_points) / (eps**2 / 2 - eps**3 / 3))
+    denominator = eps**2 / 2 - eps**3 / 3  # as scikit-learn writes it, so the two agree exactly
+    if denominator <= 0 or not math.isfinite(4 * math.log(n_points) / denominator):
+        raise ValueError(f"eps is too small: eps²/2 − eps³/3 underflows for eps = {eps!r}; pass eps >= 1e-150")
+    return int(4 * math.log(n_points) / denominator)
 
 
 def almost_orthogonal_count(n: int, eps: float) -> float:
@@ -288,7 +303,10 @@ def almost_orthogonal_count(n: int, eps: float) -> float:
     """
     n = _validate.positive_int("n", n)
     eps = _validate_eps(eps, upper=None)
-    return math.exp(n * eps**2 / 4)
+    exponent = n * eps * eps / 4
+    if exponent > math.log(torch.finfo(torch.float64).max):
+        raise ValueError(f"n and eps are too large: exp(n eps²/4) = exp({exponent:.4g}) overflows a float")
+    return math.exp(exponent)
 
 
 def random_projection(X, n_components: int, *, seed=None, generator=None) -> torch.Tensor:
@@ -304,6 +322,7 @@ def random_projection(X, n_components: int, *, seed=None, generator=None) -> tor
     """
     X = _validate.tensor("X", X, ndim=2)
     n_components = _validate.positive_int("n_components", n_components)
+    _validate.fits_in_memory("n_components", 8 * n_components * (X.shape[0] + X.shape[1]) * 2)
     gen = _validate.generator(seed, generator)
     R = torch.randn(X.shape[1], n_components, generator=gen, dtype=torch.float64)  # (d, n_components)
     return ((X.double().cpu() @ R) / math.sqrt(n_components)).to(device=X.device, dtype=X.dtype)
@@ -336,7 +355,7 @@ def pack_unit_vectors(
     steps, lr : int, float
         Number of Adam steps and its learning rate.
     power : float
-        Final exponent q of the soft maximum (>= 2); larger values target the single worst pair.
+        Final exponent q of the soft maximum, in [2, 128]; larger values target the single worst pair.
     seed, generator : optional
         Source of randomness for the starting vectors.
     device : optional
@@ -353,11 +372,10 @@ def pack_unit_vectors(
     k = _validate.positive_int("k", k, minimum=2)
     n = _validate.positive_int("n", n)
     steps = _validate.positive_int("steps", steps)
-    if not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if not power >= 2:
-        raise ValueError(f"power must be a number >= 2, got {power!r}")
+    lr = _validate.real("lr", lr, 0, low_open=True)
+    power = _validate.real("power", power, 2, 128)
     dev = _validate.device(device)
+    _validate.fits_in_memory("k and n", 6 * 8 * k * (k + n), dev, hint="pass a smaller k or n")
     start = random_unit_vectors(k, n, seed=seed, generator=generator)
     packing = _Packing(start.double().to(dev), steps, power)
     engine.fit(packing, lambda n_batch, gen: None, steps, 1, lr, before_update=packing.keep_best,
@@ -397,7 +415,8 @@ class _Packing(torch.nn.Module):
 
 
 def _validate_eps(eps, upper: float | None) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0 or (upper and not eps < upper):
+    if (isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or not eps > 0
+            or (upper and not eps < upper)):  # fmt: skip
         wanted = f"a number in (0, {upper:g})" if upper else "a positive number"
         raise ValueError(f"eps must be {wanted}, got {eps!r}")
     return float(eps)

@@ -27,13 +27,27 @@ def _probability(value) -> float:
 
 def _feature_matrix(W) -> torch.Tensor:
     W = _validate.tensor("W", W, ndim=2)
+    if 0 in W.shape:
+        raise ValueError(f"W must have at least one dimension and one feature, got shape {tuple(W.shape)}")
     return W
+
+
+def _features(x, W: torch.Tensor, ndim=None) -> torch.Tensor:
+    """Feature activations `x` (..., k) to match W (n, k), in W's dtype."""
+    x = _validate.tensor("x", x, ndim)
+    if x.ndim == 0 or x.shape[-1] != W.shape[1]:
+        raise ValueError(f"x must have one entry per feature (W has {W.shape[1]} columns), got shape {tuple(x.shape)}")
+    return x.to(W.dtype)
 
 
 def _importance(importance, k: int | None = None) -> torch.Tensor:
     importance = _validate.tensor("importance", importance, ndim=1).double()
+    if importance.shape[0] == 0:
+        raise ValueError("importance must have at least one entry (one per feature)")
     if k is not None and importance.shape[0] != k:
-        raise ValueError(f"importance must have one entry per feature ({k}), got {importance.shape[0]}")
+        raise ValueError(
+            f"importance must have one entry per feature ({k}, the columns of W), got {importance.shape[0]}"
+        )
     if (importance < 0).any():
         raise ValueError("importance must be non-negative")
     return importance
@@ -52,6 +66,7 @@ def sparse_features(n_samples: int, k: int, feature_probability: float, *, seed=
     n_samples = _validate.positive_int("n_samples", n_samples)
     k = _validate.positive_int("k", k)
     p = _probability(feature_probability)
+    _validate.fits_in_memory("n_samples and k", 3 * 4 * n_samples * k, hint="pass a smaller n_samples or k")
     gen = _validate.generator(seed, generator)
     values = torch.rand(n_samples, k, generator=gen)  # (n_samples, k)
     present = torch.rand(n_samples, k, generator=gen) < p
@@ -81,15 +96,17 @@ def readout(W, x, bias=None, activation: str = "linear") -> torch.Tensor:
     tensor([0.5000, 1.0000])
     """
     W = _feature_matrix(W)
-    x = _validate.tensor("x", x)
-    if x.shape[-1] != W.shape[1]:
-        raise ValueError(f"x must have one entry per feature (W has {W.shape[1]} columns), got shape {tuple(x.shape)}")
-    if activation not in ("linear", "relu"):
-        raise ValueError(f'activation must be "linear" or "relu", got {activation!r}')
-    x = x.to(W.dtype)
+    x = _features(x, W)
+    activation = _validate.choice("activation", activation, ("linear", "relu"))
+    if bias is not None:
+        if isinstance(bias, numbers.Real) and not isinstance(bias, bool):
+            bias = torch.tensor(float(bias), dtype=torch.float64)  # a number keeps its precision
+        bias = _validate.tensor("bias", bias, ndim=(0, 1))
+        if bias.ndim == 1 and bias.shape[0] != W.shape[1]:
+            raise ValueError(f"bias must be a number or one entry per feature ({W.shape[1]}), got {tuple(bias.shape)}")
     out = (x @ W.T) @ W  # (..., n) then (..., k)
     if bias is not None:
-        out = out + torch.as_tensor(bias, dtype=out.dtype)
+        out = out + bias.to(out.dtype)
     return torch.relu(out) if activation == "relu" else out
 
 
@@ -103,7 +120,7 @@ def interference(W, x) -> torch.Tensor:
     tensor([0.0000, 0.6000])
     """
     W = _feature_matrix(W)
-    x = _validate.tensor("x", x).to(W.dtype)
+    x = _features(x, W)
     gram = W.T @ W  # (k, k)
     off_diagonal = gram - torch.diag(torch.diagonal(gram))
     return x @ off_diagonal  # gram is symmetric: (x @ G)ⱼ = Σᵢ xᵢ Gᵢⱼ
@@ -152,7 +169,10 @@ def bias_tradeoff(W, x, biases) -> torch.Tensor:
             [0.2500, 0.0000]], dtype=torch.float64)
     """
     W = _feature_matrix(W).double()
-    x = _validate.tensor("x", x, ndim=2).double()
+    x = _features(x, W, ndim=2)
+    if x.shape[0] == 0:
+        raise ValueError("x must hold at least one sample (a row)")
+    biases = [_validate.real("biases", b) for b in _validate.Each(lambda name, b: b)("biases", biases)]
     clean = readout(W, x)  # (n_samples, k), before bias and ReLU
     active = x > 0
     rows = []
@@ -180,7 +200,10 @@ def expected_loss(W, b, feature_probability: float, importance, *, n_samples: in
     k = W.shape[1]
     importance = _importance(importance, k)
     b = _validate.tensor("b", b, ndim=1).double()
+    if b.shape[0] != k:
+        raise ValueError(f"b must have one entry per feature ({k}, the columns of W), got {b.shape[0]}")
     p = _probability(feature_probability)
+    n_samples = _validate.positive_int("n_samples", n_samples)
     x = sparse_features(n_samples, k, p, seed=seed, generator=generator).double()
     error = (readout(W, x, b, activation="relu") - x) ** 2  # (n_samples, k)
     return (error * importance).mean().item()
@@ -195,6 +218,7 @@ def dedicated_arrangement(k: int, n: int, feature_probability: float):
     k = _validate.positive_int("k", k)
     n = _validate.positive_int("n", n)
     p = _probability(feature_probability)
+    _validate.fits_in_memory("k and n", 8 * n * k, hint="pass a smaller k or n")
     kept = min(n, k)
     W = torch.zeros(n, k, dtype=torch.float64)
     W[torch.arange(kept), torch.arange(kept)] = 1.0
@@ -213,6 +237,7 @@ def antipodal_arrangement(k: int, n: int, feature_probability: float):
     k = _validate.positive_int("k", k)
     n = _validate.positive_int("n", n)
     p = _probability(feature_probability)
+    _validate.fits_in_memory("k and n", 8 * n * k, hint="pass a smaller k or n")
     W = torch.zeros(n, k, dtype=torch.float64)
     kept = min(2 * n, k)
     for feature in range(kept):

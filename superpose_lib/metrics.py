@@ -33,6 +33,7 @@ def kurtosis(x, dim: int = 0) -> torch.Tensor:
     1.0
     """
     x = _validate.tensor("x", x)
+    dim = _validate.positive_int("dim", dim, minimum=-x.ndim) if x.ndim else dim
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension (the samples), got a scalar")
     if not -x.ndim <= dim < x.ndim:
@@ -46,8 +47,8 @@ def kurtosis(x, dim: int = 0) -> torch.Tensor:
 
 def _feature_matrix(W) -> torch.Tensor:
     W = _validate.tensor("W", W)
-    if W.ndim < 2:
-        raise ValueError(f"W must have shape (..., d_hidden, n_features), got shape {tuple(W.shape)}")
+    if W.ndim < 2 or W.shape[-2] == 0:
+        raise ValueError(f"W must have shape (..., d_hidden ≥ 1, n_features), got shape {tuple(W.shape)}")
     return W
 
 
@@ -85,6 +86,8 @@ def feature_dimensionality(W) -> torch.Tensor:
     tensor([0.5000, 0.5000, 0.0000])
     """
     W = _feature_matrix(W)
+    if W.shape[-1] == 0:  # no features: nothing to measure
+        return W.new_zeros(W.shape[:-2] + (0,))
     norms = W.double().norm(dim=-2)  # (..., n_features)
     largest = norms.amax(dim=-1, keepdim=True)  # (..., 1)
     represented = norms > _TINY_FEATURE * largest
@@ -99,7 +102,7 @@ def feature_dimensionality(W) -> torch.Tensor:
 
 
 def dimensions_per_feature(W) -> torch.Tensor:
-    """Hidden dimensions per represented feature: ``d_hidden / ‖W‖_F²``, of shape (...,).
+    """Hidden dimensions per represented feature: ``d_hidden / ‖W‖_F²``, of shape (...,); inf for an all-zero W.
 
     ``‖W‖_F²`` counts features by their squared length, so a model that represents `k` unit-length features
     in `d_hidden` dimensions gets ``d_hidden / k``: 1 without superposition, ½ for antipodal pairs.
@@ -140,8 +143,7 @@ def n_represented(W, threshold: float = 0.5) -> torch.Tensor:
     >>> n_represented(torch.tensor([[1.0, 0.05, -0.9]]))
     tensor(2)
     """
-    if not threshold > 0:
-        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    threshold = _validate.real("threshold", threshold, 0, low_open=True)
     return (_feature_matrix(W).norm(dim=-2) > threshold).sum(dim=-1)
 
 
@@ -154,8 +156,7 @@ def antipodal_pairs(W, threshold: float = 0.5) -> torch.Tensor:
     >>> antipodal_pairs(torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]))  # one pair and a loner
     tensor(1)
     """
-    if not threshold > 0:
-        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    threshold = _validate.real("threshold", threshold, 0, low_open=True)
     W = _feature_matrix(W)
     norms = W.norm(dim=-2)  # (..., n_features)
     cos = _gram(W) / (norms.unsqueeze(-1) * norms.unsqueeze(-2)).clamp_min(1e-12)
@@ -189,7 +190,8 @@ def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
     """
     learned = _validate.tensor("learned", learned)
     true = _validate.tensor("true", true)
-    if learned.ndim < 2 or true.ndim < 2:
+    absolute = _validate.flag("absolute", absolute)
+    if learned.ndim < 2 or true.ndim < 2 or learned.shape[-1] == 0 or true.shape[-1] == 0:
         raise ValueError(
             f"learned and true must have shape (..., d, n) with directions as columns, "
             f"got shapes {tuple(learned.shape)} and {tuple(true.shape)}"
@@ -199,6 +201,8 @@ def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
             f"learned and true must live in the same dimension d (their second-to-last axis), "
             f"got {learned.shape[-2]} and {true.shape[-2]}; pass directions as columns"
         )
+    dtype = torch.promote_types(learned.dtype, true.dtype)
+    learned, true = learned.to(dtype), true.to(dtype)
     unit_learned = learned / learned.norm(dim=-2, keepdim=True).clamp_min(1e-12)
     unit_true = true / true.norm(dim=-2, keepdim=True).clamp_min(1e-12)
     cos = unit_true.transpose(-1, -2) @ unit_learned  # (..., n_true, n_learned)

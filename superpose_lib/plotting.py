@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from . import _validate as _v
+
 
 def _axes(ax, figsize=(4, 4)):
     if ax is None:
@@ -19,6 +21,7 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
+@_v.arguments(W=_v.Tensor(2, nonempty=True), labels=_v.Optional(_v.Each(_v.Text(or_number=True))))  # fmt: skip
 def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, colors=None):
     """Draw the columns of a (2, n_features) matrix W as arrows from the origin, with the unit circle.
 
@@ -30,9 +33,11 @@ def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, color
     W = _numpy(W)
     if W.ndim != 2 or W.shape[0] != 2:
         raise ValueError(f"W must have shape (2, n_features) to be drawn in the plane, got {W.shape}")
+    if labels is not None and len(labels) != W.shape[1]:
+        raise ValueError(f"labels must have one entry per feature (column of W: {W.shape[1]}), got {len(labels)}")
     if limit is not None and not (isinstance(limit, (int, float)) and np.isfinite(limit) and limit > 0):
         raise ValueError(f"limit must be a positive number (the half-width of both axes) or None, got {limit!r}")
-    if colors is not None and (isinstance(colors, str) or len(colors) != W.shape[1]):
+    if colors is not None and (isinstance(colors, str) or not hasattr(colors, "__len__") or len(colors) != W.shape[1]):
         raise ValueError(f"colors must be a sequence of one colour per feature ({W.shape[1]}), got {colors!r}")
     ax = _axes(ax)
     angle = np.linspace(0, 2 * np.pi, 200)
@@ -51,6 +56,8 @@ def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, color
     return ax
 
 
+@_v.arguments(matrix=_v.Tensor(), labels=_v.Optional(_v.Each(_v.Text(or_number=True))), vmin=_v.Real(), vmax=_v.Real(),
+                     annotate=_v.Flag())  # fmt: skip
 def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax=1.0, annotate=True):
     """A square heatmap (cosines, WᵀW, ...) with a diverging colour map centred on 0."""
     matrix = _numpy(matrix)
@@ -76,6 +83,8 @@ def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax
 # Chapter 02
 
 
+@_v.arguments(images=_v.Tensor(), ncols=_v.Int(1), labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
+                     image_shape=_v.Each(_v.Int(1), length=2), symmetric=_v.Flag())  # fmt: skip
 def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(8, 8), cmap="gray_r", symmetric=False):
     """Tile small images (e.g. 8 × 8 digits or a neuron's input weights) into one grid on `ax`.
 
@@ -133,6 +142,8 @@ def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(
 # Chapter 04
 
 
+@_v.arguments(dots=_v.Tensor(), n=_v.Int(1), eps=_v.Optional(_v.Real(0, 1, low_open=True)), bins=_v.Int(1, 10**5),
+                     xlim=_v.Optional(_v.Each(_v.Real(), length=2)))  # fmt: skip
 def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=None, color="tab:blue", label=None):
     """Histogram (as a density) of sampled dot products `dots` of unit vectors in R^n, with the exact density
     `geometry.dot_product_density` drawn over it and, when `eps` is given, the band |t| < eps shaded.
@@ -144,6 +155,8 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     dots = _numpy(dots).ravel()
     if dots.size == 0:
         raise ValueError("dots must contain at least one sampled dot product")
+    if np.abs(dots).max() > 1 + 1e-3:
+        raise ValueError(f"dots must be dot products of unit vectors, in [-1, 1], got up to {np.abs(dots).max():.4g}")
     if xlim is not None and not (len(xlim) == 2 and -1 <= xlim[0] < xlim[1] <= 1):
         raise ValueError(f"xlim must be (low, high) with -1 <= low < high <= 1, got {xlim!r}")
     ax = _axes(ax, figsize=(5, 3.5))
@@ -161,6 +174,8 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     return ax
 
 
+@_v.arguments(n=_v.Int(1), measured=_v.Optional(_v.Tensor(1)),
+                     k_range=_v.Optional(_v.Each(_v.Int(2), length=2)), spread=_v.Optional(_v.Tensor(1)))  # fmt: skip
 def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, spread=None):
     """The coherence of k random unit vectors in R^n against k: the leading-order law √(4 ln k / n), the
     second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots and, when
@@ -170,7 +185,7 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, 
     from .geometry import coherence_estimate, welch_bound
 
     ks = np.asarray(ks)
-    if ks.ndim != 1 or ks.size == 0 or (ks < 2).any():
+    if ks.ndim != 1 or ks.size == 0 or ks.dtype.kind not in "iuf" or not np.isfinite(ks).all() or (ks < 2).any():
         raise ValueError(f"ks must be a non-empty 1-D list of numbers of vectors >= 2, got {ks!r}")
     low, high = (ks.min(), ks.max()) if k_range is None else k_range
     if not 2 <= low < high:
@@ -203,6 +218,7 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, 
 # Chapter 06
 
 
+@_v.arguments(W=_v.Tensor())  # fmt: skip
 def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
     """Elhage et al.'s per-feature bars: length ‖Wᵢ‖, colour how much the feature shares its direction.
 
@@ -255,6 +271,8 @@ def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
 # Chapter 07
 
 
+@_v.arguments(phases=_v.Tensor(2), relative_importance=_v.Tensor(1), density=_v.Tensor(1),
+                     names=_v.Optional(_v.Each(_v.Text(), length=3)))  # fmt: skip
 def phase_map(phases, relative_importance, density, ax=None, title=None, names=None):
     """Colour a (len(relative_importance), len(density)) grid of phase labels 0, 1, 2 on log-log axes."""
     from matplotlib.colors import ListedColormap
@@ -297,9 +315,10 @@ def neuron_weight_stacks(W, ax=None, title=None, min_weight=0.0, colorbar=True):
     from matplotlib.colors import Normalize
 
     W = _numpy(W)
-    if W.ndim != 2 or not np.isfinite(W).all():
-        raise ValueError(f"W must be a finite array of shape (n_neurons, n_features), got shape {W.shape}")
-    if isinstance(min_weight, bool) or not (isinstance(min_weight, (int, float, np.number)) and min_weight >= 0):
+    if np.iscomplexobj(W) or W.ndim != 2 or 0 in W.shape or not np.isfinite(W).all():
+        raise ValueError(f"W must be a finite real array of shape (n_neurons, n_features), got shape {W.shape}")
+    number = isinstance(min_weight, (int, float, np.number)) and not isinstance(min_weight, bool)
+    if not (number and np.isfinite(min_weight) and min_weight >= 0):
         raise ValueError(f"min_weight must be a number >= 0 (the smallest |weight| drawn), got {min_weight!r}")
     if not isinstance(colorbar, bool):
         raise ValueError(f"colorbar must be True or False, got {colorbar!r}")
@@ -333,6 +352,7 @@ def neuron_weight_stacks(W, ax=None, title=None, min_weight=0.0, colorbar=True):
 # Chapter 08
 
 
+@_v.arguments(a=_v.Tensor(1), b=_v.Real())  # fmt: skip
 def l1_ball_meets_line(a, b, ax=None, title=None):
     """The solutions of a₁z₁ + a₂z₂ = b (a line), the smallest L1 ball (a diamond) and L2 ball (a circle)
     that touch it: the diamond touches at a corner, on an axis (a sparse solution); the circle does not."""
@@ -362,6 +382,7 @@ def l1_ball_meets_line(a, b, ax=None, title=None):
     return ax
 
 
+@_v.arguments(gaps=_v.Each(_v.Tensor(1)), bounds=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()))  # fmt: skip
 def convergence_against_bounds(gaps, bounds, labels, ax=None, title=None):
     """Objective gaps F(z_t) − F* (one curve per method) on log–log axes, each with its bound dashed."""
     ax = _axes(ax, figsize=(5, 3.5))
@@ -377,6 +398,8 @@ def convergence_against_bounds(gaps, bounds, labels, ax=None, title=None):
     return ax
 
 
+@_v.arguments(success=_v.Tensor(2), deltas=_v.Tensor(1), rhos=_v.Tensor(1),
+                     theory=_v.Optional(_v.Each(_v.Tensor(1), length=2)))  # fmt: skip
 def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
     """Success rates on a (ρ, δ) grid as a heatmap (δ = n/N across, ρ = s/n up), with a curve over it.
 
@@ -400,6 +423,7 @@ def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
 # Chapter 10
 
 
+@_v.arguments(null=_v.Tensor(1), observed=_v.Real(), floor=_v.Optional(_v.Real()))  # fmt: skip
 def null_distribution_histogram(null, observed, floor=None, ax=None, title=None, xlabel="statistic"):
     """A statistic's random null distribution as a histogram, the observed value as a red line, and an optional
     floor (the least value any arrangement can reach) as a dashed black line."""
@@ -407,7 +431,9 @@ def null_distribution_histogram(null, observed, floor=None, ax=None, title=None,
     if null.size < 2:
         raise ValueError(f"null must hold at least 2 draws of the statistic, got {null.size}")
     ax = _axes(ax, figsize=(4.5, 3.2))
-    ax.hist(null, bins=40, color="0.7", label=f"random directions ({null.size} draws)")
+    width = 1e-3 * max(1.0, abs(float(null[0])))  # all draws equal: one visible bar around their value
+    span = None if np.ptp(null) > 0 else (float(null[0]) - width, float(null[0]) + width)
+    ax.hist(null, bins=40, range=span, color="0.7", label=f"random directions ({null.size} draws)")
     ax.axvline(float(observed), color="tab:red", lw=2, label="trained model")
     if floor is not None:
         ax.axvline(float(floor), color="black", ls="--", lw=1, label="floor k/d − 1")
@@ -417,6 +443,8 @@ def null_distribution_histogram(null, observed, floor=None, ax=None, title=None,
     return ax
 
 
+@_v.arguments(d_hidden=_v.Tensor(1, nonempty=True), fractions=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
+                     reference=_v.Optional(_v.Each(lambda name, item: item, length=3)))  # fmt: skip
 def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None, ax=None, title=None,
                                      ylabel="fraction of represented features in superposition"):  # fmt: skip
     """One curve per setting (e.g. density) of a fraction against the hidden size; `reference` is an optional
@@ -424,7 +452,7 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     d_hidden = _numpy(d_hidden)
     fractions = [_numpy(f) for f in fractions]
     if len(fractions) != len(labels) or any(f.shape != d_hidden.shape for f in fractions):
-        raise ValueError("fractions must hold one curve per label, each with one value per hidden size")
+        raise ValueError("fractions must hold one curve per label, each with one value per hidden size in d_hidden")
     ax = _axes(ax, figsize=(5, 3.5))
     for fraction, label in zip(fractions, labels):
         ax.plot(d_hidden, fraction, "o-", ms=4, label=label)
@@ -436,6 +464,8 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     return ax
 
 
+@_v.arguments(p_values=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
+              alpha=_v.Real(0, 1, low_open=True, high_open=True))  # fmt: skip
 def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
     """Histograms of p-values on [0, 1], one outline per label, with the uniform density (a valid test at its
     null's boundary) as a dashed line and the level `alpha` as a dotted one."""
@@ -456,6 +486,8 @@ def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
     return ax
 
 
+@_v.arguments(density=_v.Tensor(1), power=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
+                     alpha=_v.Real(0, 1, low_open=True, high_open=True))  # fmt: skip
 def power_versus_density(density, power, labels, alpha=0.05, ax=None, title=None):
     """A test's rejection rate against feature density (log axis), one curve per label, with the level."""
     density = _numpy(density)
@@ -472,6 +504,7 @@ def power_versus_density(density, power, labels, alpha=0.05, ax=None, title=None
     return ax
 
 
+@_v.arguments(word=_v.Text(), parts=_v.Each(_v.Instance(dict, what="dict from atoms.decompose")))  # fmt: skip
 def word_atoms_bars(word, parts, ax=None, title=None):
     """A word's sparse code as horizontal bars: one bar per atom, its coefficient, labelled by the atom's words.
 
@@ -491,6 +524,7 @@ def word_atoms_bars(word, parts, ax=None, title=None):
     return ax
 
 
+@_v.arguments(records=_v.Each(_v.Instance(dict, what="dict of scores")), x=_v.Text(), y=_v.Text())  # fmt: skip
 def tradeoff_scatter(records, x="explained_variance", y="coherence", ax=None, title=None):
     """One point per method, named in the legend: `records` are dicts with "method" and the two keys `x` and `y`.
 
@@ -499,6 +533,9 @@ def tradeoff_scatter(records, x="explained_variance", y="coherence", ax=None, ti
     """
     if not records:
         raise ValueError("records must hold at least one method's scores")
+    for key, name in (("method", "records"), (x, "x"), (y, "y")):
+        if any(key not in record for record in records):
+            raise ValueError(f"{name}: every record must have the key {key!r}, got keys {sorted(records[0])}")
     ax = _axes(ax, figsize=(5.5, 4))
     markers = "osD^v<>Pp*hX"
     for i, record in enumerate(records):

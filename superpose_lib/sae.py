@@ -82,11 +82,18 @@ class SyntheticFeatures:
                  device=None, dtype=torch.float32):  # fmt: skip
         self.n_features = _validate.positive_int("n_features", n_features)
         self.d = _validate.positive_int("d", d)
-        if not isinstance(mean_active, numbers.Real) or not 0 < mean_active <= self.n_features:
+        _validate.fits_in_memory(
+            "n_features and d", 3 * 4 * self.n_features * self.d, device, hint="pass smaller sizes"
+        )
+        if (
+            isinstance(mean_active, bool)
+            or not isinstance(mean_active, numbers.Real)
+            or not 0 < mean_active <= self.n_features
+        ):
             raise ValueError(
                 f"mean_active must be a number in (0, n_features] = (0, {self.n_features}], got {mean_active!r}"
             )
-        if not isinstance(decay, numbers.Real) or not 0 < decay <= 1:
+        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0 < decay <= 1:
             raise ValueError(f"decay must be a number in (0, 1], got {decay!r}")
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
@@ -95,6 +102,9 @@ class SyntheticFeatures:
         gen = _validate.generator(seed, generator)
         self.features = random_unit_vectors(self.n_features, self.d, generator=gen).T.contiguous().to(dev, dtype)
         self.probabilities = _capped_probabilities(self.n_features, self.mean_active, self.decay).to(dev, dtype)
+        if not bool((self.probabilities > 0).all()):
+            raise ValueError(f"mean_active = {mean_active!r} and decay = {decay!r} make some features' probabilities "
+                             f"underflow to 0 in {dtype}; pass a larger mean_active or decay")  # fmt: skip
         self._codes = SparseFeatures(self.n_features, self.probabilities, device=dev).to(dtype)
         # samples drawn without a seed continue from this generator (on the data's device), so they are
         # reproducible from the constructor's seed
@@ -222,6 +232,8 @@ class SAE(torch.nn.Module):
         elif lengths and lengths != {n_instances}:
             raise ValueError(f"d_latent and l1_coeff must have one entry per instance (n_instances={n_instances}), "
                              f"got {sorted(lengths)[0]}")  # fmt: skip
+        _validate.fits_in_memory("d_input, d_latent and n_instances", 4 * 8 * n_instances * self.d_input * max(latents),
+                                 device, hint="pass smaller sizes")  # fmt: skip
         self.n_instances = n_instances
         self.d_latents = tuple(latents * n_instances if len(latents) == 1 else latents)
         self.d_latent = self.d_latents[0] if len(set(self.d_latents)) == 1 else self.d_latents
@@ -439,7 +451,9 @@ def _per_instance_floats(name: str, value) -> list[float]:
     if isinstance(value, torch.Tensor):
         value = value.tolist()
     values = list(value) if isinstance(value, (list, tuple)) else [value]
-    if not values or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0 for v in values):
+    if not values or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in values
+    ):
         raise ValueError(f"{name} must be a non-negative number or a non-empty sequence of them, got {value!r}")
     return [float(v) for v in values]
 
@@ -548,6 +562,9 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     resample_gen = torch.Generator(device=device)
     resample_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen, device=device)))
     draw = _batch_source(data, sae.d_input, device, sae.W_enc.dtype)
+    resample_dead = _validate.flag("resample_dead", resample_dead)
+    _validate.fits_in_memory("batch_size", 6 * 4 * batch_size * sae.n_instances * (sae.d_input + sae.d_latent_max),
+                             device)  # fmt: skip
     since_fired = torch.zeros(sae.n_instances, sae.d_latent_max, dtype=torch.long, device=device)
 
     def tangent_decoder_gradient(grads):  # remove each decoder column's gradient along the column itself
@@ -579,6 +596,9 @@ def _resample(sae: SAE, dead: torch.Tensor, r: torch.Tensor, gen, exp_avg, exp_a
     """Point the `dead` latents (I, L) at inputs drawn in proportion to their squared error (r = x̂ − x)."""
     I, B, _ = r.shape
     weights = r.square().sum(dim=2) + 1e-12  # (I, B)
+    if not _validate.finite_tensor(weights):
+        raise ValueError("training diverged: the reconstruction error became NaN or inf; pass a smaller lr, "
+                         "or check the data")  # fmt: skip
     picks = torch.multinomial(weights, sae.d_latent_max, replacement=True, generator=gen)  # (I, L)
     directions = -torch.gather(r, 1, picks.unsqueeze(2).expand(-1, -1, r.shape[2]))  # (I, L, d): x − x̂
     directions = directions / directions.norm(dim=2, keepdim=True).clamp_min(1e-12)
@@ -642,9 +662,11 @@ def evaluate_sae(sae: SAE, x, true_features=None, *, batch_size=4_096) -> list[d
     if true_features is not None:
         true_features = getattr(true_features, "features", true_features)
         true_features = _validate.tensor("true_features", true_features, ndim=2)
-        if true_features.shape[0] != sae.d_input:
+        if true_features.shape[0] != sae.d_input or true_features.shape[1] == 0:
             raise ValueError(f"true_features must have shape (d_input, n_true) = ({sae.d_input}, n_true) with the "
                              f"directions as columns, got {tuple(true_features.shape)}")  # fmt: skip
+    if bool((x == x[0]).all()):
+        raise ValueError("x has no variance (all rows are equal): explained variance is undefined")
     device = sae.W_enc.device
     x = x.to(device, sae.W_enc.dtype)
     I = sae.n_instances

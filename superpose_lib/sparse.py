@@ -86,20 +86,17 @@ def _prepare(D, X, device, name: str = "X"):
     return D, X2, single, dtype
 
 
-def _all_finite(T: torch.Tensor) -> bool:
-    """No NaN or inf in T. A NaN or inf makes the sum non-finite, so a finite sum settles it in one fast pass
-    (about 10 times faster than ``isfinite(T).all()``); a sum that overflows gets the full check."""
-    return bool(torch.isfinite(T.sum())) or bool(torch.isfinite(T).all())
+_all_finite = _validate.finite_tensor
 
 
 def _lam(lam) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, int | float) or not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be a finite number >= 0 (the weight of the L1 penalty), got {lam!r}")
+    if isinstance(lam, bool) or not isinstance(lam, int | float) or not math.isfinite(lam) or not 0 <= lam <= 1e30:
+        raise ValueError(f"lam must be a finite number >= 0 and <= 1e30 (the weight of the L1 penalty), got {lam!r}")
     return float(lam)
 
 
 def _tol(tol) -> float:
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol >= 0:
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not math.isfinite(tol) or not tol >= 0:
         raise ValueError(f"tol must be a number >= 0 (0 runs all max_iter iterations), got {tol!r}")
     return float(tol)
 
@@ -111,6 +108,16 @@ def _out(Z, single):
 # --- building blocks ----------------------------------------------------------------------------------------
 
 
+def _threshold(name: str, value):
+    """A threshold: a finite number >= 0, or a tensor of them (kept as given, so its precision is the caller's)."""
+    if isinstance(value, torch.Tensor):
+        if value.is_complex() or value.dtype == torch.bool or not _all_finite(value) or (value < 0).any():
+            raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        return value
+    return _validate.real(name, value, 0)
+
+
+@_validate.arguments(v=_validate.Tensor(), threshold=_threshold, nonnegative=_validate.Flag())
 def soft_threshold(v, threshold, *, nonnegative: bool = False) -> torch.Tensor:
     """The proximal operator of ``threshold · ‖·‖₁``: shrink every entry towards 0 by `threshold`.
 
@@ -122,7 +129,10 @@ def soft_threshold(v, threshold, *, nonnegative: bool = False) -> torch.Tensor:
     >>> soft_threshold(torch.tensor([-2.0, -0.5, 0.3, 1.5]), 1.0)
     tensor([-1.0000, -0.0000,  0.0000,  0.5000])
     """
-    v = _validate.tensor("v", v)
+    return _shrink(v, threshold, nonnegative)
+
+
+def _shrink(v: torch.Tensor, threshold, nonnegative: bool) -> torch.Tensor:  # soft_threshold, arguments checked
     if nonnegative:
         return torch.clamp(v - threshold, min=0)
     return torch.sign(v) * torch.clamp(v.abs() - threshold, min=0)
@@ -141,7 +151,8 @@ def lasso_objective(D, X, Z, lam) -> torch.Tensor:
     Z = _validate.tensor("Z", Z, ndim=(1, 2)).to(device=D.device, dtype=D.dtype)
     Z2 = Z.unsqueeze(0) if Z.ndim == 1 else Z
     if Z2.shape != (X2.shape[0], D.shape[1]):
-        raise ValueError(f"Z must have shape (batch, k) = {(X2.shape[0], D.shape[1])}, got {tuple(Z.shape)}")
+        raise ValueError(f"Z must have shape (batch, k) = {(X2.shape[0], D.shape[1])} to match X's rows and D's "
+                         f"columns, got {tuple(Z.shape)}")  # fmt: skip
     value = 0.5 * ((X2 - Z2 @ D.T) ** 2).sum(dim=1) + _lam(lam) * Z2.abs().sum(dim=1)
     value = value.to(out_dtype)
     return value[0] if single else value
@@ -236,7 +247,7 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     history = [objective(Z)] if return_objective else None
     for _ in range(max_iter):
         grad = Y @ G - C if use_gram else (Y @ D.T - X2) @ D  # (batch, k)
-        Z_new = soft_threshold(Y - step * grad, step * lam, nonnegative=nonnegative)
+        Z_new = _shrink(Y - step * grad, step * lam, nonnegative)
         if momentum:
             t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
             Y = Z_new + ((t - 1) / t_new) * (Z_new - Z)
@@ -256,6 +267,7 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     return Z
 
 
+@_validate.arguments(nonnegative=_validate.Flag(), return_objective=_validate.Flag())
 def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
     """Batched ISTA (iterative shrinkage-thresholding) for the Lasso.
 
@@ -303,6 +315,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, devi
     return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum=False)
 
 
+@_validate.arguments(nonnegative=_validate.Flag(), return_objective=_validate.Flag())
 def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
     """Batched FISTA: ISTA with Nesterov's momentum (Beck and Teboulle, 2009).
 
@@ -330,6 +343,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, dev
 # --- the fast path: batched homotopy ------------------------------------------------------------------------
 
 
+@_validate.arguments(nonnegative=_validate.Flag(), return_events=_validate.Flag())
 def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None, return_events=False):
     """The exact Lasso solution for many signals at once, by batched homotopy (the LARS-Lasso path).
 
@@ -858,7 +872,9 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     else:
         n_nonzero = _validate.positive_int("n_nonzero", n_nonzero)
         if n_nonzero > min(n, k):
-            raise ValueError(f"n_nonzero must be at most min(n, k) = {min(n, k)}, got {n_nonzero}")
+            raise ValueError(
+                f"n_nonzero must be at most min(n, k) = {min(n, k)} for D of shape {(n, k)}, got {n_nonzero}"
+            )
     if n_nonzero == 0 or batch == 0:  # no atoms, or no signals
         return _out(X2.new_zeros(batch, k, dtype=out_dtype), single)
     dtype, dev = D.dtype, D.device
@@ -999,6 +1015,7 @@ def _rho_of(delta: float, kappa: float) -> float:
     return float(max(values.max(), value(np.array([(lo + hi) / 2]))[0]))
 
 
+@_validate.arguments(signed=_validate.Flag())
 def l1_phase_transition(delta, signed: bool = True):
     """The Donoho–Tanner phase transition of L1 recovery: the critical sparsity ρ(δ) for undersampling δ.
 
@@ -1029,13 +1046,18 @@ def l1_phase_transition(delta, signed: bool = True):
     >>> round(l1_phase_transition(0.5), 4)  # 0.3856 in Donoho, Maleki and Montanari (2009)
     0.3857
     """
-    values = np.asarray(delta, dtype=float)
+    try:
+        values = np.asarray(delta, dtype=float) if not isinstance(delta, bool | str | complex) else None
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"delta must be a number or an array of numbers in (0, 1], got {delta!r}") from error
+    if values is None:
+        raise ValueError(f"delta must be a number or an array of numbers in (0, 1], got {delta!r}")
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0) or np.any(values > 1):
         raise ValueError(f"delta must be in (0, 1] (the ratio n/N of measurements to unknowns), got {delta!r}")
     kappa = 2.0 if signed else 1.0
     rho = np.array([_rho_of(float(d), kappa) for d in values.ravel()]).reshape(values.shape)
     rho = np.clip(rho, 0.0, 1.0)
-    return float(rho) if np.ndim(delta) == 0 else rho
+    return float(rho) if values.ndim == 0 else rho
 
 
 # Chapter 09: dictionary learning ------------------------------------------------------------------------------
@@ -1132,6 +1154,7 @@ def _dl_resample(D, H, Z, unused):
     return D, done
 
 
+@_validate.arguments(nonnegative=_validate.Flag(), resample_unused=_validate.Flag(), progress=_validate.Flag())
 def dictionary_learning(
     H,
     n_atoms,
@@ -1229,6 +1252,7 @@ def dictionary_learning(
     if N == 0 or d == 0:
         raise ValueError(f"H must have shape (N, d) with N, d >= 1 (samples as rows), got {tuple(H.shape)}")
     n_atoms = _validate.positive_int("n_atoms", n_atoms)
+    _validate.fits_in_memory("n_atoms", 6 * 8 * n_atoms * (N + d), device)
     lam = _lam(lam)
     n_iter = _validate.positive_int("n_iter", n_iter, minimum=0)
     tol = _tol(tol)
@@ -1251,6 +1275,8 @@ def dictionary_learning(
     H = H.to(device=dev, dtype=dtype)
     if not _all_finite(H):
         raise ValueError("H must be finite (no NaN or inf entries)")
+    if not _all_finite(H.square().sum(dim=1)):
+        raise ValueError(f"H's entries are too large to square in {dtype} (up to {H.abs().max().item():.3g}): scale H")
     gen = _validate.generator(seed, generator)
 
     # the initial dictionary (drawn on the CPU, so a seed gives the same start on every device)

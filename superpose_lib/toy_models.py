@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 
 import torch
+from tqdm.auto import tqdm
 
 from . import _validate, engine
 from .features import SparseFeatures, broadcast, training_sampler
@@ -106,6 +107,9 @@ class ToyModel(torch.nn.Module):
         self.n_features = _validate.positive_int("n_features", n_features)
         self.d_hidden = _validate.positive_int("d_hidden", d_hidden)
         self.n_instances = _validate.positive_int("n_instances", n_instances)
+        _validate.fits_in_memory("n_features, d_hidden and n_instances",
+                                 4 * self.n_instances * self.n_features * (6 * self.d_hidden + 8), device,
+                                 hint="pass smaller sizes")  # fmt: skip
         if activation not in ("relu", "linear"):
             raise ValueError(f'activation must be "relu" or "linear", got {activation!r}')
         self.activation = activation
@@ -119,7 +123,7 @@ class ToyModel(torch.nn.Module):
         self.register_buffer("importance", broadcast("importance", importance, shape))
         if (self.importance < 0).any():
             raise ValueError("importance must be non-negative")
-        l1 = torch.as_tensor(hidden_l1, dtype=torch.float32)
+        l1 = _validate.tensor("hidden_l1", hidden_l1, finite=False).to(torch.float32)  # checked below
         if l1.ndim > 1 or l1.numel() not in (1, self.n_instances) or not torch.isfinite(l1).all() or (l1 < 0).any():
             raise ValueError(f"hidden_l1 must be a finite number >= 0 or one per instance, got {hidden_l1!r}")
         self.register_buffer("hidden_l1", torch.broadcast_to(l1, (self.n_instances,)).clone())
@@ -403,25 +407,28 @@ def train(
                       gradients=gradients, on_step=on_step, progress=progress, threads=threads)  # fmt: skip
 
 
-def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, *, seed=None, generator=None):
+def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, *, seed=None, generator=None,
+             progress: bool = False):  # fmt: skip
     """Each instance's loss on `n_samples` fresh samples (in chunks of `batch_size`), shape (n_instances,).
+
+    ``progress=True`` shows a tqdm bar over the chunks (for a long evaluation; it can be interrupted).
 
     Examples
     --------
     >>> evaluate(ToyModel(5, 2, n_instances=3, seed=0), n_samples=1_000, seed=0).shape
     torch.Size([3])
     """
+    model = _validate.Instance(ToyModel, what="ToyModel (or one of its variants)")("model", model)
     n_samples = _validate.positive_int("n_samples", n_samples)
-    batch_size = _validate.positive_int("batch_size", batch_size)
+    batch_size = min(_validate.positive_int("batch_size", batch_size), n_samples)
+    _validate.fits_in_memory("batch_size", 4 * 4 * batch_size * model.n_instances * (model.n_features + model.d_hidden))
     gen = _validate.generator(seed, generator, device=model.W.device)
     total = torch.zeros(model.n_instances, device=model.W.device)
-    done = 0
     with torch.no_grad():
-        while done < n_samples:
+        for done in tqdm(range(0, n_samples, batch_size), desc="evaluating", disable=not progress):
             n = min(batch_size, n_samples - done)
             x = model.generate_batch(n, generator=gen)
             total += model.loss(x, model(x), per_instance=True) * n
-            done += n
     return (total / n_samples).cpu()
 
 
@@ -489,7 +496,9 @@ def train_best_of_seeds(
     >>> train_best_of_seeds(model, n_seeds=3, steps=50, lr=1e-2, seed=0, progress=False).shape
     torch.Size([50, 2])
     """
+    model = _validate.Instance(ToyModel, what="ToyModel (or one of its variants)")("model", model)
     n_seeds = _validate.positive_int("n_seeds", n_seeds)
+    n_eval = _validate.positive_int("n_eval", n_eval)
     gen = _validate.generator(seed, generator, device="cpu")
     device = model.W.device
     batch_gen = torch.Generator(device=device)

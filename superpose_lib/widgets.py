@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import ipywidgets
 
+from . import _validate
 from .embeddings import UnknownWordError, WordVectors, analogy
 
+_ALMOST_ORTHOGONAL = {  # the almost-orthogonality explorer's arguments, declared once for its two views
+    "n": _validate.Int(1),
+    "k": _validate.Int(2),
+    "eps": _validate.Real(0, 1, low_open=True, high_open=True),
+    "seed": _validate.Int(0),
+}
 
+
+@_validate.arguments(wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(),
+                     k=_validate.Int(1))  # fmt: skip
 def analogy_answers(wv: WordVectors, a: str, b: str, c: str, k: int = 5) -> str:
     """The text the analogy explorer shows: the answers, or what is wrong with the words typed."""
     words = [word.strip().lower() for word in (a, b, c)]
@@ -37,6 +47,7 @@ def analogy_explorer(wv: WordVectors, a: str = "man", b: str = "king", c: str = 
 # Chapter 04
 
 
+@_validate.arguments(**_ALMOST_ORTHOGONAL)
 def almost_orthogonal_summary(n: int, k: int, eps: float, seed: int = 0) -> str:
     """The numbers the almost-orthogonality explorer prints for k random unit vectors in R^n and tolerance eps."""
     import torch
@@ -50,6 +61,7 @@ def almost_orthogonal_summary(n: int, k: int, eps: float, seed: int = 0) -> str:
         welch_bound,
     )
 
+    _validate.fits_in_memory("k", 4 * 8 * k * k)  # the pairs' cosines
     V = random_unit_vectors(k, n, seed=seed).double()
     rows, cols = torch.triu_indices(k, k, offset=1)
     cos = (V @ V.T)[rows, cols].abs()
@@ -64,6 +76,7 @@ def almost_orthogonal_summary(n: int, k: int, eps: float, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+@_validate.arguments(**_ALMOST_ORTHOGONAL)
 def almost_orthogonal_figure(n: int, k: int, eps: float, seed: int = 0):
     """Two panels for k random unit vectors in R^n: the histogram of their pairwise cosines over the exact
     density (with the band |t| < eps), and their coherence on the coherence-versus-k curves. Returns the figure."""
@@ -73,6 +86,7 @@ def almost_orthogonal_figure(n: int, k: int, eps: float, seed: int = 0):
     from .geometry import coherence, random_unit_vectors
     from .plotting import coherence_versus_k, dot_product_histogram
 
+    _validate.fits_in_memory("k", 4 * 8 * k * k)  # the pairs' cosines
     V = random_unit_vectors(k, n, seed=seed).double()
     rows, cols = torch.triu_indices(k, k, offset=1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -106,6 +120,8 @@ def almost_orthogonal_explorer(n: int = 100, k: int = 300, eps: float = 0.2, see
 # Chapter 06
 
 
+@_validate.arguments(density=_validate.Real(0, 1, low_open=True), importance_decay=_validate.Real(0, 1, low_open=True),
+                     steps=_validate.Int(1), seed=_validate.Int(0))  # fmt: skip
 def trained_toy_geometry(density: float, importance_decay: float, steps: int = 1_500, seed: int = 0):
     """Train the 5-features-in-2-dimensions model at one density and importance decay; return W (2, 5), b (5,).
 

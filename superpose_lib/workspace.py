@@ -62,6 +62,8 @@ class WorkspaceReport:
 
 def describe(error: OSError) -> str:
     """A short reason for an OS error ("permission denied", "no space left on device"), without a traceback."""
+    if not isinstance(error, OSError):
+        raise ValueError(f"error must be an OSError, got {type(error).__name__}")
     return (error.strerror or str(error) or type(error).__name__).lower()
 
 

@@ -333,11 +333,10 @@ def test_fit_refuses_a_loss_that_does_not_depend_on_the_parameters():
         fit(Constant(), _normal, 3, 7, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
 
 
-def test_fit_warns_when_a_loss_stops_being_finite():
+def test_fit_names_the_diverged_instances_and_lr_when_a_loss_stops_being_finite():
     model = _Instances(nan_from=4)
-    with pytest.warns(RuntimeWarning, match=r"instance\(s\) \[1\].*from step 4"):
-        history = fit(model, _normal, 10, 8, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
-    assert torch.isfinite(history[:, 0]).all() and torch.isnan(history[4:, 1]).all()
+    with pytest.raises(ValueError, match=r"instance\(s\) \[1\].*from step 4.*smaller lr than 0.1"):
+        fit(model, _normal, 10, 8, 0.1, generator=torch.Generator().manual_seed(0), progress=False)
 
 
 @pytest.mark.parametrize("gradients", ["hand", "autograd"])

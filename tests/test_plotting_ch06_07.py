@@ -83,7 +83,7 @@ def test_explorer_callback_trains_the_five_feature_model_and_caches_it():
     assert again[0] is W  # cached: moving a slider back is instant
     dense, _ = trained_toy_geometry(1.0, 0.7, steps=1_500)
     assert (dense.norm(dim=0) > 0.5).sum() == 2
-    with pytest.raises(ValueError, match="density must lie in"):
+    with pytest.raises(ValueError, match=r"density must be a number in \(0, 1\]"):
         trained_toy_geometry(0.0, 0.9)
     assert toy_model_explorer() is not None
     plt.close("all")
@@ -128,8 +128,8 @@ def test_neuron_weight_stacks_stacks_each_neurons_weights_above_and_below_zero()
 @pytest.mark.parametrize(
     ("W", "kwargs", "message"),
     [
-        (torch.ones(3), {}, "W must be a finite array of shape"),
-        (torch.tensor([[float("nan"), 1.0]]), {}, "W must be a finite array of shape"),
+        (torch.ones(3), {}, "W must be a finite real array of shape"),
+        (torch.tensor([[float("nan"), 1.0]]), {}, "W must be a finite real array of shape"),
         (torch.ones(2, 3), {"colorbar": "yes"}, "colorbar must be True or False"),
         (torch.ones(2, 3), {"min_weight": -0.1}, "min_weight must be a number >= 0"),
     ],

@@ -1,0 +1,946 @@
+"""Bad input at every public door: a generated test over every public function and class of `superpose_lib`.
+
+Every public name (each module's ``__all__``, or its public module-level callables where it has none; the
+exercise checks in `superpose_lib.checks` have their own hostile battery) is called with valid arguments from
+`VALID`, then once per argument with that argument replaced by a hostile value: a wrong type, NaN or ±inf, a
+negative, zero or huge size, a wrong shape or ndim, an empty tensor, a bool where a number is wanted, a string,
+a complex number, a NumPy array where a tensor is accepted. The contract for each call:
+
+- it succeeds, or raises a ``ValueError`` whose message names the argument ("clear"); any other exception is
+  "deep" (a TypeError, RuntimeError, IndexError, ... from inside), a ValueError without the name "unclear";
+- a value that no argument of that kind can mean (NaN or inf for a number, a bool for a number, a string for
+  a number or a tensor, a complex number) must be refused: accepting it is "accepted";
+- a call whose inputs are all finite never returns NaN or inf ("nan"), except where `DOCUMENTED_NAN` names the
+  rule in the function's docstring;
+- no call runs on and on ("hang": a watchdog stops a call after `HANG_SECONDS`; it is a guard against a
+  runaway loop, not a time limit on the library's speed).
+
+A huge size (10¹²) goes only to arguments that size an allocation; an argument that counts iterations (steps,
+epochs, draws) may legitimately run long, with a progress bar, so it gets no huge value.
+
+CI runs every fixed hostile value and a few generated ones (hypothesis) per argument; ``PUBLIC_INPUTS_FULL=1``
+(``make fuzz``) runs many more generated values. ``python tests/test_public_inputs.py`` prints the count of
+each outcome over the fixed values (the census the issue's closing note asks for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import inspect
+import math
+import os
+import signal
+import sys
+import types
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+FULL = os.environ.get("PUBLIC_INPUTS_FULL", "") not in ("", "0")
+GENERATED_EXAMPLES = 60 if FULL else 3
+HANG_SECONDS = 60
+HUGE = 10**12
+
+MODULES = [
+    "superpose_lib",
+    "superpose_lib.atoms",
+    "superpose_lib.claims",
+    "superpose_lib.detection",
+    "superpose_lib.digits",
+    "superpose_lib.embeddings",
+    "superpose_lib.engine",
+    "superpose_lib.environment",
+    "superpose_lib.features",
+    "superpose_lib.geometry",
+    "superpose_lib.interference",
+    "superpose_lib.metrics",
+    "superpose_lib.plotting",
+    "superpose_lib.sae",
+    "superpose_lib.sparse",
+    "superpose_lib.toy_models",
+    "superpose_lib.widgets",
+    "superpose_lib.workspace",
+]
+
+# Names that are public but not doors for numbers: each with the reason it is left out.
+SKIPPED = {
+    "superpose_lib.environment.report_environment": "prints the environment; no arguments",
+    "superpose_lib.environment.default_device": "no arguments",
+    "superpose_lib.atoms.load_polysemy": "no arguments (reads the bundled file)",
+    "superpose_lib.workspace.workbooks_folder": "no arguments",
+    "superpose_lib.workspace.create_workspace": "writes files; tests/test_workspace.py covers its failures",
+    "superpose_lib.workspace.write_atomically": "writes files; tests/test_atomic_writes.py covers its failures",
+    "superpose_lib.claims.claim": "raises ClaimFailed by design; tests/test_claims.py covers its arguments",
+    "superpose_lib.widgets.analogy_explorer": "an ipywidgets front end over analogy_answers",
+    "superpose_lib.widgets.almost_orthogonal_explorer": "an ipywidgets front end over almost_orthogonal_summary",
+    "superpose_lib.widgets.toy_model_explorer": "an ipywidgets front end over trained_toy_geometry",
+    "superpose_lib.widgets.word_atoms_explorer": "an ipywidgets front end over atoms.decompose",
+    "superpose_lib.engine.scratch": "a buffer cache called inside a model's training step (three times a step, so "
+    "unchecked); tests/test_engine.py covers it",
+}
+
+# Functions whose docstring gives NaN as the answer for a degenerate input, with that rule.
+DOCUMENTED_NAN = {
+    "superpose_lib.detection.interference_statistic": "NaN for a model with fewer than two represented features",
+    "superpose_lib.metrics.kurtosis": "a constant has no kurtosis, and gives NaN",
+    "superpose_lib.detection.z_score": "±inf when the null draws are all equal and observed differs from them",
+    "superpose_lib.metrics.dimensions_per_feature": "inf for an all-zero W (no feature represented)",
+    "superpose_lib.digits.basis_kurtosis": "NaN for a direction along which the activations are constant",
+    "superpose_lib.digits.random_basis_kurtosis": "NaN when the activations are constant along every direction",
+}
+# Entries at least this large may overflow float32 arithmetic (their squares or fourth powers): a NaN or inf then is
+# counted as "overflow", reported by the census but not a failure.
+LARGE = 1e15
+
+# Arguments that count iterations or draws: a large value is a long call (with progress), not a bad one.
+ITERATIONS = {"steps", "epochs", "n_iter", "max_iter", "fista_iter", "n_rotations", "n_draws", "n_null", "n_seeds",
+              "max_steps", "warmup", "dead_window", "n_eval", "step", "work"}  # fmt: skip
+# Per function, arguments that count samples drawn in chunks: a large value is a long call with a progress bar.
+ITERATIONS_OF = {"toy_models.evaluate": {"n_samples"}}
+# Arguments that are not sizes at all, for which 10¹² is just a number.
+NOT_SIZES = ITERATIONS | {"seed", "dim", "i", "j", "threads"}
+
+
+# --- valid arguments -----------------------------------------------------------------------------------------
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@functools.cache
+def _wv():
+    from superpose_lib.embeddings import load_glove
+
+    return load_glove()
+
+
+@functools.cache
+def _entry():
+    from superpose_lib.atoms import load_polysemy
+
+    return load_polysemy()[0]
+
+
+def _unit_columns(d, k, seed=0):
+    D = torch.randn(d, k, generator=_gen(seed))
+    return D / D.norm(dim=0, keepdim=True)
+
+
+def _toy():
+    from superpose_lib.toy_models import ToyModel
+
+    return ToyModel(5, 2, n_instances=2, feature_probability=0.2, seed=0)
+
+
+def _sae():
+    from superpose_lib.sae import SAE
+
+    return SAE(4, 6, n_instances=2, l1_coeff=0.1, seed=0)
+
+
+def _mlp():
+    from superpose_lib.digits import DigitsMLP
+
+    return DigitsMLP(d_hidden=8, seed=0)
+
+
+def _digits_split():
+    from superpose_lib.digits import load_digits_split
+
+    return load_digits_split(seed=0)
+
+
+class _Mean(torch.nn.Module):  # the smallest model the engine trains
+    def __init__(self):
+        super().__init__()
+        self.mu = torch.nn.Parameter(torch.zeros(1))
+
+    def batch_loss(self, X):
+        return ((X - self.mu) ** 2).mean().reshape(1)
+
+
+# By argument name, a valid value (a factory, so every call gets fresh objects); `OVERRIDES` for one function.
+BY_NAME = {
+    "n": lambda: 4,
+    "k": lambda: 3,
+    "n_features": lambda: 5,
+    "d_hidden": lambda: 2,
+    "n_instances": lambda: 2,
+    "d": lambda: 4,
+    "n_samples": lambda: 64,
+    "n_components": lambda: 3,
+    "n_points": lambda: 10,
+    "eps": lambda: 0.3,
+    "t": lambda: torch.tensor([0.1, 0.5]),
+    "V": lambda: torch.randn(4, 3, generator=_gen()),
+    "W": lambda: torch.randn(2, 5, generator=_gen()),
+    "a": lambda: torch.randn(3, 4, generator=_gen(1)),
+    "b": lambda: torch.randn(2, 4, generator=_gen(2)),
+    "order": lambda: 2,
+    "X": lambda: torch.randn(6, 3, generator=_gen()),
+    "x": lambda: torch.rand(8, 5, generator=_gen()),
+    "feature_probability": lambda: 0.3,
+    "importance": lambda: torch.tensor([1.0, 0.8, 0.6, 0.4, 0.2]),
+    "model": _toy,
+    "wv": _wv,
+    "directions": lambda: torch.randn(50, 2, generator=_gen()),
+    "steps": lambda: 3,
+    "epochs": lambda: 1,
+    "batch_size": lambda: 16,
+    "lr": lambda: 1e-2,
+    "seed": lambda: 0,
+    "progress": lambda: False,
+    "threshold": lambda: 0.5,
+    "tolerance": lambda: 0.1,
+    "statistic": lambda: "mean_superposition",
+    "observed": lambda: 1.0,
+    "null": lambda: torch.randn(50, generator=_gen()),
+    "alternative": lambda: "two-sided",
+    "n_null": lambda: 20,
+    "activations": lambda: torch.randn(40, 6, generator=_gen()),
+    "labels": lambda: torch.arange(40) % 10,
+    "n_classes": lambda: 10,
+    "n_rotations": lambda: 5,
+    "n_dims": lambda: 4,
+    "n_draws": lambda: 5,
+    "targets": lambda: torch.randn(40, generator=_gen(3)),
+    "l2": lambda: 1e-3,
+    "dim": lambda: 0,
+    "learned": lambda: torch.randn(4, 6, generator=_gen()),
+    "true": lambda: torch.randn(4, 3, generator=_gen(1)),
+    "x_hat": lambda: torch.rand(8, 5, generator=_gen(1)),
+    "D": lambda: _unit_columns(4, 6),
+    "lam": lambda: 0.1,
+    "max_iter": lambda: 20,
+    "tol": lambda: 1e-6,
+    "n_nonzero": lambda: 2,
+    "delta": lambda: 0.5,
+    "H": lambda: torch.randn(30, 4, generator=_gen()),
+    "n_atoms": lambda: 5,
+    "n_iter": lambda: 2,
+    "relative_importance": lambda: 0.5,
+    "density": lambda: 0.3,
+    "n_seeds": lambda: 2,
+    "sae": _sae,
+    "data": lambda: torch.randn(200, 4, generator=_gen()),
+    "d_input": lambda: 4,
+    "d_latent": lambda: 6,
+    "mean_active": lambda: 2.0,
+    "decay": lambda: 0.9,
+    "work": lambda: 1_000,
+    "step": lambda: 5,
+    "word": lambda: "bank",
+    "k_words": lambda: 3,
+    "importance_decay": lambda: 0.9,
+    "entry": _entry,
+    "probability": lambda: 0.3,
+}
+
+
+def _fit_args():
+    return {"model": _Mean(), "sample": lambda n, g: 3 + torch.randn(n, generator=g), "steps": 3, "batch_size": 8,
+            "lr": 0.1, "generator": _gen(), "progress": False}  # fmt: skip
+
+
+OVERRIDES = {
+    "detection.p_value": lambda: {"observed": 0.3, "null": torch.randn(50, generator=_gen())},
+    "detection.random_directions_test": lambda: {"W": torch.randn(3, 6, generator=_gen()), "n_null": 20, "seed": 0},
+    "detection.null_distribution": lambda: {"n_features": 5, "d_hidden": 2, "n_samples": 20, "seed": 0},
+    "detection.superposition_test": lambda: {"model": _toy(), "n_samples": 256, "seed": 0},
+    "detection.count_distinct_latents": lambda: {
+        "decoder": _unit_columns(4, 6),
+        "codes": torch.rand(30, 6, generator=_gen()),
+    },
+    "digits.load_digits_split": lambda: {"test_fraction": 0.25, "seed": 0},
+    "digits.DigitsMLP": lambda: {"d_hidden": 8, "seed": 0},
+    "digits.train": lambda: {
+        "model": _mlp(),
+        "X": torch.rand(40, 64, generator=_gen()),
+        "y": torch.arange(40) % 10,
+        "epochs": 1,
+        "batch_size": 16,
+        "seed": 0,
+        "progress": False,
+    },
+    "digits.train_digits_mlp": lambda: {
+        "data": _digits_split(),
+        "d_hidden": 8,
+        "epochs": 1,
+        "seed": 0,
+        "progress": False,
+    },
+    "digits.rotate_hidden": lambda: {"model": _mlp(), "R": torch.linalg.qr(torch.randn(8, 8, generator=_gen()))[0]},
+    "digits.plane_rotation": lambda: {"n": 4, "i": 0, "j": 2, "angle": 0.3},
+    "digits.hidden_activations": lambda: {"model": _mlp(), "X": torch.rand(10, 64, generator=_gen())},
+    "digits.basis_kurtosis": lambda: {"activations": torch.randn(40, 6, generator=_gen())},
+    "digits.random_basis_kurtosis": lambda: {
+        "activations": torch.randn(40, 6, generator=_gen()),
+        "n_rotations": 5,
+        "seed": 0,
+    },
+    "digits.gaussian_kurtosis_null": lambda: {"n_samples": 40, "n_dims": 4, "n_draws": 5, "seed": 0},
+    "digits.fit_linear_probe": lambda: {
+        "activations": torch.randn(40, 6, generator=_gen()),
+        "targets": torch.arange(40) % 2,
+        "steps": 5,
+    },
+    "embeddings.load_glove": lambda: {"n_words": 500},
+    "embeddings.analogy": lambda: {"wv": _wv(), "a": "man", "b": "king", "c": "woman", "k": 3},
+    "atoms.atom_words": lambda: {"wv": _wv(), "directions": torch.randn(50, 2, generator=_gen()), "k": 3},
+    "atoms.atom_coherence": lambda: {"wv": _wv(), "directions": torch.randn(50, 2, generator=_gen()), "k": 3},
+    "atoms.decompose": lambda: {
+        "wv": _wv(),
+        "dictionary": _unit_columns(50, 20),
+        "word": "bank",
+        "n_nonzero": 3,
+        "k_words": 3,
+    },
+    "atoms.sense_directions": lambda: {"wv": _wv(), "entry": _entry()},
+    "atoms.two_sense_score": lambda: {
+        "directions": torch.randn(50, 3, generator=_gen()),
+        "senses": torch.randn(50, 2, generator=_gen(1)),
+    },
+    "engine.fit": _fit_args,
+    "engine.learning_rate": lambda: {"step": 5, "steps": 100, "lr": 0.1},
+    "engine.Adam": lambda: {"params": [torch.zeros(3)]},
+    "features.SparseFeatures": lambda: {"n_features": 4, "probability": 0.3, "n_instances": 2},
+    "features.FixedDataset": lambda: {"x": torch.rand(2, 10, 4, generator=_gen())},
+    "features.training_sampler": lambda: {
+        "data": importlib.import_module("superpose_lib.features").SparseFeatures(4, 0.3, n_instances=2),
+        "batch_size": 8,
+        "n_instances": 2,
+        "n_features": 4,
+        "like": torch.zeros(2, 2, 4),
+    },
+    "geometry.random_rotation": lambda: {"n": 4, "seed": 0},
+    "geometry.random_unit_vectors": lambda: {"k": 3, "n": 4, "seed": 0},
+    "geometry.coherence_estimate": lambda: {"k": 30, "n": 8},
+    "geometry.random_projection": lambda: {"X": torch.randn(6, 10, generator=_gen()), "n_components": 3, "seed": 0},
+    "geometry.pack_unit_vectors": lambda: {"k": 3, "n": 2, "steps": 3, "seed": 0, "progress": False},
+    "interference.readout": lambda: {"W": torch.randn(2, 5, generator=_gen()), "x": torch.rand(8, 5, generator=_gen())},
+    "interference.interference": lambda: {
+        "W": torch.randn(2, 5, generator=_gen()),
+        "x": torch.rand(8, 5, generator=_gen()),
+    },
+    "interference.bias_tradeoff": lambda: {
+        "W": torch.randn(2, 5, generator=_gen()),
+        "x": torch.rand(8, 5, generator=_gen()),
+        "biases": [0.0, -0.2],
+    },
+    "interference.expected_loss": lambda: {
+        "W": torch.randn(2, 5, generator=_gen()),
+        "b": torch.zeros(5),
+        "feature_probability": 0.3,
+        "importance": torch.ones(5),
+        "n_samples": 200,
+        "seed": 0,
+    },
+    "interference.sparse_features": lambda: {"n_samples": 16, "k": 5, "feature_probability": 0.3, "seed": 0},
+    "interference.dedicated_arrangement": lambda: {"k": 5, "n": 2, "feature_probability": 0.3},
+    "interference.antipodal_arrangement": lambda: {"k": 5, "n": 2, "feature_probability": 0.3},
+    "interference.dedicated_loss": lambda: {"importance": torch.ones(5), "n": 2, "feature_probability": 0.3},
+    "interference.antipodal_loss": lambda: {"importance": torch.ones(5), "n": 2, "feature_probability": 0.3},
+    "interference.crossover_density": lambda: {"importance": torch.ones(5), "n": 2},
+    "metrics.kurtosis": lambda: {"x": torch.randn(40, 3, generator=_gen())},
+    "sae.SyntheticFeatures": lambda: {"n_features": 6, "d": 4, "mean_active": 2.0, "seed": 0},
+    "sae.SAE": lambda: {"d_input": 4, "d_latent": 6, "n_instances": 2, "l1_coeff": 0.1, "seed": 0},
+    "sae.train_sae": lambda: {
+        "sae": _sae(),
+        "data": torch.randn(200, 4, generator=_gen()),
+        "steps": 3,
+        "batch_size": 16,
+        "seed": 0,
+        "progress": False,
+    },
+    "sae.evaluate_sae": lambda: {
+        "sae": _sae(),
+        "x": torch.randn(50, 4, generator=_gen()),
+        "true_features": _unit_columns(4, 3),
+    },
+    "sparse.soft_threshold": lambda: {"v": torch.randn(5, generator=_gen()), "threshold": 0.5},
+    "sparse.lasso_objective": lambda: {
+        "D": _unit_columns(4, 6),
+        "X": torch.randn(3, 4, generator=_gen()),
+        "Z": torch.randn(3, 6, generator=_gen(1)),
+        "lam": 0.1,
+    },
+    "sparse.ista": lambda: {
+        "D": _unit_columns(4, 6),
+        "X": torch.randn(3, 4, generator=_gen()),
+        "lam": 0.1,
+        "max_iter": 20,
+    },
+    "sparse.fista": lambda: {
+        "D": _unit_columns(4, 6),
+        "X": torch.randn(3, 4, generator=_gen()),
+        "lam": 0.1,
+        "max_iter": 20,
+    },
+    "sparse.lasso": lambda: {"D": _unit_columns(4, 6), "X": torch.randn(3, 4, generator=_gen()), "lam": 0.1},
+    "sparse.omp": lambda: {"D": _unit_columns(4, 6), "X": torch.randn(3, 4, generator=_gen()), "n_nonzero": 2},
+    "sparse.dictionary_learning": lambda: {
+        "H": torch.randn(30, 4, generator=_gen()),
+        "n_atoms": 5,
+        "lam": 0.1,
+        "n_iter": 2,
+        "seed": 0,
+        "progress": False,
+    },
+    "toy_models.ToyModel": lambda: {"n_features": 5, "d_hidden": 2, "n_instances": 2, "seed": 0},
+    "toy_models.PrivilegedBasisModel": lambda: {"n_features": 5, "d_hidden": 2, "n_instances": 2, "seed": 0},
+    "toy_models.AbsoluteValueModel": lambda: {"n_features": 4, "d_hidden": 2, "n_instances": 2, "seed": 0},
+    "toy_models.train": lambda: {"model": _toy(), "steps": 3, "batch_size": 16, "seed": 0, "progress": False},
+    "toy_models.evaluate": lambda: {"model": _toy(), "n_samples": 64, "batch_size": 16, "seed": 0},
+    "toy_models.train_best_of_seeds": lambda: {
+        "model": _toy(),
+        "n_seeds": 2,
+        "steps": 3,
+        "batch_size": 16,
+        "n_eval": 64,
+        "seed": 0,
+        "progress": False,
+    },
+    "widgets.analogy_answers": lambda: {"wv": _wv(), "a": "man", "b": "king", "c": "woman", "k": 3},
+    "widgets.almost_orthogonal_summary": lambda: {"n": 10, "k": 20, "eps": 0.3},
+    "widgets.almost_orthogonal_figure": lambda: {"n": 10, "k": 20, "eps": 0.3},
+    "widgets.trained_toy_geometry": lambda: {"density": 0.3, "importance_decay": 0.9, "steps": 3},
+    "environment.cpu_threads": lambda: {"threads": 1},
+    "workspace.describe": lambda: {"error": OSError(28, "No space left on device")},
+    "embeddings.WordVectors": lambda: {"words": ("a", "b"), "vectors": torch.randn(2, 3, generator=_gen())},
+    "plotting.feature_directions_2d": lambda: {"W": torch.randn(2, 5, generator=_gen())},
+    "plotting.similarity_heatmap": lambda: {"matrix": torch.randn(4, 4, generator=_gen()), "annotate": False},
+    "plotting.image_grid": lambda: {"images": torch.rand(4, 64, generator=_gen()), "ncols": 2},
+    "plotting.dot_product_histogram": lambda: {"dots": torch.rand(50, generator=_gen()) - 0.5, "n": 10},
+    "plotting.coherence_versus_k": lambda: {"n": 10, "ks": [5, 10, 20]},
+    "plotting.feature_norm_bars": lambda: {"W": torch.randn(2, 5, generator=_gen())},
+    "plotting.phase_map": lambda: {
+        "phases": torch.randint(0, 3, (4, 5), generator=_gen()),
+        "relative_importance": torch.linspace(0.1, 2, 4),
+        "density": torch.linspace(0.05, 1, 5),
+    },
+    "plotting.l1_ball_meets_line": lambda: {"a": [1.0, 2.0], "b": 2.0},
+    "plotting.convergence_against_bounds": lambda: {
+        "gaps": [np.array([1.0, 0.5, 0.2])],
+        "bounds": [np.array([1.0, 0.6, 0.3])],
+        "labels": ["ista"],
+    },
+    "plotting.phase_diagram": lambda: {
+        "success": torch.rand(3, 4, generator=_gen()),
+        "deltas": torch.linspace(0.2, 0.8, 4),
+        "rhos": torch.linspace(0.2, 0.8, 3),
+    },
+    "plotting.null_distribution_histogram": lambda: {"null": torch.randn(50, generator=_gen()), "observed": 1.0},
+    "plotting.superposition_versus_hidden_size": lambda: {
+        "d_hidden": [2, 4, 8],
+        "fractions": [[0.1, 0.2, 0.3]],
+        "labels": ["a"],
+    },
+    "plotting.p_value_histograms": lambda: {"p_values": [torch.rand(30, generator=_gen())], "labels": ["a"]},
+    "plotting.power_versus_density": lambda: {"density": [0.1, 0.5, 1.0], "power": [[0.2, 0.5, 0.9]], "labels": ["a"]},
+    "plotting.word_atoms_bars": lambda: {
+        "word": "bank",
+        "parts": [{"atom": 0, "coefficient": 0.5, "words": ["river", "shore"]}],
+    },
+    "plotting.tradeoff_scatter": lambda: {"records": [{"explained_variance": 0.5, "coherence": 0.3, "method": "a"}]},
+}
+
+
+# --- the public names ----------------------------------------------------------------------------------------
+
+
+def public_names() -> list[str]:
+    """Every public function and class, as "module.name" (module without the package prefix)."""
+    names = []
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        exported = getattr(module, "__all__", None)
+        if exported is None:
+            exported = [
+                name
+                for name, value in vars(module).items()
+                if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == module_name
+            ]
+        for name in exported:
+            value = getattr(module, name)
+            if not callable(value) or (isinstance(value, type) and issubclass(value, BaseException)):
+                continue
+            if isinstance(value, type) and issubclass(value, tuple):  # a NamedTuple: a record, not a door
+                continue
+            if isinstance(value, type) and not _has_own_init(value):  # a dataclass record or a plain subclass
+                if not _is_dataclass(value) or name not in {"WordVectors"}:
+                    if not issubclass(value, torch.nn.Module):
+                        continue
+            qualified = f"{value.__module__}.{name}" if hasattr(value, "__module__") else f"{module_name}.{name}"
+            if qualified in SKIPPED or f"{module_name}.{name}" in SKIPPED:
+                continue
+            names.append(qualified.removeprefix("superpose_lib."))
+    return sorted(set(names))
+
+
+def _has_own_init(cls) -> bool:
+    return "__init__" in vars(cls) and not _is_dataclass(cls)
+
+
+def _is_dataclass(cls) -> bool:
+    return hasattr(cls, "__dataclass_fields__")
+
+
+def _callable(name: str):
+    module_name, attr = name.rsplit(".", 1) if name.count(".") else ("superpose_lib", name)
+    module = importlib.import_module(
+        "superpose_lib" if module_name == "superpose_lib" else f"superpose_lib.{module_name}"
+    )
+    return getattr(module, attr)
+
+
+def valid_arguments(name: str) -> dict:
+    """A valid call of `name`: its required arguments (and a few cheap settings) by name."""
+    fn = _callable(name)
+    if name in OVERRIDES:
+        return OVERRIDES[name]()
+    arguments = {}
+    for parameter in inspect.signature(fn).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) or parameter.name == "self":
+            continue
+        if parameter.default is parameter.empty or parameter.name in ("progress",):
+            if parameter.name not in BY_NAME:
+                raise KeyError(f"no valid value for {name}({parameter.name}): add one to BY_NAME or OVERRIDES")
+            arguments[parameter.name] = BY_NAME[parameter.name]()
+    return arguments
+
+
+def fuzzed_parameters(name: str) -> list[str]:
+    """The arguments of `name` to fuzz: all named ones but the progress flag and callbacks' receivers."""
+    fn = _callable(name)
+    skip = {"self", "progress", "desc", "title", "ax", "xlabel", "ylabel", "cmap", "color", "label"}
+    return [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in skip
+    ]
+
+
+# --- hostile values ------------------------------------------------------------------------------------------
+
+
+class Hostile:
+    """A hostile value, and whether every argument of its kind must refuse it."""
+
+    def __init__(self, label: str, make, must_refuse: bool = False):
+        self.label, self.make, self.must_refuse = label, make, must_refuse
+
+    def __repr__(self):
+        return self.label
+
+
+def _kind(value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | np.integer):
+        return "int"
+    if isinstance(value, float | np.floating):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, torch.Tensor):
+        return "tensor"
+    if isinstance(value, np.ndarray):
+        return "array"
+    if isinstance(value, list | tuple):
+        return "sequence"
+    return "object"
+
+
+NUMBER_NONSENSE = [
+    Hostile("nan", lambda v: math.nan, True),
+    Hostile("inf", lambda v: math.inf, True),
+    Hostile("-inf", lambda v: -math.inf, True),
+    Hostile("True", lambda v: True, True),
+    Hostile("'3'", lambda v: "3", True),
+    Hostile("1+1j", lambda v: 1 + 1j, True),
+    Hostile("[1, 2]", lambda v: [1, 2]),
+    Hostile("None", lambda v: None),
+]
+
+
+def hostile_values(kind: str, parameter: str, name: str = "") -> list[Hostile]:
+    if kind == "int":
+        values = NUMBER_NONSENSE + [
+            Hostile("-1", lambda v: -1),
+            Hostile("0", lambda v: 0),
+            Hostile("2.5", lambda v: 2.5, True),
+            Hostile("np.int64", lambda v: np.int64(v)),
+            Hostile("torch int", lambda v: torch.tensor(v)),
+        ]
+        if parameter not in NOT_SIZES and parameter not in ITERATIONS_OF.get(name, ()):
+            values.append(Hostile("10**12", lambda v: HUGE))
+        return values
+    if kind == "float":
+        return NUMBER_NONSENSE + [
+            Hostile("-1.0", lambda v: -1.0),
+            Hostile("0.0", lambda v: 0.0),
+            Hostile("1e300", lambda v: 1e300),
+            Hostile("int", lambda v: int(round(v)) or 1),
+            Hostile("np.float32", lambda v: np.float32(v)),
+            Hostile("tensor", lambda v: torch.tensor(v)),
+        ]
+    if kind in ("tensor", "array"):
+        return [
+            Hostile("with NaN", lambda v: _with(v, math.nan), True),
+            Hostile("with inf", lambda v: _with(v, math.inf), True),
+            Hostile("complex", lambda v: _as_tensor(v).to(torch.complex64), True),
+            Hostile("string", lambda v: "W", True),
+            Hostile("None", lambda v: None),
+            Hostile("numpy", lambda v: _as_tensor(v).numpy()),
+            Hostile("float64", lambda v: _as_tensor(v).double()),
+            Hostile("float16", lambda v: _as_tensor(v).half()),
+            Hostile("int64", lambda v: _as_tensor(v).round().long()),
+            Hostile("bool", lambda v: _as_tensor(v) > 0),
+            Hostile("list", lambda v: _as_tensor(v).tolist()),
+            Hostile("scalar", lambda v: torch.tensor(0.5)),
+            Hostile("1-D", lambda v: _as_tensor(v).reshape(-1)),
+            Hostile("extra axis", lambda v: _as_tensor(v).unsqueeze(0)),
+            Hostile("transposed", lambda v: _as_tensor(v).T if _as_tensor(v).ndim == 2 else _as_tensor(v)),
+            Hostile("empty", lambda v: _as_tensor(v)[:0]),
+            Hostile("empty last axis", lambda v: _as_tensor(v)[..., :0]),
+            Hostile("zeros", lambda v: torch.zeros_like(_as_tensor(v))),
+            Hostile("one row", lambda v: _as_tensor(v)[:1]),
+            Hostile("huge entries", lambda v: torch.full(_as_tensor(v).shape, 1e30)),
+        ]
+    if kind == "str":
+        return [
+            Hostile("'nonsense'", lambda v: "nonsense", parameter not in ("word", "a", "b", "c", "title", "x", "y")),
+            Hostile("''", lambda v: ""),
+            Hostile("3", lambda v: 3, True),
+            Hostile("None", lambda v: None),
+            Hostile("['relu']", lambda v: [v]),
+        ]
+    if kind == "bool":
+        return [
+            Hostile("'yes'", lambda v: "yes", True),
+            Hostile("None", lambda v: None),
+            Hostile("nan", lambda v: math.nan, True),
+            Hostile("np.bool_", lambda v: np.bool_(v)),
+            Hostile("2", lambda v: 2),
+        ]
+    if kind == "sequence":
+        return [
+            Hostile("[]", lambda v: []),
+            Hostile("with nan", lambda v: [math.nan] * max(len(v), 1)),
+            Hostile("'abc'", lambda v: "abc", True),
+            Hostile("None", lambda v: None),
+            Hostile("3", lambda v: 3),
+        ]
+    return [  # objects: models, word vectors, generators, devices, callables
+        Hostile("None", lambda v: None),
+        Hostile("'x'", lambda v: "x", True),
+        Hostile("3", lambda v: 3),
+        Hostile("a tensor", lambda v: torch.zeros(3)),
+        Hostile("object()", lambda v: object(), True),
+    ]
+
+
+def _as_tensor(value) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    return torch.as_tensor(np.asarray(value))
+
+
+def _with(value, bad: float):
+    t = _as_tensor(value)
+    t = (t.double() if not t.is_floating_point() else t.clone()).contiguous()
+    if t.numel():
+        t.view(-1)[0] = bad
+    return t
+
+
+# --- calling and classifying ---------------------------------------------------------------------------------
+
+
+class Hang(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def watchdog(seconds: float):
+    """Stop a call that runs on (SIGALRM, main thread only); a no-op where the signal is missing."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _finite_inputs(arguments: dict) -> bool:
+    for value in arguments.values():
+        for leaf in _leaves(value):
+            if isinstance(leaf, float | complex) and not math.isfinite(abs(leaf)):
+                return False
+            if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and not torch.isfinite(leaf).all():
+                return False
+            if isinstance(leaf, np.ndarray) and leaf.dtype.kind in "fc" and not np.isfinite(leaf).all():
+                return False
+    return True
+
+
+def _largest_input(arguments: dict) -> float:
+    largest = 0.0
+    for value in arguments.values():
+        for leaf in _leaves(value):
+            if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and leaf.numel():
+                largest = max(largest, leaf.abs().max().item())
+            elif isinstance(leaf, float):
+                largest = max(largest, abs(leaf))
+    return largest
+
+
+def _leaves(value, depth=0):
+    if depth > 3:
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item, depth + 1)
+    else:
+        yield value
+
+
+def _has_nan(result, depth=0) -> bool:
+    if depth > 3:
+        return False
+    if isinstance(result, torch.Tensor):
+        return result.is_floating_point() and result.numel() > 0 and not bool(torch.isfinite(result).all())
+    if isinstance(result, np.ndarray):
+        return result.dtype.kind == "f" and result.size > 0 and not bool(np.isfinite(result).all())
+    if isinstance(result, float):
+        return not math.isfinite(result)
+    if isinstance(result, list | tuple):
+        return any(_has_nan(item, depth + 1) for item in result)
+    if isinstance(result, dict):
+        return any(_has_nan(item, depth + 1) for item in result.values())
+    if isinstance(result, torch.nn.Module):
+        return any(_has_nan(p, depth + 1) for p in result.parameters())
+    return False
+
+
+def call(name: str, arguments: dict, parameter: str | None, hostile: Hostile | None) -> tuple[str, str]:
+    """Call `name` with `arguments`; return (outcome, detail). Outcomes: "ok", "clear", "unclear", "deep",
+    "accepted", "nan", "hang"."""
+    fn = _callable(name)
+    finite_in = _finite_inputs(arguments)
+    try:
+        with warnings.catch_warnings(), watchdog(HANG_SECONDS):
+            warnings.simplefilter("ignore")
+            result = fn(**arguments)
+            if isinstance(result, types.GeneratorType):
+                result = list(result)
+            if isinstance(result, contextlib.AbstractContextManager):  # a context manager checks on entry
+                with result:
+                    pass
+    except Hang as error:
+        return "hang", str(error)
+    except ValueError as error:
+        if parameter is None or parameter in str(error):
+            return ("clear", str(error)) if parameter is not None else ("unclear", f"ValueError: {error}")
+        return "unclear", f"ValueError: {error}"
+    except Exception as error:  # noqa: BLE001 - classifying is the point
+        return "deep", f"{type(error).__name__}: {str(error)[:300]}"
+    finally:
+        _close_figures()
+    if hostile is not None and hostile.must_refuse:
+        return "accepted", f"returned {type(result).__name__}"
+    if finite_in and _has_nan(result) and f"superpose_lib.{name}" not in DOCUMENTED_NAN:
+        if _largest_input(arguments) >= LARGE:
+            return "overflow", f"NaN or inf in the result of {type(result).__name__}, from entries of 1e15 or more"
+        return "nan", f"NaN or inf in the result of {type(result).__name__}"
+    return "ok", ""
+
+
+def _close_figures():
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
+def cases():
+    for name in public_names():
+        for parameter in fuzzed_parameters(name):
+            yield name, parameter
+
+
+def hostile_calls(name: str, parameter: str):
+    """Every (arguments, hostile value) for one argument of one public name."""
+    valid = valid_arguments(name)
+    fn = _callable(name)
+    default = inspect.signature(fn).parameters[parameter].default
+    example = valid.get(parameter, default)
+    if example is inspect.Parameter.empty:
+        raise KeyError(f"no valid value for {name}({parameter})")
+    kind = _declared_kind(fn, parameter) or (_kind(example) if example is not None else "object")
+    if example is None:  # an optional argument left at None: hostile values are built from a stand-in
+        example = {"tensor": torch.rand(3), "int": 3, "float": 0.5, "bool": True, "str": "x"}.get(kind, [0.5, 0.5])
+    for hostile in hostile_values(kind, parameter, name):
+        if hostile.label == "None" and default is None:
+            continue  # None is that argument's own default
+        arguments = valid_arguments(name)  # fresh objects for every call
+        arguments[parameter] = hostile.make(arguments.get(parameter) if parameter in arguments else example)
+        yield arguments, hostile
+
+
+BAD = ("unclear", "deep", "accepted", "nan", "hang")
+
+_KIND_OF_SPEC = {"Int": "int", "Real": "float", "Flag": "bool", "Tensor": "tensor", "Text": "str", "Choice": "str",
+                 "Each": "sequence", "Instance": "object", "Function": "object"}  # fmt: skip
+
+
+def _declared_kind(fn, parameter: str) -> str | None:
+    """The kind of value an argument declared with `_validate.arguments` takes (None if undeclared)."""
+    spec = getattr(fn, "__arguments__", {}).get(parameter)
+    while type(spec).__name__ == "Optional":
+        spec = spec.spec
+    return _KIND_OF_SPEC.get(type(spec).__name__)
+
+
+# --- the tests -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _headless(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+@pytest.mark.parametrize("name", public_names())
+def test_valid_call_succeeds(name):
+    """The valid arguments the other tests start from are valid: the call succeeds, with no NaN."""
+    outcome, detail = call(name, valid_arguments(name), None, None)
+    assert outcome == "ok", f"{name}: {outcome}: {detail}"
+
+
+@pytest.mark.parametrize(("name", "parameter"), list(cases()))
+def test_hostile_argument_is_refused_by_name_or_handled(name, parameter):
+    """Each fixed hostile value of one argument: success, or a ValueError naming the argument."""
+    failures = []
+    for arguments, hostile in hostile_calls(name, parameter):
+        outcome, detail = call(name, arguments, parameter, hostile)
+        if outcome in BAD:
+            failures.append(f"{parameter}={hostile!r}: {outcome}: {detail}")
+    assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def _generated(kind: str):
+    if kind == "int":
+        return st.one_of(st.integers(-5, 50), st.booleans(), st.floats(allow_nan=True, allow_infinity=True))
+    if kind == "float":
+        return st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5), st.booleans())
+    if kind in ("tensor", "array"):
+        shapes = st.lists(st.integers(0, 4), min_size=0, max_size=3)
+        return shapes.flatmap(
+            lambda shape: st.lists(
+                st.floats(allow_nan=True, allow_infinity=True, width=32),
+                min_size=math.prod(shape),
+                max_size=math.prod(shape),
+            ).map(lambda xs, shape=shape: torch.tensor(xs, dtype=torch.float32).reshape(shape))
+        )
+    return None
+
+
+GENERATED_CASES = [
+    (name, parameter)
+    for name, parameter in cases()
+    if _kind(valid_arguments(name).get(parameter, inspect.signature(_callable(name)).parameters[parameter].default))
+    in ("int", "float", "tensor")
+]
+
+
+@pytest.mark.parametrize(("name", "parameter"), GENERATED_CASES)
+def test_generated_argument_is_refused_by_name_or_handled(name, parameter):
+    """Generated values (hypothesis) of one argument: success, or a ValueError naming the argument."""
+    valid = valid_arguments(name)
+    example = valid.get(parameter, inspect.signature(_callable(name)).parameters[parameter].default)
+
+    @settings(max_examples=GENERATED_EXAMPLES, deadline=None, derandomize=not FULL, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(value=_generated(_kind(example)))
+    def check(value):
+        arguments = valid_arguments(name)
+        arguments[parameter] = value
+        must_refuse = isinstance(value, bool) and _kind(example) in ("int", "float")
+        must_refuse |= isinstance(value, float) and not math.isfinite(value)
+        outcome, detail = call(name, arguments, parameter, Hostile(repr(value), None, must_refuse))
+        assert outcome not in BAD, f"{name}({parameter}={value!r}): {outcome}: {detail}"
+
+    check()
+
+
+def test_huge_sizes_are_refused_up_front_with_the_memory_they_need():
+    from superpose_lib.geometry import random_unit_vectors
+    from superpose_lib.toy_models import ToyModel
+
+    with pytest.raises(ValueError, match=r"k and n is too large: the call would need about .* of memory"):
+        random_unit_vectors(10**9, 10**6)
+    with pytest.raises(ValueError, match=r"n_features, d_hidden and n_instances is too large: .* memory"):
+        ToyModel(10**7, 10**6)
+
+
+def test_declared_arguments_are_checked_and_kept_on_the_function():
+    from superpose_lib import _validate
+    from superpose_lib.engine import learning_rate
+
+    assert set(learning_rate.__arguments__) == {"step", "steps", "lr", "schedule", "warmup"}
+    assert learning_rate(0, 10, 0.1) == 0.1
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0, got nan"):
+        learning_rate(0, 10, math.nan)
+    with pytest.raises(ValueError, match="schedule must be one of 'constant', 'cosine'"):
+        learning_rate(0, 10, 0.1, schedule="linear")
+    with pytest.raises(TypeError, match="no argument"):
+        _validate.arguments(nonexistent=_validate.Int())(learning_rate)
+
+
+# --- the census ----------------------------------------------------------------------------------------------
+
+
+def census(prefixes=(), out=sys.stdout) -> Counter:
+    """Count the outcomes of every fixed hostile call (of the names starting with one of `prefixes`, or all);
+    print the bad ones."""
+    counts = Counter()
+    for name, parameter in cases():
+        if prefixes and not name.startswith(tuple(prefixes)):
+            continue
+        for arguments, hostile in hostile_calls(name, parameter):
+            outcome, detail = call(name, arguments, parameter, hostile)
+            counts[outcome] += 1
+            if outcome in BAD:
+                print(f"{outcome:8s} {name}({parameter}={hostile!r}): {detail[:160]}", file=out)
+    print(f"public names: {len(public_names())}, calls: {sum(counts.values())}", file=out)
+    for outcome in ("ok", "clear", "overflow") + BAD:
+        print(f"{outcome:8s} {counts[outcome]}", file=out)
+    return counts
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    census(sys.argv[1:])
