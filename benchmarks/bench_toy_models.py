@@ -18,8 +18,10 @@ same constant lr 1e-3, batch 1024, for the same number of steps:
 
 Each loop's time per step is the best of its chunks of ``CHUNK`` steps (a slow spell of the machine hits a
 chunk, not the estimate), and each piece of the floor the best of as many loops of ``CHUNK`` calls, taken in
-turns; the final loss of each is measured on the same held-out samples, and the script
-fails if the engine's is worse than the reference's by more than ``LOSS_TOLERANCE``.
+turns; the final loss of each is measured on the same held-out samples. The loops draw different batches, so
+their final losses differ by sampling noise alone: the reference runs twice, on two batch seeds (its time is the
+better of the two), and the script fails if the engine's loss is worse than both reference runs' by more than
+``LOSS_TOLERANCE``.
 
 **threads**: one thread against all of them for a step at increasing sizes, the measurement behind
 `superpose_lib.engine.ONE_THREAD_BELOW` (run it on an idle machine and on a busy one: see that constant).
@@ -86,10 +88,10 @@ def held_out_loss(model: ToyModel, batches: list[torch.Tensor]) -> float:
         return sum(model.loss(x, model(x)).item() for x in batches) / len(batches)
 
 
-def reference_loop(model: ToyModel, steps: int, lr: float, batch: int, after_step, device) -> None:
+def reference_loop(model: ToyModel, steps: int, lr: float, batch: int, after_step, device, seed: int = 1) -> None:
     """The paper notebook's loop: two random tensors per batch, einsum forward, autograd, torch.optim.Adam at a
     constant lr; ``after_step(step)`` after each step (a clock or a checkpoint)."""
-    gen = torch.Generator(device=device).manual_seed(1)
+    gen = torch.Generator(device=device).manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     shape = (batch, model.n_instances, model.n_features)
     for step in range(steps):
@@ -212,24 +214,27 @@ def equal_work(args, device) -> bool:
         held_out = work_model(n_features, d_hidden, device).generate_batch(32_768, generator=torch.Generator(
             device=device).manual_seed(12345))  # fmt: skip
         times, losses = {}, {}
-        for name in ("reference", "hand", "autograd"):
+        for name in ("reference", "reference, other batches", "hand", "autograd"):
             model, clock = work_model(n_features, d_hidden, device), ChunkClock(device)
-            if name == "reference":
-                reference_loop(model, steps, WORK_LR, WORK_BATCH, clock, device)
+            if name.startswith("reference"):
+                reference_loop(model, steps, WORK_LR, WORK_BATCH, clock, device, seed=1 if name == "reference" else 2)
             else:
                 train(model, steps, WORK_BATCH, WORK_LR, seed=1, gradients=name, on_step=clock, threads=threads,
                       progress=False)  # fmt: skip
             times[name] = clock.best
             with torch.no_grad():
                 losses[name] = model.loss(held_out, model(held_out)).item()
+        times["reference"] = min(times["reference"], times.pop("reference, other batches"))
+        spread = losses.pop("reference, other batches")  # the same loop on other batches: the loss's own noise
         times["floor"] = floor_per_step(work_model(n_features, d_hidden, device), device, rounds=steps // CHUNK)
         ms = {k: 1e3 * v for k, v in times.items()}
         print(f"{n_features:>4}×{d_hidden:<3} {threads:>7} {ms['reference']:>10.3f} {ms['hand']:>8.3f} "
               f"{ms['autograd']:>9.3f} {ms['floor']:>8.3f}   {times['reference'] / times['hand']:>7.2f}x "
               f"{times['autograd'] / times['hand']:>12.2f}x {times['floor'] / times['hand']:>9.0%}   "
-              f"{losses['reference']:.4e} {losses['hand']:.4e} {losses['autograd']:.4e}")  # fmt: skip
-        if losses["hand"] > (1 + LOSS_TOLERANCE) * losses["reference"]:
-            print(f"  the engine's final loss is worse than the reference's by more than {LOSS_TOLERANCE:.0%}")
+              f"{losses['reference']:.4e} {losses['hand']:.4e} {losses['autograd']:.4e} "
+              f"(reference on other batches {spread:.4e})")  # fmt: skip
+        if losses["hand"] > (1 + LOSS_TOLERANCE) * max(losses["reference"], spread):
+            print(f"  the engine's final loss is worse than both reference runs' by more than {LOSS_TOLERANCE:.0%}")
             ok = False
     return ok
 
