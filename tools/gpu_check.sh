@@ -27,7 +27,8 @@ PYEOF
 "$PY" -m pytest -q -p no:cacheprovider --noconftest -rs \
     tests/test_sparse.py tests/test_dictionary_learning.py tests/test_sae.py tests/test_toy_models.py \
     tests/test_toy_models_hidden_l1.py tests/test_geometry.py tests/test_digits.py tests/test_metrics.py \
-    tests/test_interference.py tests/test_detection.py tests/test_environment.py
+    tests/test_interference.py tests/test_detection.py tests/test_environment.py tests/test_engine.py \
+    tests/test_features.py
 
 # (unquoted on purpose: each is empty or its words)
 "$PY" benchmarks/bench_sparse.py --device cuda $sizes
