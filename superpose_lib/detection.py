@@ -45,6 +45,7 @@ __all__ = [
     "loss_without_superposition",
     "superposition_test",
     "SuperpositionTest",
+    "loss_below_test",
     "fraction_in_superposition",
     "count_distinct_latents",
 ]
@@ -421,13 +422,61 @@ def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, g
             per_sample.append((model.importance * (model.target(x) - model(x)) ** 2).mean(dim=-1).double().cpu())
     losses = torch.cat(per_sample)  # (n_samples, instances)
     boundary = loss_without_superposition(model)
-    mean = losses.mean(dim=0)
-    standard_error = losses.std(dim=0) / math.sqrt(n_samples)
-    gap = mean - boundary
+    z, p = _below_test(losses, boundary)
+    return SuperpositionTest(losses.mean(dim=0), boundary, _standard_error(losses), z, p, n_samples)
+
+
+def _standard_error(losses: torch.Tensor) -> torch.Tensor:
+    """The standard error of the mean over dim 0: the sample standard deviation (n − 1) over √n."""
+    return losses.std(dim=0) / math.sqrt(losses.shape[0])
+
+
+def _below_test(losses: torch.Tensor, boundary) -> tuple[torch.Tensor, torch.Tensor]:
+    """`loss_below_test` on checked arguments."""
+    standard_error = _standard_error(losses)
+    gap = losses.mean(dim=0) - boundary
     z = torch.where(standard_error > 0, gap / standard_error.clamp_min(1e-300), torch.sign(gap) * math.inf)
     z = torch.where((standard_error == 0) & (gap == 0), torch.zeros_like(z), z)
-    p = torch.special.ndtr(z)
-    return SuperpositionTest(mean, boundary, standard_error, z, p, n_samples)
+    return z, torch.special.ndtr(z)
+
+
+@_validate.arguments(losses=_validate.Tensor(min_ndim=1), boundary=_validate.Tensor())
+def loss_below_test(losses, boundary) -> tuple[torch.Tensor, torch.Tensor]:
+    """One-sided z-test of "the expected loss is at least `boundary`" from per-sample losses.
+
+    The statistic is the mean of the losses over dim 0. By the central limit theorem
+    ``z = (mean − boundary) / (s / √n)``, with ``s`` the sample standard deviation (dividing by n − 1) of the
+    `n` losses, is close to standard normal when the expected loss equals the boundary, and the p-value is
+    ``Φ(z)``: small when the mean loss is well below the boundary. `superposition_test` applies it with
+    `loss_without_superposition` as the boundary. A z of ±inf when the losses have no spread (all equal, and
+    their mean differs from the boundary; 0 when it equals it): the evidence is then certain.
+
+    Parameters
+    ----------
+    losses : tensor of shape (n_samples, ...), at least 2 samples; the losses of independent samples
+    boundary : float or tensor broadcastable to ``losses.shape[1:]``
+
+    Returns
+    -------
+    (z, p) : two tensors of shape ``losses.shape[1:]``, float64.
+
+    Examples
+    --------
+    >>> z, p = loss_below_test(torch.tensor([0.1, 0.3, 0.2, 0.2]), 0.5)
+    >>> round(z.item(), 2), bool(p < 0.001)
+    (-7.35, True)
+    """
+    losses = losses.double()
+    if losses.shape[0] < 2:
+        raise ValueError(f"losses must hold at least 2 samples along dim 0 (a spread is needed), got shape "
+                         f"{tuple(losses.shape)}")  # fmt: skip
+    boundary = boundary.to(device=losses.device, dtype=torch.float64)
+    try:
+        torch.broadcast_shapes(boundary.shape, losses.shape[1:])
+    except RuntimeError:
+        raise ValueError(f"boundary must be a number or broadcast to losses.shape[1:] = {tuple(losses.shape[1:])}, "
+                         f"got shape {tuple(boundary.shape)}") from None  # fmt: skip
+    return _below_test(losses, boundary)
 
 
 def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1) -> torch.Tensor:

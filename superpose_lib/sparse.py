@@ -33,7 +33,17 @@ import torch
 from . import _validate, engine
 from .environment import cpu_threads
 
-__all__ = ["ista", "fista", "lasso", "omp", "lasso_objective", "soft_threshold", "l1_phase_transition"]
+__all__ = [
+    "ista",
+    "fista",
+    "lasso",
+    "omp",
+    "lasso_objective",
+    "soft_threshold",
+    "l1_phase_transition",
+    "update_dictionary",
+    "resample_unused",
+]
 
 _OMP_FLOOR = 64.0  # see omp: residual correlations below 64 · eps · ‖x‖ are rounding
 _NORM_TOL = {torch.float64: 1e-6, torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 1e-2}
@@ -1132,15 +1142,21 @@ def _dl_update_dictionary(D, H, Z):
 
 
 def _dl_resample(D, H, Z, unused):
-    """Point every unused atom at one of the worst-reconstructed samples' residuals (distinct samples).
+    """`resample_unused` inside `dictionary_learning`: returns the new D and how many atoms moved."""
+    if not bool(unused.any()):
+        return D, 0
+    return _point_at_worst(D, H - Z @ D.T, unused)
+
+
+def _point_at_worst(D, residual, unused):
+    """Point every `unused` atom at one of the worst-reconstructed samples' residuals (distinct samples).
 
     An unused atom has zero codes, so moving it leaves the objective unchanged; the next code update can
-    then use it where the current dictionary does worst.
+    then use it where the current dictionary does worst. Returns the new D and the number of atoms moved.
     """
     n_dead = int(unused.sum())
     if n_dead == 0:
-        return D, 0
-    residual = H - Z @ D.T  # (N, d)
+        return D.clone(), 0
     error = (residual * residual).sum(dim=1)  # (N,)
     order = torch.argsort(error, descending=True)[:n_dead]
     D = D.clone()
@@ -1152,6 +1168,87 @@ def _dl_resample(D, H, Z, unused):
             D[:, j] = residual[i] / norm
             done += 1
     return D, done
+
+
+def _dictionary_inputs(D, H, Z, samples: str = "H"):
+    """D (d, k), the samples or residuals (N, d) and Z (N, k) checked against one another, in D's dtype."""
+    if H.shape[1] != D.shape[0]:
+        raise ValueError(f"{samples} must have shape (N, d) with d = D.shape[0] = {D.shape[0]} (D's columns are the "
+                         f"atoms), got {samples} {tuple(H.shape)} and D {tuple(D.shape)}")  # fmt: skip
+    if Z.shape != (H.shape[0], D.shape[1]):
+        raise ValueError(f"Z must have shape (N, k) = {(H.shape[0], D.shape[1])}: one code per row of {samples}, one "
+                         f"entry per column (atom) of D; got Z {tuple(Z.shape)}, {samples} {tuple(H.shape)} and D "
+                         f"{tuple(D.shape)}")  # fmt: skip
+    dtype = torch.promote_types(D.dtype, H.dtype)
+    return D.to(dtype), H.to(device=D.device, dtype=dtype), Z.to(device=D.device, dtype=dtype)
+
+
+@_validate.arguments(D=_validate.Tensor(2), H=_validate.Tensor(2), Z=_validate.Tensor(2))
+def update_dictionary(D, H, Z) -> torch.Tensor:
+    """The dictionary step of `dictionary_learning`: one sweep over the atoms, each the best unit vector.
+
+    For fixed codes Z, atom j's part of ``½‖H − Z Dᵀ‖²`` is a function of ``d_j`` alone once the others are
+    fixed, and over unit vectors its minimiser is the normalised ``R_jᵀ z_j``, where ``R_j = H − Z Dᵀ + z_j d_jᵀ``
+    is what the other atoms leave unexplained (Mairal et al. 2010, algorithm 2, on the sphere instead of the
+    ball). The atoms are updated in order, each with the others' newest values (block coordinate descent), so
+    the objective never increases. An atom that no sample uses (a zero column of Z), or whose ``R_jᵀ z_j`` is 0,
+    is left as it is (`resample_unused` gives it work).
+
+    Parameters
+    ----------
+    D : tensor of shape (d, k), atoms as columns
+    H : tensor of shape (N, d), the samples
+    Z : tensor of shape (N, k), their codes
+
+    Returns
+    -------
+    tensor of shape (d, k): the new dictionary (the inputs are not changed).
+
+    Examples
+    --------
+    >>> D = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> H = torch.tensor([[3.0, 4.0]])
+    >>> update_dictionary(D, H, torch.tensor([[1.0, 0.0]]))  # atom 0 turns to the sample; atom 1 is unused
+    tensor([[0.6000, 0.0000],
+            [0.8000, 1.0000]])
+    """
+    D, H, Z = _dictionary_inputs(D, H, Z)
+    return _dl_update_dictionary(D, H, Z)[0]
+
+
+@_validate.arguments(D=_validate.Tensor(2), residual=_validate.Tensor(2), Z=_validate.Tensor(2))
+def resample_unused(D, residual, Z) -> torch.Tensor:
+    """Point every atom that no sample uses at the residual of one of the worst-reconstructed samples.
+
+    An atom is unused when its codes are 0 on every sample (a zero column of Z). The samples are ranked by
+    their squared error ``‖residualᵢ‖²``; the unused atoms, in index order, get the unit vectors along the
+    residuals of the worst, second worst, ... samples (distinct samples, ``residual = H − Z Dᵀ`` so the atom
+    points at what the dictionary misses). Used atoms are left as they are, and so is an unused atom whose
+    sample has zero residual. Moving an unused atom leaves ``½‖H − Z Dᵀ‖²`` unchanged (its codes are 0); the
+    next code step can then use it where the dictionary does worst. `dictionary_learning` does this after each
+    dictionary step; `superpose_lib.sae.train_sae` resamples dead latents by the same idea, drawing the samples
+    at random in proportion to their squared error (Bricken et al. 2023) instead of taking the worst.
+
+    Parameters
+    ----------
+    D : tensor of shape (d, k), atoms as columns
+    residual : tensor of shape (N, d), ``H − Z Dᵀ`` (for an autoencoder, ``x − x̂``)
+    Z : tensor of shape (N, k), the codes
+
+    Returns
+    -------
+    tensor of shape (d, k): the new dictionary (the inputs are not changed).
+
+    Examples
+    --------
+    >>> D = torch.eye(2)
+    >>> residual = torch.tensor([[0.0, 0.1], [3.0, 4.0]])  # sample 1 is the worst reconstructed
+    >>> resample_unused(D, residual, torch.tensor([[1.0, 0.0], [2.0, 0.0]]))  # atom 1 is unused
+    tensor([[1.0000, 0.6000],
+            [0.0000, 0.8000]])
+    """
+    D, residual, Z = _dictionary_inputs(D, residual, Z, "residual")
+    return _point_at_worst(D, residual, ~(Z != 0).any(dim=0))[0]
 
 
 @_validate.arguments(nonnegative=_validate.Flag(), resample_unused=_validate.Flag(), progress=_validate.Flag())

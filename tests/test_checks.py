@@ -32,6 +32,22 @@ def _pairs_value_from_coin(n_batch, n_pairs, feature_probability, correlation, g
     return (u * torch.cat([first, second], dim=-1)).reshape(n_batch, 2 * n_pairs)
 
 
+def _resample_along_the_mean_residual(W_dec, x, x_hat, z):
+    dead = (z == 0).all(dim=0)
+    W_dec = W_dec.clone()
+    W_dec[:, dead] = ((x - x_hat).mean(0) / (x - x_hat).mean(0).norm()).unsqueeze(1)  # one direction for all
+    return W_dec
+
+
+def _sweep_backwards(D, H, Z):  # block coordinate descent, the atoms visited from the last to the first
+    D = D.clone()
+    for j in reversed(range(D.shape[1])):
+        if (Z[:, j] != 0).any():
+            target = (H - Z @ D.T + torch.outer(Z[:, j], D[:, j])).T @ Z[:, j]
+            D[:, j] = target / target.norm()
+    return D
+
+
 # Plausible wrong answers that are not among the named mistakes: each must get a verdict, never a tick.
 MORE_WRONG = {
     "generate_batch": _gen_rand,
@@ -85,16 +101,24 @@ MORE_WRONG = {
         torch.relu(x @ W_enc + b_enc) @ W_enc.T + b_dec,
         torch.relu(x @ W_enc + b_enc),
     ),
-    "unit_norm_decoder": lambda W_dec: W_dec / W_dec.abs().max(dim=0, keepdim=True).values.clamp_min(1e-12),
+    "sae_loss": lambda x, W_enc, b_enc, W_dec, b_dec, l1_coeff: (
+        (x - torch.relu(x @ W_enc + b_enc) @ W_dec.T).pow(2).mean()  # the decoder bias left out
+        + l1_coeff * torch.relu(x @ W_enc + b_enc).sum(dim=1).mean()
+    ),
     "l0_and_explained_variance": lambda x, x_hat, z: (float((z > 0.5).sum(1).double().mean()), 0.9),
     "mean_max_cosine": lambda learned, true: metrics.mmcs(true, learned),
-    "dictionary_update": lambda H, Z: (lambda D: D / D.norm(dim=0))(torch.linalg.pinv(Z) @ H).T.T.T,
+    "resample_dead": _resample_along_the_mean_residual,
+    "dictionary_update": _sweep_backwards,
     "null_max_abs_cos": lambda k, d, n_samples, generator=None: geometry.coherence(
         torch.randn(k, d, generator=generator)
     ).expand(n_samples),
-    "p_value_less": lambda observed, null: float((null <= observed).double().mean()) + 1e-3,
+    "loss_without_superposition": lambda importance, feature_probability, d_hidden: float(
+        (importance * feature_probability / 3).sort(descending=True).values[d_hidden:].sum() / len(importance)
+    ),
     "mean_interference": lambda W, threshold=0.5: float(metrics.superposition(W).max()),
-    "count_live_latents": lambda codes, min_frequency=1e-3: int((codes.mean(0) > min_frequency).sum()),
+    "loss_below_test": lambda losses, boundary: (lambda z: (z, float(torch.special.ndtr(torch.tensor(z)))))(
+        float((losses.median() - boundary) / (losses.std() / len(losses) ** 0.5))
+    ),
     "fraction_superposed": lambda W, threshold=0.5, tolerance=0.1: 0.5,
     "nearest_words": _nearest_but_the_first,
     "atom_coherence": lambda vectors, direction, k: float(

@@ -342,3 +342,30 @@ def test_count_distinct_latents_rejects_bad_arguments():
         detection.count_distinct_latents(torch.ones(3, 4), torch.ones(10, 4), max_cosine=1.5)
     with pytest.raises(ValueError, match="decoder must have shape"):
         detection.count_distinct_latents(torch.ones(3), torch.ones(10, 4))
+
+
+# --- loss_below_test ----------------------------------------------------------------------------------------------
+
+
+def test_loss_below_test_is_the_one_sided_z_test_of_the_mean():
+    losses = torch.rand(50, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) ** 2
+    boundary = torch.tensor([0.2, 0.35, 0.5], dtype=torch.float64)
+    z, p = detection.loss_below_test(losses, boundary)
+    expected = (losses.mean(dim=0) - boundary) / (losses.std(dim=0) / math.sqrt(50))
+    assert torch.allclose(z, expected)
+    assert torch.allclose(p, 0.5 * torch.erfc(-expected / math.sqrt(2)))  # Φ(z), the lower tail
+    assert p[0] > 0.5 > p[2]  # a mean above the boundary is no evidence; one below it is
+
+
+def test_loss_below_test_without_spread_is_certain():
+    z, p = detection.loss_below_test(torch.full((4,), 0.3), 0.5)
+    assert z.item() == -math.inf and p.item() == 0.0
+    z, p = detection.loss_below_test(torch.full((4,), 0.5), 0.5)
+    assert z.item() == 0.0 and p.item() == 0.5
+
+
+def test_loss_below_test_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="losses"):
+        detection.loss_below_test(torch.tensor([0.3]), 0.5)
+    with pytest.raises(ValueError, match="boundary"):
+        detection.loss_below_test(torch.rand(10, 3), torch.zeros(2))

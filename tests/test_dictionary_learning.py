@@ -1,14 +1,17 @@
 """`sparse.dictionary_learning`: recovers a planted dictionary, lowers its objective, is seeded, checks its
-arguments; scikit-learn's DictionaryLearning is the oracle for the objective level."""
+arguments; scikit-learn's DictionaryLearning is the oracle for the objective level. Its two public steps,
+`update_dictionary` and `resample_unused`, keep the properties the loop relies on."""
 
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from superpose_lib import metrics
-from superpose_lib.sparse import DictionaryLearningResult, dictionary_learning
+from superpose_lib.sparse import DictionaryLearningResult, dictionary_learning, resample_unused, update_dictionary
 
 
 def planted(d=12, k=20, N=600, s=3, seed=0, signed=True):
@@ -156,3 +159,65 @@ def test_random_init_progress_bar_and_threads_are_restored():
     result = dictionary_learning(H, 20, 0.05, n_iter=2, init="random", seed=0, progress=True, threads=1)
     assert torch.get_num_threads() == before
     assert torch.allclose(result.dictionary.norm(dim=0), torch.ones(20, dtype=torch.float64))
+
+
+# --- the two steps, public ------------------------------------------------------------------------------------
+
+
+def _misfit(D, H, Z):
+    return float(((H - Z @ D.T) ** 2).sum())
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 6), k=st.integers(1, 8))
+def test_a_dictionary_sweep_never_raises_the_misfit_and_keeps_unit_atoms(seed, d, k):
+    gen = torch.Generator().manual_seed(seed)
+    D = torch.nn.functional.normalize(torch.randn(d, k, generator=gen, dtype=torch.float64), dim=0)
+    Z = torch.rand(30, k, generator=gen, dtype=torch.float64) * (torch.rand(30, k, generator=gen) < 0.5)
+    H = torch.randn(30, d, generator=gen, dtype=torch.float64)
+    before = (D.clone(), H.clone(), Z.clone())
+    new = update_dictionary(D, H, Z)
+    assert _misfit(new, H, Z) <= _misfit(D, H, Z) * (1 + 1e-12) + 1e-12
+    used = (Z != 0).any(dim=0)
+    assert torch.allclose(new[:, used].norm(dim=0), torch.ones(int(used.sum()), dtype=torch.float64))
+    assert torch.equal(new[:, ~used], D[:, ~used])  # an atom no sample uses is left as it is
+    assert all(torch.equal(a, b) for a, b in zip(before, (D, H, Z)))  # the inputs are not changed
+
+
+def test_each_atom_is_the_best_unit_vector_given_the_others():
+    """In two dimensions every unit vector is an angle: the update beats a fine grid of them, atom by atom."""
+    gen = torch.Generator().manual_seed(1)
+    D = torch.nn.functional.normalize(torch.randn(2, 3, generator=gen, dtype=torch.float64), dim=0)
+    Z = torch.rand(40, 3, generator=gen, dtype=torch.float64)
+    H = torch.randn(40, 2, generator=gen, dtype=torch.float64)
+    new = update_dictionary(D, H, Z)
+    angles = torch.linspace(0, 2 * torch.pi, 20_001, dtype=torch.float64)
+    grid = torch.stack([angles.cos(), angles.sin()])  # (2, 20001) unit vectors
+    for j in range(3):
+        partial = torch.cat([new[:, :j], D[:, j:]], dim=1)  # atoms before j already updated, as in the sweep
+        others = H - Z @ partial.T + torch.outer(Z[:, j], partial[:, j])  # R_j
+        misfits = ((others.unsqueeze(2) - Z[:, j, None, None] * grid.unsqueeze(0)) ** 2).sum(dim=(0, 1))
+        ours = float(((others - torch.outer(Z[:, j], new[:, j])) ** 2).sum())
+        assert ours <= float(misfits.min()) + 1e-9
+
+
+def test_unused_atoms_point_at_the_worst_residuals_and_the_misfit_stays():
+    gen = torch.Generator().manual_seed(2)
+    D = torch.nn.functional.normalize(torch.randn(4, 6, generator=gen, dtype=torch.float64), dim=0)
+    Z = torch.rand(20, 6, generator=gen, dtype=torch.float64)
+    Z[:, [1, 4]] = 0
+    H = torch.randn(20, 4, generator=gen, dtype=torch.float64)
+    residual = H - Z @ D.T
+    new = resample_unused(D, residual, Z)
+    worst = (residual**2).sum(dim=1).argsort(descending=True)[:2]
+    assert torch.allclose(new[:, [1, 4]], torch.nn.functional.normalize(residual[worst], dim=1).T)
+    assert torch.equal(new[:, [0, 2, 3, 5]], D[:, [0, 2, 3, 5]])
+    assert _misfit(new, H, Z) == pytest.approx(_misfit(D, H, Z), rel=1e-12)
+
+
+def test_the_steps_say_which_argument_has_the_wrong_shape():
+    D, H, Z = torch.eye(3), torch.randn(5, 3), torch.rand(5, 3)
+    with pytest.raises(ValueError, match="H must have shape"):
+        update_dictionary(D, H[:, :2], Z)
+    with pytest.raises(ValueError, match="Z must have shape"):
+        resample_unused(D, H, Z[:, :2])

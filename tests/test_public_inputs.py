@@ -92,6 +92,7 @@ DOCUMENTED_NAN = {
     "superpose_lib.detection.interference_statistic": "NaN for a model with fewer than two represented features",
     "superpose_lib.metrics.kurtosis": "a constant has no kurtosis, and gives NaN",
     "superpose_lib.detection.z_score": "±inf when the null draws are all equal and observed differs from them",
+    "superpose_lib.detection.loss_below_test": "±inf when the losses have no spread",
     "superpose_lib.metrics.dimensions_per_feature": "inf for an all-zero W (no feature represented)",
     "superpose_lib.digits.basis_kurtosis": "NaN for a direction along which the activations are constant",
     "superpose_lib.digits.random_basis_kurtosis": "NaN when the activations are constant along every direction",
@@ -256,6 +257,10 @@ OVERRIDES = {
     "detection.random_directions_test": lambda: {"W": torch.randn(3, 6, generator=_gen()), "n_null": 20, "seed": 0},
     "detection.null_distribution": lambda: {"n_features": 5, "d_hidden": 2, "n_samples": 20, "seed": 0},
     "detection.superposition_test": lambda: {"model": _toy(), "n_samples": 256, "seed": 0},
+    "detection.loss_below_test": lambda: {
+        "losses": torch.rand(30, 2, generator=_gen()),
+        "boundary": torch.tensor([0.2, 0.6]),
+    },
     "detection.count_distinct_latents": lambda: {
         "decoder": _unit_columns(4, 6),
         "codes": torch.rand(30, 6, generator=_gen()),
@@ -367,6 +372,16 @@ OVERRIDES = {
         "true_features": _unit_columns(4, 3),
     },
     "sparse.soft_threshold": lambda: {"v": torch.randn(5, generator=_gen()), "threshold": 0.5},
+    "sparse.update_dictionary": lambda: {
+        "D": _unit_columns(4, 6),
+        "H": torch.randn(10, 4, generator=_gen()),
+        "Z": torch.rand(10, 6, generator=_gen(1)),
+    },
+    "sparse.resample_unused": lambda: {
+        "D": _unit_columns(4, 6),
+        "residual": torch.randn(10, 4, generator=_gen()),
+        "Z": torch.rand(10, 6, generator=_gen(1)) * (torch.arange(6) != 2),
+    },
     "sparse.lasso_objective": lambda: {
         "D": _unit_columns(4, 6),
         "X": torch.randn(3, 4, generator=_gen()),

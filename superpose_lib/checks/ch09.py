@@ -1,11 +1,12 @@
-"""Chapter 09: an SAE's forward pass, unit-norm decoder columns, L0 and explained variance (a point of the L1
-sweep), MMCS, and the dictionary update step."""
+"""Chapter 09: an SAE's forward pass and training loss, L0 and explained variance (a point of the L1 sweep), MMCS,
+resampling dead latents, and the dictionary step of dictionary learning (one sweep of block coordinate descent)."""
 
 from __future__ import annotations
 
 import torch
 
-from .. import metrics
+from .. import metrics, sparse
+from ..sae import SAE
 from ._common import Exercise, declare, seeded
 
 
@@ -32,11 +33,31 @@ def _sae_cases():
     return cases
 
 
-def _decoder_cases():
-    W = 3 * torch.randn(6, 10, generator=seeded(2), dtype=torch.float64)
-    with_zero = W.clone()
-    with_zero[:, 3] = 0
-    return [dict(W_dec=W), dict(W_dec=with_zero)]
+def _sae_loss(x, W_enc, b_enc, W_dec, b_dec, l1_coeff):
+    """The library SAE's `loss`, for one SAE with these weights."""
+    sae = SAE(W_enc.shape[0], W_enc.shape[1], l1_coeff=float(l1_coeff), seed=0).double()
+    with torch.no_grad():
+        for parameter, value in zip((sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec), (W_enc, b_enc, W_dec, b_dec)):
+            parameter.copy_(value)  # (1, ...) from the one SAE's (...)
+    return sae.loss(x.double())[0].detach()
+
+
+def _loss(x, W_enc, b_enc, W_dec, b_dec, l1_coeff, error=None, penalty=None):
+    """The loss with one term written another way: ``error(x, x_hat)``, ``penalty(z, pre, W_dec)``."""
+    pre = x @ W_enc + b_enc  # (batch, d_latent)
+    z = torch.relu(pre)
+    x_hat = z @ W_dec.T + b_dec
+    mse = (x - x_hat).pow(2).mean() if error is None else error(x, x_hat)
+    return mse + l1_coeff * (z.abs().sum(dim=1).mean() if penalty is None else penalty(z, pre, W_dec))
+
+
+def _loss_cases():
+    cases = _sae_cases()
+    cases[0]["l1_coeff"] = 0.05 + 0.1 * float(torch.rand(1, generator=seeded(3)))
+    lengths = 0.5 + 1.5 * torch.rand(cases[1]["W_dec"].shape[1], generator=seeded(4), dtype=torch.float64)
+    cases[1]["W_dec"] = cases[1]["W_dec"] * lengths  # columns of other lengths: the penalty ignores them
+    cases[1]["l1_coeff"] = 0.3
+    return cases
 
 
 def _l0_ev(x, x_hat, z, l0=None, ev=None):
@@ -73,18 +94,64 @@ def _unit(W, dim=0):
     return W / W.norm(dim=dim, keepdim=True)
 
 
-def _dictionary_update(H, Z):
-    D = torch.linalg.lstsq(Z, H).solution.T  # (d, k): least squares for H ≈ Z Dᵀ
+def _least_squares_renormalised(D, H, Z):
+    if not (Z != 0).any(dim=0).all():  # lstsq's answer for an unused atom is not determined: no verdict there
+        raise ValueError("an unused atom")
+    D = torch.linalg.lstsq(Z, H).solution.T  # (d, k): all atoms at once, H ≈ Z Dᵀ
     return D / D.norm(dim=0, keepdim=True).clamp_min(1e-12)
+
+
+def _sweep(D, H, Z, fresh=True, own_part=True, project=_unit, skip_unused=True):
+    """Block coordinate descent over the atoms, with one step written another way (the mistakes)."""
+    old, D = D, D.clone()
+    for j in range(D.shape[1]):
+        if skip_unused and not (Z[:, j] != 0).any():
+            continue
+        current = D if fresh else old
+        residual = H - Z @ current.T + (torch.outer(Z[:, j], current[:, j]) if own_part else 0)  # (N, d)
+        D[:, j] = project(residual.T @ Z[:, j:j + 1])[:, 0]  # fmt: skip
+    return D
 
 
 def _dictionary_cases():
     gen = seeded(5)
     cases = []
-    for n, d, k, seed in ((200, 6, 9, 6), (120, 5, 7, 9)):
-        Z = torch.rand(n, k, generator=gen, dtype=torch.float64) * (torch.rand(n, k, generator=gen) < 0.3)
+    # the second case has few samples and small codes, so some atoms' best direction is shorter than 1
+    for n, d, k, scale, seed in ((200, 6, 9, 1.0, 6), (12, 5, 7, 0.1, 9)):
+        Z = scale * torch.rand(n, k, generator=gen, dtype=torch.float64) * (torch.rand(n, k, generator=gen) < 0.4)
+        if scale < 1:
+            Z[:, 2] = 0  # an atom no sample uses
         H = Z @ _unit_columns(d, k, seed).T + 0.05 * torch.randn(n, d, generator=gen, dtype=torch.float64)
-        cases.append(dict(H=H, Z=Z))
+        cases.append(dict(D=_unit_columns(d, k, seed + 1), H=H, Z=Z))
+    return cases
+
+
+def _resample(W_dec, x, x_hat, z, towards=None, worst=True, normalise=True, dead=None, distinct=True):
+    """Dead latents pointed at badly reconstructed inputs, with one step written another way (the mistakes)."""
+    error = (x - x_hat).pow(2).sum(dim=1)  # (batch,)
+    order = torch.argsort(error, descending=worst)
+    dead = (z == 0).all(dim=0) if dead is None else dead(z)
+    directions = (x - x_hat) if towards is None else towards(x, x_hat)
+    W_dec = W_dec.clone()
+    for rank, j in enumerate(dead.nonzero().flatten().tolist()):
+        v = directions[order[rank if distinct else 0]]
+        W_dec[:, j] = v / v.norm() if normalise else v
+    return W_dec
+
+
+def _resample_cases():
+    gen = seeded(11)
+    cases = []
+    for batch, d, d_latent, dead in ((30, 6, 10, [2, 5, 7]), (24, 5, 8, [0, 3, 6])):
+        x = torch.randn(batch, d, generator=gen, dtype=torch.float64)
+        scales = 0.1 + torch.rand(batch, 1, generator=gen, dtype=torch.float64)  # errors of many sizes
+        x_hat = x + scales * torch.randn(batch, d, generator=gen, dtype=torch.float64)
+        z = torch.relu(torch.randn(batch, d_latent, generator=gen, dtype=torch.float64) - 0.3)
+        z[:, dead] = 0
+        z[:, dead[0] + 2] += 0.5  # fires on every input
+        z[:, dead[0] + 1] = 0
+        z[batch // 2, dead[0] + 1] = 0.7  # fires on one input only: alive
+        cases.append(dict(W_dec=_unit_columns(d, d_latent, d_latent), x=x, x_hat=x_hat, z=z))
     return cases
 
 
@@ -119,24 +186,35 @@ declare(
         passed="z = ReLU(x W_enc + b_enc), x̂ = z W_decᵀ + b_dec.",
     ),
     Exercise(
-        "unit_norm_decoder(W_dec)",
-        reference=lambda W_dec: W_dec / W_dec.norm(dim=0, keepdim=True).clamp_min(1e-12),
-        cases=_decoder_cases,
+        "sae_loss(x, W_enc, b_enc, W_dec, b_dec, l1_coeff)",
+        reference=_sae_loss,
+        cases=_loss_cases,
         mistakes={
-            "an all-zero column became NaN (0 / 0): clamp the norms, e.g. .clamp_min(1e-12).": lambda W_dec: _unit(
-                W_dec
+            "you summed the squared error over the d coordinates of each input: the library's SAE averages it over "
+            "the batch AND the coordinates, ((x − x̂)²).mean(), PyTorch's MSE.": lambda *a: _loss(
+                *a, error=lambda x, x_hat: (x - x_hat).pow(2).sum(dim=1).mean()
             ),
-            "you normalised the rows: the latents' directions are the columns, so take the norm "
-            "over dim=0.": lambda W_dec: _unit(W_dec, 1),
-            "you divided by the norm of the whole matrix: normalise each column on its own.": lambda W_dec: (
-                W_dec / W_dec.norm()
+            "you took the square root of the mean squared error: the reconstruction term is the mean of the "
+            "squares itself.": lambda *a: _loss(*a, error=lambda x, x_hat: (x - x_hat).pow(2).mean().sqrt()),
+            "you averaged |z| over the latents too: the penalty is each input's L1 norm Σⱼ |zⱼ| (sum over dim 1), "
+            "averaged over the batch.": lambda *a: _loss(*a, penalty=lambda z, pre, W_dec: z.abs().mean()),
+            "you summed the L1 norms over the batch: average them over the inputs, as the squared error "
+            "is.": lambda *a: _loss(*a, penalty=lambda z, pre, W_dec: z.abs().sum()),
+            "you squared the codes: the sparsity penalty is the L1 norm Σ|zⱼ|, not the squared L2 norm.": lambda *a: (
+                _loss(*a, penalty=lambda z, pre, W_dec: z.pow(2).sum(dim=1).mean())
             ),
-            "you divided by the squared norm: divide each column by its length, not its square.": lambda W_dec: (
-                W_dec / W_dec.pow(2).sum(dim=0, keepdim=True).clamp_min(1e-12)
+            "you penalised the pre-activations x W_enc + b_enc: the penalty is on the codes z, after the "
+            "ReLU.": lambda *a: _loss(*a, penalty=lambda z, pre, W_dec: pre.abs().sum(dim=1).mean()),
+            "you weighted each code by its decoder column's norm (a variant some papers use): here the decoder's "
+            "columns are kept at unit length by the training loop, and the penalty is the plain λ Σ|zⱼ|.": lambda *a: (
+                _loss(*a, penalty=lambda z, pre, W_dec: (z * W_dec.norm(dim=0)).sum(dim=1).mean())
+            ),
+            "the L1 term is missing its weight: multiply it by l1_coeff.": lambda x, W_enc, b_enc, W_dec, b_dec, l1: (
+                _loss(x, W_enc, b_enc, W_dec, b_dec, 1.0)
             ),
         },
-        formula="W_dec / W_dec.norm(dim=0, keepdim=True), a zero column left at zero.",
-        passed="every column (a latent's direction) now has length 1.",
+        formula="mean((x − x̂)²) over the batch and coordinates + l1_coeff · (batch mean of Σⱼ |zⱼ|), a 0-d tensor.",
+        passed="mean squared error + λ · mean L1 norm of the codes, as the library's SAE.loss.",
     ),
     Exercise(
         "l0_and_explained_variance(x, x_hat, z)",
@@ -200,22 +278,60 @@ declare(
         passed="the best match of every true feature, averaged.",
     ),
     Exercise(
-        "dictionary_update(H, Z)",
-        reference=_dictionary_update,
+        "resample_dead(W_dec, x, x_hat, z)",
+        reference=lambda W_dec, x, x_hat, z: sparse.resample_unused(W_dec, x - x_hat, z),
+        cases=_resample_cases,
+        mistakes={
+            "a latent is dead when it is 0 on EVERY input of the batch ((z == 0).all(dim=0)); one that fires even "
+            "once is alive.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, dead=lambda z: (z == 0).any(0)),
+            "you pointed the latents at the best-reconstructed inputs: sort the errors in descending order, worst "
+            "first.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, worst=False),
+            "the new direction points the wrong way: use what the reconstruction misses, x − x̂, not "
+            "x̂ − x.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, towards=lambda x, x_hat: x_hat - x),
+            "you used the input itself: point the latent along the input's residual x − x̂, what the other latents "
+            "fail to explain.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, towards=lambda x, x_hat: x),
+            "the new columns must have unit length, like every decoder column: divide each residual by its "
+            "norm.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, normalise=False),
+            "every dead latent got the same input: give the first dead latent the worst input, the second the "
+            "second worst, and so on.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, distinct=False),
+            "you resampled the live latents too: change only the dead ones' columns.": lambda W_dec, x, x_hat, z: (
+                _resample(W_dec, x, x_hat, z, dead=lambda z: torch.ones(z.shape[1], dtype=torch.bool))
+            ),
+        },
+        formula="W_dec with each dead latent's column (in index order) replaced by the unit residual x − x̂ of the "
+        "worst, second worst, ... reconstructed input.",
+        passed="the dead latents now point at what the SAE reconstructs worst.",
+    ),
+    Exercise(
+        "dictionary_update(D, H, Z)",
+        reference=sparse.update_dictionary,
         cases=_dictionary_cases,
         mistakes={
-            "the atoms are the columns of D, shape (d, k): torch.linalg.lstsq(Z, H).solution is Dᵀ, so "
-            "transpose it.": lambda H, Z: _dictionary_update(H, Z).T,
-            "you forgot to renormalise: divide every column (atom) by its norm.": lambda H, Z: (
-                torch.linalg.lstsq(Z, H).solution.T
+            "that is least squares for all the atoms at once, then rescaled (the method of optimal directions): the "
+            "rescaled atoms are not the best unit-norm ones. Update one atom at a time, each to the normalised "
+            "R_jᵀ z_j.": lambda D, H, Z: _least_squares_renormalised(D, H, Z),
+            "you computed every atom's residual from the old dictionary: use each freshly updated atom when you "
+            "update the next (update D in place, column by column, on a copy).": lambda D, H, Z: _sweep(
+                D, H, Z, fresh=False
             ),
-            "you normalised the rows: the atoms are the columns, take the norm over dim=0.": lambda H, Z: _unit(
-                torch.linalg.lstsq(Z, H).solution.T, 1
+            "you used the whole residual H − Z Dᵀ: atom j's residual R_j leaves atom j out, so add its own part "
+            "z_j d_jᵀ back.": lambda D, H, Z: _sweep(D, H, Z, own_part=False),
+            "every atom must have unit length: divide R_jᵀ z_j by its norm.": lambda D, H, Z: _sweep(
+                D, H, Z, project=lambda v: v
             ),
-            "you used the correlations Hᵀ Z without the (ZᵀZ)⁻¹: that is not the least-squares fit. Use "
-            "torch.linalg.lstsq(Z, H).solution.T (or Hᵀ Z (ZᵀZ)⁻¹).": lambda H, Z: _unit(H.T @ Z),
+            "you only shortened the atoms longer than 1 (the ball ‖d‖ ≤ 1 of Mairal et al.): here every atom has "
+            "length exactly 1, so divide by the norm always.": lambda D, H, Z: _sweep(
+                D, H, Z, project=lambda v: v / v.norm(dim=0, keepdim=True).clamp_min(1.0)
+            ),
+            "an atom that no sample uses (its column of Z is all zero) has R_jᵀ z_j = 0: leave it as it is rather "
+            "than dividing 0 by 0.": lambda D, H, Z: _sweep(D, H, Z, skip_unused=False),
+            "an atom that no sample uses became all zeros: leave it as it is (the resampling step gives it work "
+            "later).": lambda D, H, Z: _sweep(
+                D, H, Z, skip_unused=False, project=lambda v: v / v.norm(dim=0, keepdim=True).clamp_min(1e-12)
+            ),
         },
-        formula="the least-squares D for H ≈ Z Dᵀ, shape (d, k), every column rescaled to unit norm.",
-        passed="least squares for H ≈ Z Dᵀ, then every atom rescaled to unit norm.",
+        formula="for j = 0 … k−1 in turn: d_j ← R_jᵀ z_j / ‖R_jᵀ z_j‖ with R_j = H − Z Dᵀ + z_j d_jᵀ (D with the "
+        "atoms updated so far), atoms no sample uses left as they are.",
+        passed="one sweep of block coordinate descent: each atom the best unit vector given the others.",
     ),
 )

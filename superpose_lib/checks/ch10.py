@@ -1,4 +1,5 @@
-"""Chapter 10: a null distribution, a Monte-Carlo p-value, mean interference, live latents, superposed share."""
+"""Chapter 10: the least loss without superposition and the test against it, a null distribution, mean
+interference, and the superposed share."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import torch
 
 from .. import detection, metrics
+from ..toy_models import ToyModel
 from ._common import Exercise, declare, seeded
 
 
@@ -26,9 +28,60 @@ def _max_cos(k, d, n_samples, generator=None, absolute=True, sample=torch.randn,
     return (cos if diagonal else cos.masked_fill(torch.eye(k, dtype=torch.bool), -math.inf)).amax(dim=(1, 2))
 
 
-def _p_value(observed, null, count_equal=True, plus_one=True):
-    count = int((null <= observed).sum() if count_equal else (null < observed).sum())
-    return (count + plus_one) / (len(null) + plus_one)
+def _boundary(importance, feature_probability, d_hidden):
+    """The library's L_d for a toy model with these importances and probabilities."""
+    model = ToyModel(len(importance), d_hidden, feature_probability=feature_probability, importance=importance, seed=0)
+    return detection.loss_without_superposition(model)[0]
+
+
+def _dropped_cost(importance, feature_probability, d_hidden, variance=None, rank_by=None, kept=None, per=None):
+    """L_d with one step written another way (the mistakes): ``variance(p)``, ``rank_by(I, cost)``,
+    ``kept(order, d, n)`` the indices dropped, ``per(n, dropped)`` the divisor."""
+    p, n = feature_probability, len(importance)
+    cost = importance * (p / 3 - p**2 / 4 if variance is None else variance(p))  # (n,)
+    order = torch.argsort(cost if rank_by is None else rank_by(importance, cost), descending=True)
+    dropped = order[d_hidden:] if kept is None else kept(order, d_hidden, n)
+    return float(cost[dropped].sum()) / (n if per is None else per(n, len(dropped)))
+
+
+def _boundary_cases():
+    gen = seeded(21)
+    decaying = 0.8 ** torch.arange(8, dtype=torch.float64)
+    return [
+        # importance falls while density rises: ranking by importance alone keeps the wrong features
+        dict(
+            importance=torch.tensor([1.0, 0.9, 0.8, 0.7, 0.6, 0.5], dtype=torch.float64),
+            feature_probability=torch.tensor([0.02, 0.05, 0.1, 0.2, 0.4, 0.6], dtype=torch.float64),
+            d_hidden=2,
+        ),
+        dict(
+            importance=decaying * (0.5 + torch.rand(8, generator=gen, dtype=torch.float64)),
+            feature_probability=0.02 + 0.9 * torch.rand(8, generator=gen, dtype=torch.float64),
+            d_hidden=3,
+        ),
+        dict(importance=decaying[:4], feature_probability=torch.full((4,), 0.3, dtype=torch.float64), d_hidden=5),
+    ]
+
+
+def _z_test(losses, boundary, spread=None, tail=None, sign=1.0):
+    """(z, p) with one step written another way (the mistakes): ``spread(losses)`` the standard error,
+    ``tail(z)`` the p-value, ``sign`` of the gap."""
+    n = losses.shape[0]
+    se = losses.std() / math.sqrt(n) if spread is None else spread(losses)
+    z = sign * float((losses.mean() - boundary) / se)
+    p = float(torch.special.ndtr(torch.tensor(z, dtype=torch.float64))) if tail is None else tail(z)
+    return z, p
+
+
+def _z_cases():
+    gen = seeded(31)
+    cases = []
+    for n, shift in ((60, -2.1), (45, -0.7), (80, 1.3)):  # boundaries a few standard errors from the mean loss
+        losses = torch.rand(n, generator=gen, dtype=torch.float64) ** 3  # skewed, as a toy model's losses are
+        shift = shift + 0.2 * float(torch.rand(1, generator=gen))
+        boundary = float(losses.mean() - shift * losses.std() / math.sqrt(n))
+        cases.append(dict(losses=losses, boundary=boundary))
+    return cases
 
 
 def _pentagon_with_extras():
@@ -49,24 +102,6 @@ def _represented(W, threshold):
     return W[:, W.norm(dim=0) > threshold]
 
 
-def _codes():
-    codes = torch.zeros(10_000, 7, dtype=torch.float64)
-    codes[:5_000, 0] = 1.0  # fires half the time
-    codes[:5, 1] = 2.0  # fires 0.05% of the time: below the threshold
-    codes[::400, 2] = -0.5  # 0.25%, negative: live
-    codes[:, 3] = 1e-4  # always on, with tiny values: live
-    codes[1::2, 5] = 3.0  # half the time
-    codes[::667, 6] = 0.7  # 0.15%: live at the default 1e-3, dead at twice it
-    return codes  # latent 4 never fires
-
-
-def _random_codes():
-    gen = seeded(0)
-    frequency = 10 ** (-4 * torch.rand(8, generator=gen, dtype=torch.float64))  # from 1e-4 to 1
-    fires = torch.rand(5_000, 8, generator=gen, dtype=torch.float64) < frequency
-    return fires * torch.randn(5_000, 8, generator=gen, dtype=torch.float64)
-
-
 def _mixed_model():
     # An antipodal pair, two loners, and a dropped feature lying along the pair (2 dimensions of 3 used).
     return torch.tensor(
@@ -82,6 +117,70 @@ def _fraction(W, threshold=0.5, tolerance=0.1, among_all=False, keep_dropped=Fal
 
 
 declare(
+    Exercise(
+        "loss_without_superposition(importance, feature_probability, d_hidden)",
+        reference=_boundary,
+        cases=_boundary_cases,
+        returns="number",
+        atol=1e-7,
+        mistakes={
+            "you dropped the d most costly features: keep them (each on its own dimension) and drop the "
+            "others.": lambda I, p, d: _dropped_cost(I, p, d, kept=lambda order, d, n: order[:d]),
+            "you ranked the features by importance alone: what a dropped feature costs is Iᵢ · Var(xᵢ), and a "
+            "rare feature varies little, so rank by that product.": lambda I, p, d: _dropped_cost(
+                I, p, d, rank_by=lambda importance, cost: importance
+            ),
+            "a dropped feature's cost is Iᵢ · E[xᵢ²] = Iᵢ pᵢ/3 only if its output is 0; the best constant output is "
+            "its mean (through the bias), which costs Iᵢ · Var(xᵢ) = Iᵢ (pᵢ/3 − pᵢ²/4).": lambda I, p, d: _dropped_cost(
+                I, p, d, variance=lambda p: p / 3
+            ),
+            "pᵢ/12 is the variance of the value alone (uniform on [0, 1]), times the chance it is present; the "
+            "zeros add variance too: Var(xᵢ) = E[xᵢ²] − E[xᵢ]² = pᵢ/3 − pᵢ²/4.": lambda I, p, d: _dropped_cost(
+                I, p, d, variance=lambda p: p / 12
+            ),
+            "you summed the dropped costs without the 1/n: the toy model's loss is a mean over all n "
+            "features.": lambda I, p, d: _dropped_cost(I, p, d, per=lambda n, dropped: 1),
+            "you averaged over the dropped features: the toy model's loss is a mean over all n features, so "
+            "divide by n.": lambda I, p, d: _dropped_cost(I, p, d, per=lambda n, dropped: max(dropped, 1)),
+            "you dropped d features and kept the other n − d: a model with d dimensions keeps d "
+            "features.": lambda I, p, d: _dropped_cost(I, p, d, kept=lambda order, d, n: order[max(n - d, 0) :]),
+        },
+        formula="(1/n) Σ over all but the d largest Iᵢ (pᵢ/3 − pᵢ²/4) of those values (0 when n ≤ d).",
+        passed="L_d: the d most costly features kept, each other one replaced by its mean.",
+    ),
+    Exercise(
+        "loss_below_test(losses, boundary)",
+        reference=lambda losses, boundary: detection.loss_below_test(losses, boundary),
+        cases=_z_cases,
+        returns=("number", "number"),
+        atol=1e-7,
+        mistakes={
+            "you divided the gap by the standard deviation of the losses: the mean of n losses varies √n times "
+            "less, so divide by s / √n.": lambda losses, b: _z_test(losses, b, spread=lambda x: x.std()),
+            "the standard error of a mean is s / √n, not s / n.": lambda losses, b: _z_test(
+                losses, b, spread=lambda x: x.std() / x.shape[0]
+            ),
+            "you divided by the variance: the standard error is the standard deviation over √n.": lambda losses, b: (
+                _z_test(losses, b, spread=lambda x: x.var() / math.sqrt(x.shape[0]))
+            ),
+            "use the sample standard deviation (dividing by n − 1, torch's default), not numpy's default "
+            "(dividing by n).": lambda losses, b: _z_test(
+                losses, b, spread=lambda x: x.std(correction=0) / math.sqrt(x.shape[0])
+            ),
+            "the p-value is the chance of a mean loss this LOW under the null: Φ(z), the lower tail, not "
+            "1 − Φ(z).": lambda losses, b: _z_test(
+                losses, b, tail=lambda z: 1 - float(torch.special.ndtr(torch.tensor(z, dtype=torch.float64)))
+            ),
+            "the test is one-sided (is the loss below the boundary?): p = Φ(z), not the two-sided "
+            "2 Φ(−|z|).": lambda losses, b: _z_test(
+                losses, b, tail=lambda z: 2 * float(torch.special.ndtr(torch.tensor(-abs(z), dtype=torch.float64)))
+            ),
+            "z has the wrong sign: z = (mean loss − boundary) / standard error, negative when the model beats "
+            "the boundary.": lambda losses, b: _z_test(losses, b, sign=-1.0),
+        },
+        formula="z = (mean(losses) − boundary) / (s / √n) with s the sample standard deviation, and p = Φ(z).",
+        passed="z = (mean − L_d) / (s/√n), and the one-sided p-value Φ(z).",
+    ),
     Exercise(
         "null_max_abs_cos(k, d, n_samples, generator=None)",
         reference=lambda k, d, n_samples, generator=None: detection.null_distribution(
@@ -116,36 +215,6 @@ declare(
         passed="the largest |cos| among k random unit vectors, drawn from its generator.",
     ),
     Exercise(
-        "p_value_less(observed, null)",
-        reference=lambda observed, null: detection.p_value(observed, null, alternative="less"),
-        cases=lambda: (
-            [dict(observed=o, null=torch.arange(1.0, 100.0)) for o in (0.0, 10.0, 99.5, 50.5)]
-            + [
-                dict(
-                    observed=float(torch.rand(1, generator=seeded(0))),
-                    null=torch.rand(200, generator=seeded(1)).round(decimals=2),
-                )
-            ]
-        ),
-        returns="number",
-        atol=1e-9,
-        mistakes={
-            "count the observation itself among the draws, (1 + count) / (1 + n): a p-value of 0 claims a "
-            "certainty that no finite number of draws gives.": lambda observed, null: _p_value(
-                observed, null, plus_one=False
-            ),
-            "the test asks whether the observation is unusually *small*, so count the draws at or below it "
-            "(null <= observed), not above.": lambda observed, null: _p_value(-observed, -null),
-            "a draw equal to the observation is as extreme as it, so count null <= "
-            "observed (not <).": lambda observed, null: _p_value(observed, null, count_equal=False),
-            "add 1 to the denominator as well, (1 + count) / (1 + n).": lambda observed, null: (
-                (int((null <= observed).sum()) + 1) / len(null)
-            ),
-        },
-        formula="(1 + #{draws ≤ observed}) / (1 + #draws).",
-        passed="(1 + #{draws ≤ observed}) / (1 + n), ties counted, never 0.",
-    ),
-    Exercise(
         "mean_interference(W, threshold=0.5)",
         reference=lambda W, threshold=0.5: detection.interference_statistic(
             W, "mean_superposition", threshold=threshold
@@ -178,33 +247,6 @@ declare(
         },
         formula="the average over represented features i of Σ_{j≠i} cos²(wᵢ, wⱼ).",
         passed="the mean Σ_{j≠i} cos² over the represented features.",
-    ),
-    Exercise(
-        "count_live_latents(codes, min_frequency=1e-3)",
-        reference=lambda codes, min_frequency=1e-3: int(((codes != 0).double().mean(dim=0) > min_frequency).sum()),
-        cases=lambda: [dict(codes=_codes(), min_frequency=0.3), dict(codes=_codes()), dict(codes=_random_codes())],
-        returns="count",
-        mistakes={
-            "a latent is live when it fires on more than min_frequency of the "
-            "samples, not merely once.": lambda codes, min_frequency=1e-3: int((codes != 0).any(dim=0).sum()),
-            "what matters is whether a latent fires (codes != 0), not how "
-            "strongly.": lambda codes, min_frequency=1e-3: int(
-                ((codes.abs() > 1e-3).double().mean(dim=0) > min_frequency).sum()
-            ),
-            "a negative code is a firing latent too: test codes != 0, not codes "
-            "> 0.": lambda codes, min_frequency=1e-3: int(((codes > 0).double().mean(dim=0) > min_frequency).sum()),
-            "you counted the dead latents: live = not dead.": lambda codes, min_frequency=1e-3: int(
-                ((codes != 0).double().mean(dim=0) <= min_frequency).sum()
-            ),
-            "average over the samples (dim 0) to get one firing frequency per "
-            "latent.": lambda codes, min_frequency=1e-3: int(((codes != 0).double().mean(dim=1) > min_frequency).sum()),
-            "it ignores min_frequency: use the argument, not a fixed number.": lambda codes, min_frequency=1e-3: int(
-                ((codes != 0).double().mean(dim=0) > 1e-3).sum()
-            ),
-        },
-        formula="the number of latents non-zero on more than min_frequency of the samples (an int; a 0-d tensor is "
-        "accepted).",
-        passed="latents that fire on more than min_frequency of the samples.",
     ),
     Exercise(
         "fraction_superposed(W, threshold=0.5, tolerance=0.1)",
