@@ -322,8 +322,48 @@ def _crossover_by_bisection(importance, n):
     return (low + high) / 2
 
 
+def _sweep_by_gram_matrices(D, H, Z):  # R_jᵀ z_j = A_jj d_j + B_j − D A_j, with A = ZᵀZ and B = HᵀZ
+    A, B, D = Z.T @ Z, H.T @ Z, D.clone()
+    for j in range(D.shape[1]):
+        if A[j, j] > 0:
+            target = A[j, j] * D[:, j] + B[:, j] - D @ A[:, j]
+            D[:, j] = target / target.norm()
+    return D
+
+
+def _resample_all_at_once(W_dec, x, x_hat, z):
+    dead = (z == 0).all(dim=0).nonzero().flatten()
+    worst = (x - x_hat).pow(2).sum(dim=1).topk(len(dead)).indices
+    W_dec = W_dec.clone()
+    W_dec[:, dead] = torch.nn.functional.normalize(x[worst] - x_hat[worst], dim=1).T
+    return W_dec
+
+
 # Correct answers written another way (another algorithm, dtype or order of draws): each must pass.
 OTHER_RIGHT_ANSWERS = [
+    (
+        "sae_loss",
+        "mse_loss and an L1 norm",
+        lambda x, W_enc, b_enc, W_dec, b_dec, l1_coeff: (
+            lambda z: torch.nn.functional.mse_loss(z @ W_dec.T + b_dec, x) + l1_coeff * z.norm(p=1, dim=1).mean()
+        )(torch.relu(x @ W_enc + b_enc)),
+    ),
+    ("dictionary_update", "through the Gram matrices", _sweep_by_gram_matrices),
+    ("resample_dead", "all dead latents at once", _resample_all_at_once),
+    (
+        "loss_without_superposition",
+        "everything minus the top d",
+        lambda importance, feature_probability, d_hidden: (
+            lambda cost: float(cost.sum() - cost.topk(min(d_hidden, len(cost))).values.sum()) / len(cost)
+        )(importance * (feature_probability / 3 - feature_probability**2 / 4)),
+    ),
+    (
+        "loss_below_test",
+        "Φ through erfc",
+        lambda losses, boundary: (lambda z: (z, 0.5 * math.erfc(-z / math.sqrt(2))))(
+            float((losses.mean() - boundary) / (losses.var() / len(losses)).sqrt())
+        ),
+    ),
     ("pair_features", "one draw per pair gives presence and value", _pairs_from_one_draw),
     ("pair_features", "a three-way multinomial, float64 values", _pairs_by_multinomial),
     ("crossover_density", "bisection on the loss difference", _crossover_by_bisection),
