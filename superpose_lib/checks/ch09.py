@@ -33,13 +33,22 @@ def _sae_cases():
     return cases
 
 
+class _SAELoss(torch.nn.Module):
+    """The library SAE's `loss` as a module's forward, so that `functional_call` can give it other weights."""
+
+    def __init__(self, d_input, d_latent, l1_coeff):
+        super().__init__()
+        self.sae = SAE(d_input, d_latent, l1_coeff=l1_coeff, seed=0)
+
+    def forward(self, x):
+        return self.sae.loss(x)[0]
+
+
 def _sae_loss(x, W_enc, b_enc, W_dec, b_dec, l1_coeff):
-    """The library SAE's `loss`, for one SAE with these weights."""
-    sae = SAE(W_enc.shape[0], W_enc.shape[1], l1_coeff=float(l1_coeff), seed=0).double()
-    with torch.no_grad():
-        for parameter, value in zip((sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec), (W_enc, b_enc, W_dec, b_dec)):
-            parameter.copy_(value)  # (1, ...) from the one SAE's (...)
-    return sae.loss(x.double())[0].detach()
+    """The library SAE's `loss` for one SAE with these weights, differentiable in them (later cells train on it)."""
+    weights = dict(zip(("sae.W_enc", "sae.b_enc", "sae.W_dec", "sae.b_dec"), (W_enc, b_enc, W_dec, b_dec)))
+    module = _SAELoss(W_enc.shape[0], W_enc.shape[1], float(l1_coeff))
+    return torch.func.functional_call(module, {k: v.unsqueeze(0) for k, v in weights.items()}, (x,))
 
 
 def _loss(x, W_enc, b_enc, W_dec, b_dec, l1_coeff, error=None, penalty=None):
