@@ -32,6 +32,38 @@ def _pairs_value_from_coin(n_batch, n_pairs, feature_probability, correlation, g
     return (u * torch.cat([first, second], dim=-1)).reshape(n_batch, 2 * n_pairs)
 
 
+def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False):
+    """A training loop as a learner writes it (plain autograd); `optimizer_class`, `dtype` and `two_draws` (a batch
+    from separate value and presence draws, made before W's initial draw) change how."""
+
+    def train_toy_model(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
+        n_features = len(importance)
+
+        def batch():
+            if two_draws:
+                values = torch.rand(batch_size, n_features, generator=generator, dtype=dtype)
+                return values * (torch.rand(batch_size, n_features, generator=generator) < feature_probability)
+            u = torch.rand(batch_size, n_features, generator=generator, dtype=dtype)
+            return ((u - (1 - feature_probability)) / feature_probability).clamp_min(0.0)
+
+        first = batch() if two_draws else None
+        std = (2 / (n_features + d_hidden)) ** 0.5
+        W = torch.nn.Parameter(std * torch.randn(d_hidden, n_features, generator=generator, dtype=dtype))
+        b = torch.nn.Parameter(torch.zeros(n_features, dtype=dtype))
+        optimizer = optimizer_class([W, b], lr=lr)
+        history = []
+        for step in range(steps):
+            x = first if step == 0 and first is not None else batch()
+            loss = (importance.to(dtype) * (x - torch.relu(x @ W.T @ W + b)) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            history.append(loss.item())
+        return W.detach(), b.detach(), torch.tensor(history)
+
+    return train_toy_model
+
+
 # Plausible wrong answers that are not among the named mistakes: each must get a verdict, never a tick.
 MORE_WRONG = {
     "generate_batch": _gen_rand,
@@ -70,7 +102,7 @@ MORE_WRONG = {
         torch.rand(n_batch, n_features, generator=generator) - (1 - feature_probability)
     ).clamp_min(0),
     "pair_features": _pairs_value_from_coin,
-    "instances_forward": lambda W, b, x: torch.relu(torch.einsum("bif,ihf->bih", x, W).sum(-1, keepdim=True) + b),
+    "train_toy_model": _toy_training_loop(torch.optim.SGD),  # plain gradient descent at Adam's rate barely moves
     "dimensionality": lambda W: metrics.superposition(W),
     "two_feature_losses": lambda r, p: torch.tensor([r * p / 3, p / 3, (1 + r) * p / 6]),
     "privileged_forward": lambda W, b, x: torch.relu(torch.relu(x @ W.T + 0.1) @ W + b),
@@ -303,6 +335,12 @@ OTHER_RIGHT_ANSWERS = [
     ("pair_features", "one draw per pair gives presence and value", _pairs_from_one_draw),
     ("pair_features", "a three-way multinomial, float64 values", _pairs_by_multinomial),
     ("crossover_density", "bisection on the loss difference", _crossover_by_bisection),
+    ("train_toy_model", "the workbook's loop", _toy_training_loop()),
+    (
+        "train_toy_model",
+        "two draws per batch, W drawn after the first, float64",
+        _toy_training_loop(dtype=torch.float64, two_draws=True),
+    ),
     (
         "crossover_density",
         "in float32",
