@@ -492,3 +492,27 @@ def test_each_run_of_a_check_draws_new_inputs(name):
     assert all(
         _equal(a[key], b[key]) or not isinstance(a[key], torch.Tensor) for a, b in zip(first, again) for key in a
     )
+
+
+def test_statistics_may_read_the_inputs_of_their_case(capsys):
+    """A random exercise's statistics may take the case's inputs as well (a trained model scored on its own data)."""
+    seen = []
+
+    def statistics(outputs, inputs):
+        seen.append(inputs["scale"])
+        return torch.stack([outputs.mean() / inputs["scale"]])  # 0.5 for every scale
+
+    exercise = _common.Exercise(
+        "scaled_uniform(n, scale, generator=None)",
+        reference=lambda n, scale, generator=None: scale * torch.rand(n, generator=generator),
+        cases=lambda: [dict(n=20_000, scale=2.0), dict(n=20_000, scale=5.0)],
+        statistics=statistics,
+        atol=0.02,
+        passed="scaled.",
+    )
+    check = _common.make_check(exercise)
+    check(exercise.reference, seed=0)
+    assert "✓ scaled_uniform" in capsys.readouterr().out
+    assert set(seen) == {2.0, 5.0}
+    with pytest.raises(AssertionError, match="statistics"):
+        check(lambda n, scale, generator=None: 2.0 * torch.rand(n, generator=generator), seed=0)

@@ -274,8 +274,12 @@ def _run(fn, exercise: Exercise, inputs: dict, progress: str = ""):
     _check_signature(fn, exercise, args, kwargs)
     call = _call_text(name, args, kwargs)
     box: dict = {}
+    threads = torch.get_num_threads()
 
     def work():
+        # a new thread starts with OpenMP's default team: a learner's training loop of small products then runs
+        # ten times slower on a busy machine than on the caller's (one) thread
+        torch.set_num_threads(threads)
         try:
             box["result"] = fn(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
