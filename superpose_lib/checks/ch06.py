@@ -79,12 +79,16 @@ def _one_draw(n_batch, n_features, feature_probability, generator=None):
     return model.generate_batch(n_batch, generator=generator)[:, 0]  # (n_batch, n_features)
 
 
-def _trained(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None, **model_options):
+def _trained(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None, *, on_step=None,
+             from_zero=False, **model_options):  # fmt: skip
     """The library's recipe: one ToyModel trained by `toy_models.train` (Adam, constant rate); returns W (d_hidden,
-    n_features), b (n_features,) and the loss history (steps,)."""
+    n_features), b (n_features,) and the loss history (steps,). The keywords make the named mistakes: `on_step`
+    changes the model after every step, `from_zero` starts from W = 0, `model_options` go to the model."""
     model = toy_models.ToyModel(len(importance), d_hidden, feature_probability=feature_probability,
                                 importance=importance.float(), generator=generator, **model_options)  # fmt: skip
-    history = toy_models.train(model, steps, batch_size, lr, generator=generator, progress=False)
+    if from_zero:
+        model.W.data.zero_()
+    history = toy_models.train(model, steps, batch_size, lr, generator=generator, progress=False, on_step=on_step)
     return model.W.detach()[0], model.b.detach()[0], history[:, 0]
 
 
@@ -121,15 +125,6 @@ def _training_statistics(outputs, inputs) -> torch.Tensor:
     return torch.stack([losses[best], late]) / keeps_nothing
 
 
-def _with_bias_held_at_zero(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
-    """The library's training with b set back to 0 after every step: a model without a bias."""
-    model = toy_models.ToyModel(len(importance), d_hidden, feature_probability=feature_probability,
-                                importance=importance.float(), generator=generator)  # fmt: skip
-    history = toy_models.train(model, steps, batch_size, lr, generator=generator, progress=False,
-                               on_step=lambda step, m: m.b.data.zero_())  # fmt: skip
-    return model.W.detach()[0], model.b.detach()[0], history[:, 0]
-
-
 def _without_zero_grad(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
     """Adam on the library's model and loss, with gradients that pile up from step to step."""
     model = toy_models.ToyModel(len(importance), d_hidden, feature_probability=feature_probability,
@@ -143,15 +138,6 @@ def _without_zero_grad(importance, feature_probability, d_hidden, steps, batch_s
         optimizer.step()
         history.append(loss.item())
     return model.W.detach()[0], model.b.detach()[0], torch.tensor(history)
-
-
-def _from_zero(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
-    """The library's training started from W = 0, where the gradient of W is 0 too."""
-    model = toy_models.ToyModel(len(importance), d_hidden, feature_probability=feature_probability,
-                                importance=importance.float(), generator=generator)  # fmt: skip
-    model.W.data.zero_()
-    history = toy_models.train(model, steps, batch_size, lr, generator=generator, progress=False)
-    return model.W.detach()[0], model.b.detach()[0], history[:, 0]
 
 
 def _summed_over_features(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
@@ -393,11 +379,13 @@ declare(
             "your loss history is n_features times too large: average the weighted squared errors over the features "
             "too, as the library's loss does (.mean() over batch and features).": _summed_over_features,
             "your model trains without a bias (or with b left out of the optimizer): b is a parameter too, "
-            "torch.optim.Adam([W, b], lr=lr), and it goes inside the ReLU.": _with_bias_held_at_zero,
+            "torch.optim.Adam([W, b], lr=lr), and it goes inside the ReLU.": lambda *args, generator=None: _trained(
+                *args, generator=generator, on_step=lambda step, model: model.b.data.zero_()
+            ),
             "did you forget optimizer.zero_grad()? Without it each step adds its gradient to all the previous "
             "ones.": _without_zero_grad,
             "your W never moves: at W = 0 its gradient is 0 too. Start from random weights, std √(2 / (n_features + "
-            "d_hidden)).": _from_zero,
+            "d_hidden)).": lambda *args, generator=None: _trained(*args, generator=generator, from_zero=True),
             "your model learns too slowly: torch.optim.Adam's default learning rate is 1e-3; pass "
             "lr=lr.": lambda *args, generator=None: _trained(*args[:-1], 1e-3, generator=generator),
         },
