@@ -48,6 +48,38 @@ def _sweep_backwards(D, H, Z):  # block coordinate descent, the atoms visited fr
     return D
 
 
+def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False):
+    """A training loop as a learner writes it (plain autograd); `optimizer_class`, `dtype` and `two_draws` (a batch
+    from separate value and presence draws, made before W's initial draw) change how."""
+
+    def train_toy_model(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
+        n_features = len(importance)
+
+        def batch():
+            if two_draws:
+                values = torch.rand(batch_size, n_features, generator=generator, dtype=dtype)
+                return values * (torch.rand(batch_size, n_features, generator=generator) < feature_probability)
+            u = torch.rand(batch_size, n_features, generator=generator, dtype=dtype)
+            return ((u - (1 - feature_probability)) / feature_probability).clamp_min(0.0)
+
+        first = batch() if two_draws else None
+        std = (2 / (n_features + d_hidden)) ** 0.5
+        W = torch.nn.Parameter(std * torch.randn(d_hidden, n_features, generator=generator, dtype=dtype))
+        b = torch.nn.Parameter(torch.zeros(n_features, dtype=dtype))
+        optimizer = optimizer_class([W, b], lr=lr)
+        history = []
+        for step in range(steps):
+            x = first if step == 0 and first is not None else batch()
+            loss = (importance.to(dtype) * (x - torch.relu(x @ W.T @ W + b)) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            history.append(loss.item())
+        return W.detach(), b.detach(), torch.tensor(history)
+
+    return train_toy_model
+
+
 # Plausible wrong answers that are not among the named mistakes: each must get a verdict, never a tick.
 MORE_WRONG = {
     "generate_batch": _gen_rand,
@@ -86,7 +118,7 @@ MORE_WRONG = {
         torch.rand(n_batch, n_features, generator=generator) - (1 - feature_probability)
     ).clamp_min(0),
     "pair_features": _pairs_value_from_coin,
-    "instances_forward": lambda W, b, x: torch.relu(torch.einsum("bif,ihf->bih", x, W).sum(-1, keepdim=True) + b),
+    "train_toy_model": _toy_training_loop(torch.optim.SGD),  # plain gradient descent at Adam's rate barely moves
     "dimensionality": lambda W: metrics.superposition(W),
     "two_feature_losses": lambda r, p: torch.tensor([r * p / 3, p / 3, (1 + r) * p / 6]),
     "privileged_forward": lambda W, b, x: torch.relu(torch.relu(x @ W.T + 0.1) @ W + b),
@@ -367,6 +399,12 @@ OTHER_RIGHT_ANSWERS = [
     ("pair_features", "one draw per pair gives presence and value", _pairs_from_one_draw),
     ("pair_features", "a three-way multinomial, float64 values", _pairs_by_multinomial),
     ("crossover_density", "bisection on the loss difference", _crossover_by_bisection),
+    ("train_toy_model", "the workbook's loop", _toy_training_loop()),
+    (
+        "train_toy_model",
+        "two draws per batch, W drawn after the first, float64",
+        _toy_training_loop(dtype=torch.float64, two_draws=True),
+    ),
     (
         "crossover_density",
         "in float32",
@@ -518,3 +556,27 @@ def test_each_run_of_a_check_draws_new_inputs(name):
     assert all(
         _equal(a[key], b[key]) or not isinstance(a[key], torch.Tensor) for a, b in zip(first, again) for key in a
     )
+
+
+def test_statistics_may_read_the_inputs_of_their_case(capsys):
+    """A random exercise's statistics may take the case's inputs as well (a trained model scored on its own data)."""
+    seen = []
+
+    def statistics(outputs, inputs):
+        seen.append(inputs["scale"])
+        return torch.stack([outputs.mean() / inputs["scale"]])  # 0.5 for every scale
+
+    exercise = _common.Exercise(
+        "scaled_uniform(n, scale, generator=None)",
+        reference=lambda n, scale, generator=None: scale * torch.rand(n, generator=generator),
+        cases=lambda: [dict(n=20_000, scale=2.0), dict(n=20_000, scale=5.0)],
+        statistics=statistics,
+        atol=0.02,
+        passed="scaled.",
+    )
+    check = _common.make_check(exercise)
+    check(exercise.reference, seed=0)
+    assert "✓ scaled_uniform" in capsys.readouterr().out
+    assert set(seen) == {2.0, 5.0}
+    with pytest.raises(AssertionError, match="statistics"):
+        check(lambda n, scale, generator=None: 2.0 * torch.rand(n, generator=generator), seed=0)

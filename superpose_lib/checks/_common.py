@@ -91,7 +91,9 @@ class Exercise:
     formula : what the answer should be, shown when the answer matches no named mistake.
     atol, rtol : the tolerance of the comparison (of the statistics, for a random exercise).
     statistics : for a random exercise, ``statistics(outputs) -> tensor`` of a few numbers compared instead of
-        the values, where ``outputs`` holds the results of ``calls`` calls sharing one generator.
+        the values, where ``outputs`` holds the results of ``calls`` calls sharing one generator; or
+        ``statistics(outputs, inputs)``, which also gets the case's inputs (for a result judged against them,
+        such as a trained model scored on the data it was asked to learn).
     statistic_names : what each statistic is, for a message that names the ones that are off.
     """
 
@@ -272,8 +274,12 @@ def _run(fn, exercise: Exercise, inputs: dict, progress: str = ""):
     _check_signature(fn, exercise, args, kwargs)
     call = _call_text(name, args, kwargs)
     box: dict = {}
+    threads = torch.get_num_threads()
 
     def work():
+        # a new thread starts with OpenMP's default team: a learner's training loop of small products then runs
+        # ten times slower on a busy machine than on the caller's (one) thread
+        torch.set_num_threads(threads)
         try:
             box["result"] = fn(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
@@ -374,14 +380,16 @@ def _answer(fn, exercise: Exercise, inputs: dict, seed: int | None):
     args, kwargs = _split(exercise, copies)
     outputs = [fn(*args, **kwargs) for _ in range(exercise.calls)]
     parts = [_read(exercise.returns, out, exercise.name) for out in outputs]
-    return _summary(exercise, parts)
+    return _summary(exercise, parts, inputs)
 
 
-def _summary(exercise: Exercise, parts: list) -> list:
+def _summary(exercise: Exercise, parts: list, inputs: dict) -> list:
     if not exercise.random:
         return parts[0]
     stacked = [torch.stack([p[i] for p in parts]) for i in range(len(parts[0]))]
     outputs = stacked[0] if len(stacked) == 1 else stacked
+    if len(inspect.signature(exercise.statistics).parameters) > 1:  # statistics(outputs, inputs)
+        return [torch.as_tensor(exercise.statistics(outputs, _copy(inputs)), dtype=torch.float64)]
     return [torch.as_tensor(exercise.statistics(outputs), dtype=torch.float64)]
 
 
@@ -491,7 +499,7 @@ class _Session:
             self.notes.update(_changed(case, copies))
         if exercise.random:
             _check_random_output(exercise, case, parts)
-        return _summary(exercise, parts)
+        return _summary(exercise, parts, case)
 
     def judge(self) -> None:
         """Raise the verdict for the last answer, which differs from the reference's."""

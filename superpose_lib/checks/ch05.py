@@ -56,10 +56,15 @@ def _crossover_cases():
     ]
 
 
-def _antipodal(importance, n, p, pair_cost, dropped_cost, average=True):
-    paired, dropped = importance[: 2 * n].sum().item(), importance[2 * n :].sum().item()
-    total = paired * pair_cost(p) + dropped * dropped_cost(p)
-    return total / len(importance) if average else total
+def _antipodal_with(pair_cost=lambda p: p**2 / 6, dropped_cost=lambda p: p / 3 - p**2 / 4, average=True):
+    """`antipodal_loss` from other costs per unit of importance: of a paired feature, of a dropped one."""
+
+    def loss(importance, n, p):
+        paired, dropped = importance[: 2 * n].sum().item(), importance[2 * n :].sum().item()
+        total = paired * pair_cost(p) + dropped * dropped_cost(p)
+        return total / len(importance) if average else total
+
+    return loss
 
 
 declare(
@@ -141,22 +146,25 @@ declare(
         atol=1e-9,
         rtol=1e-7,
         mistakes={
-            "a pair errs only when both features are on at once, with probability p².": lambda importance, n, p: (
-                _antipodal(importance, n, p, lambda p: p / 6, lambda p: p / 3 - p**2 / 4)
-            ),
-            "when both are on, each is off by min(xₐ, x_b), whose mean square is 1/6.": lambda importance, n, p: (
-                _antipodal(importance, n, p, lambda p: p**2 / 3, lambda p: p / 3 - p**2 / 4)
-            ),
-            "a dropped feature's best constant guess is its mean p/2, leaving its "
-            "variance p/3 − p²/4.": lambda importance, n, p: _antipodal(
-                importance, n, p, lambda p: p**2 / 6, lambda p: p / 3
-            ),
-            "you returned the sum over features: average over the k features, as the toy "
-            "model does.": lambda importance, n, p: _antipodal(
-                importance, n, p, lambda p: p**2 / 6, lambda p: p / 3 - p**2 / 4, average=False
-            ),
+            "a pair errs only when both of its features are on at once: that happens with probability p² (each is "
+            "on with probability p, independently), not p.": _antipodal_with(lambda p: p / 6),
+            "you used 1/3 for E[min(U, V)²], the mean square of one uniform value: the smaller of two is smaller; "
+            "its density is 2(1 − t) on [0, 1], so E[min²] = ∫ t² · 2(1 − t) dt.": _antipodal_with(lambda p: p**2 / 3),
+            "you used 1/4 for E[min(U, V)²]: work it out from the density of the minimum, 2(1 − t) on [0, 1], as "
+            "∫ t² · 2(1 − t) dt.": _antipodal_with(lambda p: p**2 / 4),
+            "you squared the mean of the minimum, (1/3)²: the mean of a square is not the square of the mean; "
+            "E[min²] = ∫ t² · 2(1 − t) dt.": _antipodal_with(lambda p: p**2 / 9),
+            "when both are on, both features are wrong: the larger is read short by the smaller value, and the "
+            "smaller is read as 0 (off by itself). Count the pair's two errors.": _antipodal_with(lambda p: p**2 / 12),
+            "you read a dropped feature as 0: its output is its bias, a constant c, and the best c is the feature's "
+            "mean, which leaves only its variance, E[x²] − E[x]².": _antipodal_with(dropped_cost=lambda p: p / 3),
+            "you took p · Var(U) = p/12 for a dropped feature: its variance counts the absences too, "
+            "E[x²] − E[x]² with x = 0 when the feature is off.": _antipodal_with(dropped_cost=lambda p: p / 12),
+            "you returned the sum over features: average over the k features, as the toy model's loss "
+            "does.": _antipodal_with(average=False),
         },
-        formula="[(Σ paired Iᵢ) p²/6 + (Σ dropped Iᵢ)(p/3 − p²/4)] / k, the top 2n features in antipodal pairs.",
+        formula="the importance-weighted expected squared error averaged over the k features: each of the top 2n "
+        "features read through its antipodal pair, each other feature read as its best constant.",
         passed="pairs cost (Iₐ + I_b) p²/6, dropped features Iᵢ (p/3 − p²/4), averaged over k.",
     ),
     Exercise(
