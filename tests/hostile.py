@@ -128,7 +128,7 @@ def _has_tensor(value) -> bool:
 
 
 def _clone(value):
-    return _map(value, lambda t: t.detach().clone())
+    return _map(value, lambda t: t.clone())  # a copy that keeps its graph: a trained-through answer stays one
 
 
 def _params(reference):
