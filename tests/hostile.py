@@ -128,7 +128,7 @@ def _has_tensor(value) -> bool:
 
 
 def _clone(value):
-    return _map(value, lambda t: t.detach().clone())
+    return _map(value, lambda t: t.clone())  # a copy that keeps its graph: a trained-through answer stays one
 
 
 def _params(reference):
@@ -308,17 +308,20 @@ def exercise_variant_labels(exercise) -> list[str]:
     """The labels of `exercise_variants`, without building them."""
     labels = ["memorised"] + ([] if exercise.random else ["reads_expected_answers"])
     labels += ["default_in_kwargs"] if _changed_defaults_of(exercise) else []
+    labels += ["detached"] if exercise.differentiable else []
     return labels + [f"hard_coded_{p.name}" for p in exercise.parameters if p.name != "generator"]
 
 
 def exercise_variants(exercise, only: str | None = None) -> list[tuple[str, object, str]]:
     """Hostile answers that need the declaration, not only the reference: answers remembered from another run of
-    the check (a table), answers read from the check's own memory, a default hidden in ``**kwargs``, and, for each
-    argument, a function that ignores it for the value it was first given (a hard-coded value). All must fail."""
+    the check (a table), answers read from the check's own memory, a default hidden in ``**kwargs``, the right
+    value without its graph where a later cell trains through the answer, and, for each argument, a function that
+    ignores it for the value it was first given (a hard-coded value). All must fail."""
     builders = {
         "memorised": lambda: _memorised(exercise, seed=1),
         "reads_expected_answers": lambda: _reads_expected_answers(exercise),
         "default_in_kwargs": lambda: _default_in_kwargs(exercise),
+        "detached": lambda: lambda *args, **kwargs: _map(exercise.reference(*args, **kwargs), torch.Tensor.detach),
     }
     out = []
     for label in exercise_variant_labels(exercise):

@@ -433,6 +433,27 @@ def test_an_answer_drawing_from_a_generator_seeded_from_the_given_one_passes(cap
     assert "✓ generate_batch" in capsys.readouterr().out
 
 
+def _sae_loss_in_numpy(x, W_enc, b_enc, W_dec, b_dec, l1_coeff):  # the right value, with no graph to train
+    x, W_enc, b_enc, W_dec, b_dec = (t.detach().numpy() for t in (x, W_enc, b_enc, W_dec, b_dec))
+    z = (x @ W_enc + b_enc).clip(min=0)
+    return torch.tensor(((x - z @ W_dec.T - b_dec) ** 2).mean() + l1_coeff * abs(z).sum(axis=1).mean())
+
+
+def _sae_loss_penalty_detached(x, W_enc, b_enc, W_dec, b_dec, l1_coeff):  # the right value, the wrong gradient
+    z = torch.relu(x @ W_enc + b_enc)
+    return (x - z @ W_dec.T - b_dec).pow(2).mean() + l1_coeff * z.detach().sum(dim=1).mean()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "words"), [(_sae_loss_in_numpy, "carries no gradient"), (_sae_loss_penalty_detached, "wrong gradient")]
+)
+def test_a_loss_the_workbook_cannot_train_on_fails(wrong, words):
+    wrong.__name__ = "sae_loss"
+    for seed in (0, 1):
+        outcome, message = hostile.run(checks.check_sae_loss, wrong, seed=seed)
+        assert outcome == "verdict" and words in message, message
+
+
 def test_every_exercise_has_another_wrong_answer_here():
     assert set(MORE_WRONG) == set(_common.EXERCISES), "add a plausible wrong answer for each new exercise"
 

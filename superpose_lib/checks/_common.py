@@ -14,7 +14,9 @@ What every check does, whatever the exercise:
    wrong types and wrong shapes get messages, any float dtype is compared in float64;
 4. rejects NaN and inf, then compares with the reference; on a mismatch, names the declared mistake the
    answer equals, else shows the answer and the expected value, rounded;
-5. for an exercise that draws random numbers (it has a ``generator`` argument), compares declared statistics
+5. for an exercise a later cell trains through (``differentiable``), compares the answer's gradients with the
+   reference's;
+6. for an exercise that draws random numbers (it has a ``generator`` argument), compares declared statistics
    instead of values, and checks that the function draws from its generator and nothing else, without
    reseeding it (generators with different seeds give different results).
 
@@ -95,6 +97,9 @@ class Exercise:
         ``statistics(outputs, inputs)``, which also gets the case's inputs (for a result judged against them,
         such as a trained model scored on the data it was asked to learn).
     statistic_names : what each statistic is, for a message that names the ones that are off.
+    differentiable : the inputs a later cell trains through the answer (it calls ``.backward()`` on it): once the
+        values agree, the answer must carry a graph back to them, with the reference's gradients (an answer
+        computed through ``.item()``, numpy or ``torch.tensor(...)`` has the right value and trains nothing).
     """
 
     signature: str
@@ -109,6 +114,7 @@ class Exercise:
     statistics: Callable | None = None
     statistic_names: tuple[str, ...] = ()
     calls: int = 1
+    differentiable: tuple[str, ...] = ()
 
     def __post_init__(self):
         if isinstance(self.mistakes, dict):  # {hint: answer}, the compact way to write them
@@ -576,7 +582,48 @@ def _judge_every_case(exercise: Exercise, fn, seed: int | None) -> set:
             session.judge()
     if exercise.random:
         _seed_discipline(fn, exercise, session.cases[0], session.seeds[-1])
+    for case in session.cases if exercise.differentiable else ():
+        _gradients_agree(fn, exercise, case)
     return session.notes
+
+
+def _gradients(fn, exercise: Exercise, case: dict) -> list[torch.Tensor | None]:
+    """The gradients of ``fn``'s answer (summed) in the declared inputs; None where no graph reaches one."""
+    leaves = {key: case[key].detach().clone().requires_grad_() for key in exercise.differentiable}
+    inputs = {**_copy(case), **{key: leaf.clone() for key, leaf in leaves.items()}}  # not leaves: writable in place
+    args, kwargs = _split(exercise, inputs)
+    with torch.autograd.graph.allow_mutation_on_saved_tensors():  # a write to an input after computing is allowed
+        result = fn(*args, **kwargs)
+        if not isinstance(result, torch.Tensor) or not result.requires_grad:
+            return [None for _ in leaves]
+        result.sum().backward()
+    return [leaf.grad for leaf in leaves.values()]
+
+
+def _gradients_agree(fn, exercise: Exercise, case: dict) -> None:
+    """An answer with the right values must also have the reference's gradients in the declared inputs."""
+    name, inputs = exercise.name, _call_text(exercise.name, *_split(exercise, case))
+    try:
+        got = _gradients(fn, exercise, case)
+    except Exception as error:  # noqa: BLE001 - the learner's graph, not the check's code
+        raise Failed(
+            f"{name}'s answer for {inputs} has the right value, but .backward() on it fails "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}), and a later cell trains "
+            "through it. Compute it with torch operations on the inputs themselves."
+        ) from None
+    want = _gradients(exercise.reference, exercise, case)
+    for key, g, w in zip(exercise.differentiable, got, want, strict=True):
+        if g is None:
+            raise Failed(
+                f"{name}'s answer has the right value but carries no gradient back to {key}, and a later cell "
+                "trains through it: keep the computation in torch (no .item(), float(), .detach(), numpy or "
+                "torch.tensor(...) on the way), so that .backward() reaches the weights."
+            )
+        if not torch.allclose(g.double(), w.double(), rtol=exercise.rtol, atol=exercise.atol):
+            raise Failed(
+                f"{name}'s answer has the right value but the wrong gradient with respect to {key} for {inputs} "
+                "(a term computed on a detached copy?): training through it would move the weights the wrong way."
+            )
 
 
 def make_check(exercise: Exercise) -> Callable[..., None]:

@@ -135,8 +135,9 @@ def _dictionary_cases():
     return cases
 
 
-def _resample(W_dec, x, x_hat, z, towards=None, worst=True, normalise=True, dead=None, distinct=True):
-    """Dead latents pointed at badly reconstructed inputs, with one step written another way (the mistakes)."""
+def _resample(W_dec, x, x_hat, z, towards=None, worst=True, normalise=True, dead=None, distinct=True, every=False):
+    """Dead latents pointed at badly reconstructed inputs, with one step written another way (the mistakes);
+    ``every``: all columns rescaled to unit length at the end."""
     error = (x - x_hat).pow(2).sum(dim=1)  # (batch,)
     order = torch.argsort(error, descending=worst)
     dead = (z == 0).all(dim=0) if dead is None else dead(z)
@@ -145,7 +146,7 @@ def _resample(W_dec, x, x_hat, z, towards=None, worst=True, normalise=True, dead
     for rank, j in enumerate(dead.nonzero().flatten().tolist()):
         v = directions[order[rank if distinct else 0]]
         W_dec[:, j] = v / v.norm() if normalise else v
-    return W_dec
+    return W_dec / W_dec.norm(dim=0, keepdim=True) if every else W_dec
 
 
 def _resample_cases():
@@ -160,7 +161,10 @@ def _resample_cases():
         z[:, dead[0] + 2] += 0.5  # fires on every input
         z[:, dead[0] + 1] = 0
         z[batch // 2, dead[0] + 1] = 0.7  # fires on one input only: alive
-        cases.append(dict(W_dec=_unit_columns(d, d_latent, d_latent), x=x, x_hat=x_hat, z=z))
+        z[:, dead[1] + 1] = 0
+        z[::3, dead[1] + 1] = 1e-4  # fires with tiny codes: alive all the same
+        lengths = 0.5 + torch.rand(d_latent, generator=gen, dtype=torch.float64)  # the live columns keep them
+        cases.append(dict(W_dec=_unit_columns(d, d_latent, d_latent) * lengths, x=x, x_hat=x_hat, z=z))
     return cases
 
 
@@ -224,6 +228,7 @@ declare(
         },
         formula="mean((x − x̂)²) over the batch and coordinates + l1_coeff · (batch mean of Σⱼ |zⱼ|), a 0-d tensor.",
         passed="mean squared error + λ · mean L1 norm of the codes, as the library's SAE.loss.",
+        differentiable=("W_enc", "b_enc", "W_dec", "b_dec"),  # the workbook trains an SAE on it
     ),
     Exercise(
         "l0_and_explained_variance(x, x_hat, z)",
@@ -303,6 +308,14 @@ declare(
             "norm.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, normalise=False),
             "every dead latent got the same input: give the first dead latent the worst input, the second the "
             "second worst, and so on.": lambda W_dec, x, x_hat, z: _resample(W_dec, x, x_hat, z, distinct=False),
+            "a latent with tiny codes still fires: dead means a code of exactly 0 on every input (z == 0), not a "
+            "small average or a threshold.": lambda W_dec, x, x_hat, z: _resample(
+                W_dec, x, x_hat, z, dead=lambda z: z.mean(dim=0) < 1e-3
+            ),
+            "you rescaled every column to unit length: the live latents' columns stay exactly as they are, whatever "
+            "their length; only the dead ones get new unit columns.": lambda W_dec, x, x_hat, z: _resample(
+                W_dec, x, x_hat, z, every=True
+            ),
             "you resampled the live latents too: change only the dead ones' columns.": lambda W_dec, x, x_hat, z: (
                 _resample(W_dec, x, x_hat, z, dead=lambda z: torch.ones(z.shape[1], dtype=torch.bool))
             ),

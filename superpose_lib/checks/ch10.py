@@ -35,11 +35,11 @@ def _boundary(importance, feature_probability, d_hidden):
 
 
 def _dropped_cost(importance, feature_probability, d_hidden, variance=None, rank_by=None, kept=None, per=None):
-    """L_d with one step written another way (the mistakes): ``variance(p)``, ``rank_by(I, cost)``,
+    """L_d with one step written another way (the mistakes): ``variance(p)``, ``rank_by(I, p, cost)``,
     ``kept(order, d, n)`` the indices dropped, ``per(n, dropped)`` the divisor."""
     p, n = feature_probability, len(importance)
     cost = importance * (p / 3 - p**2 / 4 if variance is None else variance(p))  # (n,)
-    order = torch.argsort(cost if rank_by is None else rank_by(importance, cost), descending=True)
+    order = torch.argsort(cost if rank_by is None else rank_by(importance, p, cost), descending=True)
     dropped = order[d_hidden:] if kept is None else kept(order, d_hidden, n)
     return float(cost[dropped].sum()) / (n if per is None else per(n, len(dropped)))
 
@@ -60,6 +60,14 @@ def _boundary_cases():
             d_hidden=3,
         ),
         dict(importance=decaying[:4], feature_probability=torch.full((4,), 0.3, dtype=torch.float64), d_hidden=5),
+        # a dense important feature costs less to drop (its mean is faked by the bias) than a rarer, less important
+        # one: ranking by Iᵢ, pᵢ or Iᵢ E[xᵢ²] keeps the dense one, ranking by Iᵢ Var(xᵢ) the rarer one
+        dict(
+            importance=torch.tensor([1.0, 0.9, 0.3, 0.2], dtype=torch.float64)
+            * (0.99 + 0.02 * torch.rand(4, generator=gen, dtype=torch.float64)),
+            feature_probability=torch.tensor([1.0, 0.5, 0.3, 0.05], dtype=torch.float64),
+            d_hidden=1,
+        ),
     ]
 
 
@@ -128,7 +136,12 @@ declare(
             "others.": lambda I, p, d: _dropped_cost(I, p, d, kept=lambda order, d, n: order[:d]),
             "you ranked the features by importance alone: what a dropped feature costs is Iᵢ · Var(xᵢ), and a "
             "rare feature varies little, so rank by that product.": lambda I, p, d: _dropped_cost(
-                I, p, d, rank_by=lambda importance, cost: importance
+                I, p, d, rank_by=lambda importance, p, cost: importance
+            ),
+            "you ranked the features by Iᵢ E[xᵢ²] (or Iᵢ E[xᵢ]) and charged the dropped ones Iᵢ Var(xᵢ): rank by the "
+            "same cost you charge. A dense feature's mean is cheap to fake with the bias, so it can cost less to drop "
+            "than a rarer one that varies more.": lambda I, p, d: _dropped_cost(
+                I, p, d, rank_by=lambda importance, p, cost: importance * p
             ),
             "a dropped feature's cost is Iᵢ · E[xᵢ²] = Iᵢ pᵢ/3 only if its output is 0; the best constant output is "
             "its mean (through the bias), which costs Iᵢ · Var(xᵢ) = Iᵢ (pᵢ/3 − pᵢ²/4).": lambda I, p, d: _dropped_cost(
