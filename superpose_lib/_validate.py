@@ -277,7 +277,9 @@ class Tensor:
         self.integer, self.nonnegative = integer, nonnegative
 
     def __call__(self, name, value):
-        converted = _integers(name, value, self.ndim) if self.integer else tensor(name, value, self.ndim, finite=self.finite)
+        converted = (
+            _integers(name, value, self.ndim) if self.integer else tensor(name, value, self.ndim, finite=self.finite)
+        )
         if self.nonempty and converted.numel() == 0:
             raise ValueError(f"{name} must not be empty, got shape {tuple(converted.shape)}")
         if self.nonnegative and converted.numel() and bool((converted < 0).any()):
@@ -536,7 +538,9 @@ class Each:
         return [self.spec(f"{name}[{i}]", item) for i, item in enumerate(value)]
 
     def describe(self):
-        size = f"{self.length} items" if self.length is not None else "items" if self.allow_empty else "at least one item"
+        size = (
+            f"{self.length} items" if self.length is not None else "items" if self.allow_empty else "at least one item"
+        )
         return f"a list of {size}, each {self.spec.describe()}"
 
     def __repr__(self):

@@ -168,8 +168,9 @@ def atom_coherence(wv: WordVectors, directions, k: int = 10) -> torch.Tensor:
     return off_diagonal / (k * (k - 1))
 
 
-@_validate.arguments(wv=_WV, dictionary=_DIRECTIONS, word=_validate.Text(), n_nonzero=_validate.Int(1),
-                     k_words=_validate.Int(1))  # fmt: skip
+@_validate.arguments(
+    wv=_WV, dictionary=_DIRECTIONS, word=_validate.Text(), n_nonzero=_validate.Int(1), k_words=_validate.Int(1)
+)
 def decompose(wv: WordVectors, dictionary, word: str, n_nonzero: int = 5, k_words: int = 5) -> list[dict]:
     """A word's sparse code over the atoms: `n_nonzero` atoms chosen by OMP for its unit vector.
 

@@ -111,8 +111,14 @@ def interference_statistic(W, statistic: str = "mean_superposition", *, threshol
     return torch.where(count >= 2, value, nan)
 
 
-@_validate.arguments(n_features=_validate.Int(2), d_hidden=_validate.Int(1), statistic=_STATISTIC,
-                     n_samples=_validate.Int(1), device=_validate.Device(), **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    n_features=_validate.Int(2),
+    d_hidden=_validate.Int(1),
+    statistic=_STATISTIC,
+    n_samples=_validate.Int(1),
+    device=_validate.Device(),
+    **_validate.RANDOMNESS,
+)
 def null_distribution(
     n_features: int,
     d_hidden: int,
@@ -223,8 +229,14 @@ class RandomDirectionsTest(NamedTuple):
     alternative: str
 
 
-@_validate.arguments(W=_validate.Tensor(ndim=2), statistic=_STATISTIC, threshold=_THRESHOLD, alternative=_ALTERNATIVE,
-                     n_null=_validate.Int(2), **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    W=_validate.Tensor(ndim=2),
+    statistic=_STATISTIC,
+    threshold=_THRESHOLD,
+    alternative=_ALTERNATIVE,
+    n_null=_validate.Int(2),
+    **_validate.RANDOMNESS,
+)
 def random_directions_test(
     W,
     statistic: str = "mean_superposition",
@@ -404,7 +416,9 @@ def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, g
     return SuperpositionTest(mean, boundary, standard_error, z, p, n_samples)
 
 
-@_validate.arguments(W=_validate.Tensor(min_ndim=2), threshold=_validate.Real(0, low_open=True), tolerance=_validate.Real(0))
+@_validate.arguments(
+    W=_validate.Tensor(min_ndim=2), threshold=_validate.Real(0, low_open=True), tolerance=_validate.Real(0)
+)
 def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1) -> torch.Tensor:
     """The share of represented features that share their direction: ``superposition(W)ᵢ > tolerance``.
 
@@ -432,8 +446,12 @@ def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1)
     return shared.sum(dim=-1).to(W.dtype) / represented.sum(dim=-1).clamp_min(1).to(W.dtype)
 
 
-@_validate.arguments(decoder=_validate.Tensor(min_ndim=2), codes=_validate.Tensor(min_ndim=2),
-                     min_frequency=_validate.Real(0, 1, high_open=True), max_cosine=_validate.Real(-1, 1, low_open=True))  # fmt: skip
+@_validate.arguments(
+    decoder=_validate.Tensor(min_ndim=2),
+    codes=_validate.Tensor(min_ndim=2),
+    min_frequency=_validate.Real(0, 1, high_open=True),
+    max_cosine=_validate.Real(-1, 1, low_open=True),
+)
 def count_distinct_latents(decoder, codes, *, min_frequency: float = 1e-3, max_cosine: float = 0.9) -> torch.Tensor:
     """How many latents of a sparse autoencoder are alive and distinct from one another.
 

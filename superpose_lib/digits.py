@@ -76,8 +76,14 @@ def load_digits_split(test_fraction: float = 0.25, *, seed=0, generator=None) ->
     return DigitsSplit(X[train], y[train], X[test], y[test])
 
 
-@_validate.declare_init(d_in=_validate.Int(1), d_hidden=_validate.Int(1), n_classes=_validate.Int(1),
-                        activation=_validate.Choice(*ACTIVATIONS), device=_validate.Device(), **_validate.RANDOMNESS)  # fmt: skip
+@_validate.declare_init(
+    d_in=_validate.Int(1),
+    d_hidden=_validate.Int(1),
+    n_classes=_validate.Int(1),
+    activation=_validate.Choice(*ACTIVATIONS),
+    device=_validate.Device(),
+    **_validate.RANDOMNESS,
+)
 class DigitsMLP(torch.nn.Module):
     """The two-layer network ``logits = W₂ act(W₁ x + b₁) + b₂``.
 
@@ -168,10 +174,17 @@ _ACTIVATIONS = _validate.Tensor(ndim=2)  # (n, d): one row per example
 _LABELS = _validate.Tensor(ndim=1, integer=True)
 
 
-@_validate.arguments(model=_MODEL, X=_validate.Tensor(ndim=2, nonempty=True), y=_LABELS, epochs=_validate.Int(1),
-                     batch_size=_validate.Int(1), lr=_validate.Real(0, 1e3, low_open=True),
-                     momentum=_validate.Real(0, 1, high_open=True), progress=_validate.Flag(),
-                     **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    model=_MODEL,
+    X=_validate.Tensor(ndim=2, nonempty=True),
+    y=_LABELS,
+    epochs=_validate.Int(1),
+    batch_size=_validate.Int(1),
+    lr=_validate.Real(0, 1e3, low_open=True),
+    momentum=_validate.Real(0, 1, high_open=True),
+    progress=_validate.Flag(),
+    **_validate.RANDOMNESS,
+)
 def train(
     model: DigitsMLP,
     X: torch.Tensor,
@@ -234,9 +247,15 @@ def train(
     return history
 
 
-@_validate.arguments(data=_validate.Optional(_validate.Instance(DigitsSplit)), activation=_validate.Choice(*ACTIVATIONS),
-                     d_hidden=_validate.Int(1), epochs=_validate.Int(1), seed=_validate.Optional(_validate.Int(0)),
-                     progress=_validate.Flag(), device=_validate.Device())  # fmt: skip
+@_validate.arguments(
+    data=_validate.Optional(_validate.Instance(DigitsSplit)),
+    activation=_validate.Choice(*ACTIVATIONS),
+    d_hidden=_validate.Int(1),
+    epochs=_validate.Int(1),
+    seed=_validate.Optional(_validate.Int(0)),
+    progress=_validate.Flag(),
+    device=_validate.Device(),
+)
 def train_digits_mlp(
     data: DigitsSplit | None = None,
     activation: str = "relu",
@@ -453,8 +472,9 @@ def basis_kurtosis(activations, basis=None) -> torch.Tensor:
     return kurtosis(activations @ basis, dim=0)
 
 
-@_validate.arguments(activations=_ACTIVATIONS, n_rotations=_validate.Int(1), progress=_validate.Flag(),
-                     **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    activations=_ACTIVATIONS, n_rotations=_validate.Int(1), progress=_validate.Flag(), **_validate.RANDOMNESS
+)
 def random_basis_kurtosis(
     activations, n_rotations: int = 200, *, seed=None, generator=None, progress: bool = False
 ) -> torch.Tensor:
@@ -482,7 +502,9 @@ def random_basis_kurtosis(
     return torch.stack(stats)
 
 
-@_validate.arguments(n_samples=_validate.Int(2), n_dims=_validate.Int(1), n_draws=_validate.Int(1), **_validate.RANDOMNESS)
+@_validate.arguments(
+    n_samples=_validate.Int(2), n_dims=_validate.Int(1), n_draws=_validate.Int(1), **_validate.RANDOMNESS
+)
 def gaussian_kurtosis_null(
     n_samples: int, n_dims: int = 1, n_draws: int = 1_000, *, seed=None, generator=None
 ) -> torch.Tensor:
@@ -510,7 +532,9 @@ def gaussian_kurtosis_null(
     return kurtosis(samples, dim=1).mean(dim=1)
 
 
-@_validate.arguments(activations=_ACTIVATIONS, targets=_validate.Tensor(ndim=1), l2=_validate.Real(0, 1e6), steps=_validate.Int(1))
+@_validate.arguments(
+    activations=_ACTIVATIONS, targets=_validate.Tensor(ndim=1), l2=_validate.Real(0, 1e6), steps=_validate.Int(1)
+)
 def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500):
     """Logistic regression ``P(target | h) = σ(w·h + b)`` fitted by full-batch L-BFGS from zero (deterministic).
 
@@ -569,7 +593,9 @@ def _samples(activations: torch.Tensor) -> torch.Tensor:
 def _labels(name: str, labels: torch.Tensor, n: int, n_classes: int | None = None, rows: str = "activations"):
     """Class labels (int64, as declared) of shape (n,), in 0..n_classes−1 when given; else a ValueError."""
     if labels.shape[0] != n:
-        raise ValueError(f"{name} must have shape (n,) = ({n},), one per row of {rows}; got shape {tuple(labels.shape)}")
+        raise ValueError(
+            f"{name} must have shape (n,) = ({n},), one per row of {rows}; got shape {tuple(labels.shape)}"
+        )
     if n_classes is not None and n and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"{name} must lie in 0..{n_classes - 1}, got values from {labels.min()} to {labels.max()}")
     return labels

@@ -73,8 +73,11 @@ class WordVectors:
     def __getitem__(self, word: str) -> torch.Tensor:
         return self.vectors[self.index(word)]
 
-    @_validate.arguments(query=_validate.Either(_validate.Text(), _validate.Tensor(ndim=1)), k=_validate.Int(1),
-                         exclude=_validate.Each(_validate.Text(), allow_empty=True))  # fmt: skip
+    @_validate.arguments(
+        query=_validate.Either(_validate.Text(), _validate.Tensor(ndim=1)),
+        k=_validate.Int(1),
+        exclude=_validate.Each(_validate.Text(), allow_empty=True),
+    )
     def nearest(self, query, k: int = 10, exclude=()) -> list[tuple[str, float]]:
         """The `k` words whose vectors have the largest cosine with `query` (a word or a vector).
 
@@ -120,8 +123,9 @@ def load_glove(n_words: int | None = None) -> WordVectors:
     return WordVectors(words, vectors.clone())
 
 
-@_validate.arguments(wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(),
-                     k=_validate.Int(1))  # fmt: skip
+@_validate.arguments(
+    wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(), k=_validate.Int(1)
+)
 def analogy(wv: WordVectors, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
     """Solve "`a` is to `b` as `c` is to ?" by the words nearest (cosine) to ``wv[b] - wv[a] + wv[c]``.
 

@@ -92,8 +92,13 @@ def scratch(owner, name: str, like: torch.Tensor) -> torch.Tensor:
     return buf
 
 
-@_validate.arguments(step=_validate.Int(0), steps=_validate.Int(1), lr=_validate.Real(0, low_open=True),
-                     schedule=_validate.Choice(*SCHEDULES), warmup=_validate.Int(0))  # fmt: skip
+@_validate.arguments(
+    step=_validate.Int(0),
+    steps=_validate.Int(1),
+    lr=_validate.Real(0, low_open=True),
+    schedule=_validate.Choice(*SCHEDULES),
+    warmup=_validate.Int(0),
+)
 def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", warmup: int = 0) -> float:
     """The learning rate at `step` (0-based) of `steps`: linear warm-up over `warmup` steps, then `schedule`.
 
@@ -118,9 +123,11 @@ def _learning_rate(step: int, steps: int, lr: float, schedule: str, warmup: int)
     return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-@_validate.declare_init(params=_validate.Each(_validate.Instance(torch.Tensor)),
-                        betas=_validate.Each(_validate.Real(0, 1, high_open=True), length=2),
-                        eps=_validate.Real(0, low_open=True))  # fmt: skip
+@_validate.declare_init(
+    params=_validate.Each(_validate.Instance(torch.Tensor)),
+    betas=_validate.Each(_validate.Real(0, 1, high_open=True), length=2),
+    eps=_validate.Real(0, low_open=True),
+)
 class Adam:
     """Adam (β = 0.9, 0.999, ε = 1e-8) updating tensors in place from given gradients.
 
@@ -175,11 +182,19 @@ class Adam:
         torch._foreach_addcdiv_(self.params, self.exp_avg, denom, -lr / bias1)
 
 
-@_validate.arguments(model=_validate.Instance(torch.nn.Module), sample=_validate.Function(), **RECIPE,
-                     generator=_validate.Optional(_validate.Generator()), gradients=_validate.Choice(*GRADIENTS),
-                     before_update=_validate.Optional(_validate.Function()),
-                     after_update=_validate.Optional(_validate.Function()), on_step=_validate.Optional(_validate.Function()),
-                     progress=_validate.Flag(), threads=_validate.Optional(_validate.Int(1)), desc=_validate.Text())  # fmt: skip
+@_validate.arguments(
+    model=_validate.Instance(torch.nn.Module),
+    sample=_validate.Function(),
+    **RECIPE,
+    generator=_validate.Optional(_validate.Generator()),
+    gradients=_validate.Choice(*GRADIENTS),
+    before_update=_validate.Optional(_validate.Function()),
+    after_update=_validate.Optional(_validate.Function()),
+    on_step=_validate.Optional(_validate.Function()),
+    progress=_validate.Flag(),
+    threads=_validate.Optional(_validate.Int(1)),
+    desc=_validate.Text(),
+)
 def fit(
     model: torch.nn.Module,
     sample,

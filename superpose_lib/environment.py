@@ -30,7 +30,10 @@ def report_environment() -> None:
     )
 
 
-@_validate.arguments(threads=_validate.Int(1), device=_validate.Instance(str, torch.device, what='device ("cpu", "cuda" or a torch.device)'))
+@_validate.arguments(
+    threads=_validate.Int(1),
+    device=_validate.Instance(str, torch.device, what='device ("cpu", "cuda" or a torch.device)'),
+)
 @contextlib.contextmanager
 def cpu_threads(threads: int, device="cpu"):
     """Run the block with `threads` intra-op CPU threads, restoring the caller's setting afterwards.

@@ -26,9 +26,15 @@ __all__ = ["SparseFeatures", "FixedDataset", "training_sampler", "CORRELATIONS"]
 CORRELATIONS = ("independent", "correlated", "anticorrelated")
 
 
-@_validate.declare_init(n_features=_validate.Int(1), probability=_validate.Tensor(), n_instances=_validate.Int(1),
-                        low=_validate.Real(-1, 1, high_open=True), correlation=_validate.Choice(*CORRELATIONS),
-                        set_size=_validate.Int(1), device=_validate.Device())  # fmt: skip
+@_validate.declare_init(
+    n_features=_validate.Int(1),
+    probability=_validate.Tensor(),
+    n_instances=_validate.Int(1),
+    low=_validate.Real(-1, 1, high_open=True),
+    correlation=_validate.Choice(*CORRELATIONS),
+    set_size=_validate.Int(1),
+    device=_validate.Device(),
+)
 class SparseFeatures(torch.nn.Module):
     """Sparse features for `n_instances` models: each present with probability p, then uniform on [low, 1].
 
@@ -167,7 +173,9 @@ class FixedDataset(torch.nn.Module):
         self.register_buffer("x", x)
 
     @classmethod
-    @_validate.arguments(features=_validate.Instance(SparseFeatures), n_samples=_validate.Int(1), **_validate.RANDOMNESS)
+    @_validate.arguments(
+        features=_validate.Instance(SparseFeatures), n_samples=_validate.Int(1), **_validate.RANDOMNESS
+    )
     def draw(cls, features: SparseFeatures, n_samples: int, *, seed=None, generator=None) -> FixedDataset:
         """`n_samples` samples of `features`, drawn once (seeded) and frozen."""
         gen = _validate.generator(seed, generator, device=features.probability.device)
@@ -182,9 +190,13 @@ class FixedDataset(torch.nn.Module):
         return self.x[:, rows]
 
 
-@_validate.arguments(data=_validate.Instance(object, what="data source (sample(n, generator), n_instances, n_features)"),
-                     batch_size=_validate.Int(1), n_instances=_validate.Int(1), n_features=_validate.Int(1),
-                     like=_validate.Tensor())  # fmt: skip
+@_validate.arguments(
+    data=_validate.Instance(object, what="data source (sample(n, generator), n_instances, n_features)"),
+    batch_size=_validate.Int(1),
+    n_instances=_validate.Int(1),
+    n_features=_validate.Int(1),
+    like=_validate.Tensor(),
+)
 def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *, like: torch.Tensor):
     """``sample(n, generator)`` for the training engine: batches of `data` for a model with `n_instances` and
     `n_features` whose parameters look like `like` (dtype, device).

@@ -309,9 +309,16 @@ def random_projection(X, n_components: int, *, seed=None, generator=None) -> tor
     return ((X.double().cpu() @ R) / math.sqrt(n_components)).to(device=X.device, dtype=X.dtype)
 
 
-@_validate.arguments(k=_validate.Int(2), n=_validate.Int(1), steps=_validate.Int(1), lr=_validate.Real(0, low_open=True),
-                     power=_validate.Real(2, 128), device=_validate.Device(), progress=_validate.Flag(),
-                     **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    k=_validate.Int(2),
+    n=_validate.Int(1),
+    steps=_validate.Int(1),
+    lr=_validate.Real(0, low_open=True),
+    power=_validate.Real(2, 128),
+    device=_validate.Device(),
+    progress=_validate.Flag(),
+    **_validate.RANDOMNESS,
+)
 def pack_unit_vectors(
     k: int,
     n: int,
@@ -390,4 +397,3 @@ class _Packing(torch.nn.Module):
     def renormalise(self, step: int, _adam) -> None:
         self.V.data /= self.V.data.norm(dim=1, keepdim=True)
         self.step = step + 1
-

@@ -18,7 +18,6 @@ import torch
 
 from . import _validate
 
-
 # The declarations the functions below share.
 _W = _validate.Tensor(ndim=2)  # (n, k): feature directions as columns
 _PROBABILITY = _validate.Real(0, 1, low_open=True)
@@ -49,8 +48,9 @@ def _importance(importance: torch.Tensor, k: int | None = None) -> torch.Tensor:
     return importance
 
 
-@_validate.arguments(n_samples=_validate.Int(1), k=_validate.Int(1), feature_probability=_PROBABILITY,
-                     **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    n_samples=_validate.Int(1), k=_validate.Int(1), feature_probability=_PROBABILITY, **_validate.RANDOMNESS
+)
 def sparse_features(n_samples: int, k: int, feature_probability: float, *, seed=None, generator=None):
     """A batch of sparse features, shape (n_samples, k): each entry is 0 with probability 1 − feature_probability,
     else uniform on [0, 1].
@@ -69,8 +69,12 @@ def sparse_features(n_samples: int, k: int, feature_probability: float, *, seed=
     return values * present
 
 
-@_validate.arguments(W=_W, x=_validate.Tensor(), bias=_validate.Optional(_validate.Tensor(ndim=(0, 1), convert=False)),
-                     activation=_validate.Choice("linear", "relu"))  # fmt: skip
+@_validate.arguments(
+    W=_W,
+    x=_validate.Tensor(),
+    bias=_validate.Optional(_validate.Tensor(ndim=(0, 1), convert=False)),
+    activation=_validate.Choice("linear", "relu"),
+)
 def readout(W, x, bias=None, activation: str = "linear") -> torch.Tensor:
     """Write x into the hidden space and read every feature back: act(Wᵀ W x + bias).
 
@@ -180,8 +184,14 @@ def bias_tradeoff(W, x, biases) -> torch.Tensor:
     return torch.stack(rows)
 
 
-@_validate.arguments(W=_W, b=_validate.Tensor(ndim=1), feature_probability=_PROBABILITY, importance=_IMPORTANCE,
-                     n_samples=_validate.Int(1), **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    W=_W,
+    b=_validate.Tensor(ndim=1),
+    feature_probability=_PROBABILITY,
+    importance=_IMPORTANCE,
+    n_samples=_validate.Int(1),
+    **_validate.RANDOMNESS,
+)
 def expected_loss(W, b, feature_probability: float, importance, *, n_samples: int = 100_000, seed=None, generator=None):
     """Monte Carlo estimate of the toy model's loss for a given arrangement: the importance-weighted squared error
     of x̂ = ReLU(WᵀW x + b), averaged over features (as `ToyModel.loss`) and over `n_samples` samples.

@@ -9,7 +9,6 @@ import torch
 
 from . import _validate as _v
 
-
 # Every panel takes the axes to draw on (a new figure when None) and a title (a default one when None).
 _PANEL = {"ax": _v.Optional(_v.Instance(matplotlib.axes.Axes, what="matplotlib Axes")), "title": _v.Optional(_v.Text())}
 
@@ -26,7 +25,13 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-@_v.arguments(W=_v.Tensor(2, nonempty=True), labels=_v.Optional(_v.Each(_v.Text(or_number=True))), limit=_v.Optional(_v.Real(0, low_open=True)), colors=_v.Optional(_v.Each(_v.Instance(object, what="matplotlib colour"))), **_PANEL)  # fmt: skip
+@_v.arguments(
+    W=_v.Tensor(2, nonempty=True),
+    labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
+    limit=_v.Optional(_v.Real(0, low_open=True)),
+    colors=_v.Optional(_v.Each(_v.Instance(object, what="matplotlib colour"))),
+    **_PANEL,
+)
 def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, colors=None):
     """Draw the columns of a (2, n_features) matrix W as arrows from the origin, with the unit circle.
 
@@ -59,8 +64,14 @@ def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, color
     return ax
 
 
-@_v.arguments(matrix=_v.Tensor(), labels=_v.Optional(_v.Each(_v.Text(or_number=True))), vmin=_v.Real(), vmax=_v.Real(),
-                     annotate=_v.Flag(), **_PANEL)  # fmt: skip
+@_v.arguments(
+    matrix=_v.Tensor(),
+    labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
+    vmin=_v.Real(),
+    vmax=_v.Real(),
+    annotate=_v.Flag(),
+    **_PANEL,
+)
 def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax=1.0, annotate=True):
     """A square heatmap (cosines, WᵀW, ...) with a diverging colour map centred on 0."""
     matrix = _numpy(matrix)
@@ -86,8 +97,15 @@ def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax
 # Chapter 02
 
 
-@_v.arguments(images=_v.Tensor(), ncols=_v.Int(1), labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
-                     image_shape=_v.Each(_v.Int(1), length=2), symmetric=_v.Flag(), cmap=_v.Text(), **_PANEL)  # fmt: skip
+@_v.arguments(
+    images=_v.Tensor(),
+    ncols=_v.Int(1),
+    labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
+    image_shape=_v.Each(_v.Int(1), length=2),
+    symmetric=_v.Flag(),
+    cmap=_v.Text(),
+    **_PANEL,
+)
 def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(8, 8), cmap="gray_r", symmetric=False):
     """Tile small images (e.g. 8 × 8 digits or a neuron's input weights) into one grid on `ax`.
 
@@ -145,8 +163,16 @@ def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(
 # Chapter 04
 
 
-@_v.arguments(dots=_v.Tensor(), n=_v.Int(1), eps=_v.Optional(_v.Real(0, 1, low_open=True)), bins=_v.Int(1, 10**4),
-                     xlim=_v.Optional(_v.Each(_v.Real(), length=2)), color=_v.Text(), label=_v.Optional(_v.Text()), **_PANEL)  # fmt: skip
+@_v.arguments(
+    dots=_v.Tensor(),
+    n=_v.Int(1),
+    eps=_v.Optional(_v.Real(0, 1, low_open=True)),
+    bins=_v.Int(1, 10**4),
+    xlim=_v.Optional(_v.Each(_v.Real(), length=2)),
+    color=_v.Text(),
+    label=_v.Optional(_v.Text()),
+    **_PANEL,
+)
 def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=None, color="tab:blue", label=None):
     """Histogram (as a density) of sampled dot products `dots` of unit vectors in R^n, with the exact density
     `geometry.dot_product_density` drawn over it and, when `eps` is given, the band |t| < eps shaded.
@@ -177,8 +203,14 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     return ax
 
 
-@_v.arguments(n=_v.Int(1), measured=_v.Optional(_v.Tensor(1)),
-                     k_range=_v.Optional(_v.Each(_v.Int(2), length=2)), spread=_v.Optional(_v.Tensor(1)), ks=_v.Tensor(1, nonempty=True), **_PANEL)  # fmt: skip
+@_v.arguments(
+    n=_v.Int(1),
+    measured=_v.Optional(_v.Tensor(1)),
+    k_range=_v.Optional(_v.Each(_v.Int(2), length=2)),
+    spread=_v.Optional(_v.Tensor(1)),
+    ks=_v.Tensor(1, nonempty=True),
+    **_PANEL,
+)
 def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, spread=None):
     """The coherence of k random unit vectors in R^n against k: the leading-order law √(4 ln k / n), the
     second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots and, when
@@ -223,8 +255,12 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, 
 # Chapter 06
 
 
-@_v.arguments(W=_v.Tensor(), vmax=_v.Optional(_v.Real(0, low_open=True)),
-              colorbar=_v.Either(_v.Flag(), _v.Each(_v.Instance(matplotlib.axes.Axes, what="matplotlib Axes"))), **_PANEL)  # fmt: skip
+@_v.arguments(
+    W=_v.Tensor(),
+    vmax=_v.Optional(_v.Real(0, low_open=True)),
+    colorbar=_v.Either(_v.Flag(), _v.Each(_v.Instance(matplotlib.axes.Axes, what="matplotlib Axes"))),
+    **_PANEL,
+)
 def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
     """Elhage et al.'s per-feature bars: length ‖Wᵢ‖, colour how much the feature shares its direction.
 
@@ -273,8 +309,13 @@ def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
 # Chapter 07
 
 
-@_v.arguments(phases=_v.Tensor(2), relative_importance=_v.Tensor(1), density=_v.Tensor(1),
-                     names=_v.Optional(_v.Each(_v.Text(), length=3)), **_PANEL)  # fmt: skip
+@_v.arguments(
+    phases=_v.Tensor(2),
+    relative_importance=_v.Tensor(1),
+    density=_v.Tensor(1),
+    names=_v.Optional(_v.Each(_v.Text(), length=3)),
+    **_PANEL,
+)
 def phase_map(phases, relative_importance, density, ax=None, title=None, names=None):
     """Colour a (len(relative_importance), len(density)) grid of phase labels 0, 1, 2 on log-log axes."""
     from matplotlib.colors import ListedColormap
@@ -348,7 +389,7 @@ def neuron_weight_stacks(W, ax=None, title=None, min_weight=0.0, colorbar=True):
 # Chapter 08
 
 
-@_v.arguments(a=_v.Tensor(1), b=_v.Real(), **_PANEL)  # fmt: skip
+@_v.arguments(a=_v.Tensor(1), b=_v.Real(), **_PANEL)
 def l1_ball_meets_line(a, b, ax=None, title=None):
     """The solutions of a₁z₁ + a₂z₂ = b (a line), the smallest L1 ball (a diamond) and L2 ball (a circle)
     that touch it: the diamond touches at a corner, on an axis (a sparse solution); the circle does not."""
@@ -378,7 +419,7 @@ def l1_ball_meets_line(a, b, ax=None, title=None):
     return ax
 
 
-@_v.arguments(gaps=_v.Each(_v.Tensor(1)), bounds=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()), **_PANEL)  # fmt: skip
+@_v.arguments(gaps=_v.Each(_v.Tensor(1)), bounds=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()), **_PANEL)
 def convergence_against_bounds(gaps, bounds, labels, ax=None, title=None):
     """Objective gaps F(z_t) − F* (one curve per method) on log–log axes, each with its bound dashed."""
     ax = _axes(ax, figsize=(5, 3.5))
@@ -394,8 +435,13 @@ def convergence_against_bounds(gaps, bounds, labels, ax=None, title=None):
     return ax
 
 
-@_v.arguments(success=_v.Tensor(2), deltas=_v.Tensor(1), rhos=_v.Tensor(1),
-                     theory=_v.Optional(_v.Each(_v.Tensor(1), length=2)), **_PANEL)  # fmt: skip
+@_v.arguments(
+    success=_v.Tensor(2),
+    deltas=_v.Tensor(1),
+    rhos=_v.Tensor(1),
+    theory=_v.Optional(_v.Each(_v.Tensor(1), length=2)),
+    **_PANEL,
+)
 def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
     """Success rates on a (ρ, δ) grid as a heatmap (δ = n/N across, ρ = s/n up), with a curve over it.
 
@@ -419,7 +465,7 @@ def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
 # Chapter 10
 
 
-@_v.arguments(null=_v.Tensor(1), observed=_v.Real(), floor=_v.Optional(_v.Real()), xlabel=_v.Text(), **_PANEL)  # fmt: skip
+@_v.arguments(null=_v.Tensor(1), observed=_v.Real(), floor=_v.Optional(_v.Real()), xlabel=_v.Text(), **_PANEL)
 def null_distribution_histogram(null, observed, floor=None, ax=None, title=None, xlabel="statistic"):
     """A statistic's random null distribution as a histogram, the observed value as a red line, and an optional
     floor (the least value any arrangement can reach) as a dashed black line."""
@@ -439,8 +485,14 @@ def null_distribution_histogram(null, observed, floor=None, ax=None, title=None,
     return ax
 
 
-@_v.arguments(d_hidden=_v.Tensor(1, nonempty=True), fractions=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
-                     reference=_v.Optional(_v.Each(_v.Either(_v.Tensor(1), _v.Text()), length=3)), ylabel=_v.Text(), **_PANEL)  # fmt: skip
+@_v.arguments(
+    d_hidden=_v.Tensor(1, nonempty=True),
+    fractions=_v.Each(_v.Tensor(1)),
+    labels=_v.Each(_v.Text()),
+    reference=_v.Optional(_v.Each(_v.Either(_v.Tensor(1), _v.Text()), length=3)),
+    ylabel=_v.Text(),
+    **_PANEL,
+)
 def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None, ax=None, title=None,
                                      ylabel="fraction of represented features in superposition"):  # fmt: skip
     """One curve per setting (e.g. density) of a fraction against the hidden size; `reference` is an optional
@@ -460,8 +512,12 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     return ax
 
 
-@_v.arguments(p_values=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
-              alpha=_v.Real(0, 1, low_open=True, high_open=True), **_PANEL)  # fmt: skip
+@_v.arguments(
+    p_values=_v.Each(_v.Tensor(1)),
+    labels=_v.Each(_v.Text()),
+    alpha=_v.Real(0, 1, low_open=True, high_open=True),
+    **_PANEL,
+)
 def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
     """Histograms of p-values on [0, 1], one outline per label, with the uniform density (a valid test at its
     null's boundary) as a dashed line and the level `alpha` as a dotted one."""
@@ -482,8 +538,13 @@ def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
     return ax
 
 
-@_v.arguments(density=_v.Tensor(1), power=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
-                     alpha=_v.Real(0, 1, low_open=True, high_open=True), **_PANEL)  # fmt: skip
+@_v.arguments(
+    density=_v.Tensor(1),
+    power=_v.Each(_v.Tensor(1)),
+    labels=_v.Each(_v.Text()),
+    alpha=_v.Real(0, 1, low_open=True, high_open=True),
+    **_PANEL,
+)
 def power_versus_density(density, power, labels, alpha=0.05, ax=None, title=None):
     """A test's rejection rate against feature density (log axis), one curve per label, with the level."""
     density = _numpy(density)
@@ -500,7 +561,7 @@ def power_versus_density(density, power, labels, alpha=0.05, ax=None, title=None
     return ax
 
 
-@_v.arguments(word=_v.Text(), parts=_v.Each(_v.Instance(dict, what="dict from atoms.decompose")), **_PANEL)  # fmt: skip
+@_v.arguments(word=_v.Text(), parts=_v.Each(_v.Instance(dict, what="dict from atoms.decompose")), **_PANEL)
 def word_atoms_bars(word, parts, ax=None, title=None):
     """A word's sparse code as horizontal bars: one bar per atom, its coefficient, labelled by the atom's words.
 
@@ -520,7 +581,7 @@ def word_atoms_bars(word, parts, ax=None, title=None):
     return ax
 
 
-@_v.arguments(records=_v.Each(_v.Instance(dict, what="dict of scores")), x=_v.Text(), y=_v.Text(), **_PANEL)  # fmt: skip
+@_v.arguments(records=_v.Each(_v.Instance(dict, what="dict of scores")), x=_v.Text(), y=_v.Text(), **_PANEL)
 def tradeoff_scatter(records, x="explained_variance", y="coherence", ax=None, title=None):
     """One point per method, named in the legend: `records` are dicts with "method" and the two keys `x` and `y`.
 

@@ -44,9 +44,15 @@ ARCHITECTURES = ("relu", "topk")
 # --- the synthetic benchmark ---------------------------------------------------------------------------------
 
 
-@_validate.declare_init(n_features=_validate.Int(1), d=_validate.Int(1), mean_active=_validate.Real(0, low_open=True),
-                        decay=_validate.Real(0, 1, low_open=True), device=_validate.Device(),
-                        dtype=_validate.Instance(torch.dtype, what="torch.dtype"), **_validate.RANDOMNESS)  # fmt: skip
+@_validate.declare_init(
+    n_features=_validate.Int(1),
+    d=_validate.Int(1),
+    mean_active=_validate.Real(0, low_open=True),
+    decay=_validate.Real(0, 1, low_open=True),
+    device=_validate.Device(),
+    dtype=_validate.Instance(torch.dtype, what="torch.dtype"),
+    **_validate.RANDOMNESS,
+)
 class SyntheticFeatures:
     """Data with known features: ``x = Σᵢ cᵢ fᵢ`` for random unit-norm directions ``fᵢ`` in ``d`` dimensions.
 
@@ -165,11 +171,16 @@ def _capped_probabilities(n: int, mean_active: float, decay: float) -> torch.Ten
 # --- the model -----------------------------------------------------------------------------------------------
 
 
-@_validate.declare_init(d_input=_validate.Int(1), d_latent=_validate.Either(_validate.Int(1), _validate.Each(_validate.Int(1))),
-                        n_instances=_validate.Int(1),
-                        l1_coeff=_validate.Either(_validate.Real(0), _validate.Each(_validate.Real(0, scalar_tensor=True))),
-                        architecture=_validate.Choice(*ARCHITECTURES), k=_validate.Optional(_validate.Int(1)),
-                        device=_validate.Device(), **_validate.RANDOMNESS)  # fmt: skip
+@_validate.declare_init(
+    d_input=_validate.Int(1),
+    d_latent=_validate.Either(_validate.Int(1), _validate.Each(_validate.Int(1))),
+    n_instances=_validate.Int(1),
+    l1_coeff=_validate.Either(_validate.Real(0), _validate.Each(_validate.Real(0, scalar_tensor=True))),
+    architecture=_validate.Choice(*ARCHITECTURES),
+    k=_validate.Optional(_validate.Int(1)),
+    device=_validate.Device(),
+    **_validate.RANDOMNESS,
+)
 class SAE(torch.nn.Module):
     """`n_instances` sparse autoencoders side by side: ``z = act(x W_enc + b_enc)``, ``x̂ = z W_decᵀ + b_dec``.
 
@@ -465,11 +476,18 @@ def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype):
     return draw
 
 
-@_validate.arguments(sae=_validate.Instance(SAE), data=_validate.Either(_validate.Function(), _validate.Tensor(ndim=2)),
-                     **engine.RECIPE, resample_dead=_validate.Flag(), progress=_validate.Flag(),
-                     threads=_validate.Optional(_validate.Int(1)), dead_window=_validate.Optional(_validate.Int(1)),
-                     on_step=_validate.Optional(_validate.Function()), gradients=_validate.Choice(*engine.GRADIENTS),
-                     **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    sae=_validate.Instance(SAE),
+    data=_validate.Either(_validate.Function(), _validate.Tensor(ndim=2)),
+    **engine.RECIPE,
+    resample_dead=_validate.Flag(),
+    progress=_validate.Flag(),
+    threads=_validate.Optional(_validate.Int(1)),
+    dead_window=_validate.Optional(_validate.Int(1)),
+    on_step=_validate.Optional(_validate.Function()),
+    gradients=_validate.Choice(*engine.GRADIENTS),
+    **_validate.RANDOMNESS,
+)
 def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resample_dead=True, seed=None,
               generator=None, progress=True, threads=None, schedule="constant", warmup=0, dead_window=None,
               on_step=None, gradients="auto") -> torch.Tensor:  # fmt: skip
@@ -595,10 +613,12 @@ def _resample(sae: SAE, dead: torch.Tensor, r: torch.Tensor, gen, exp_avg, exp_a
 # --- evaluation ----------------------------------------------------------------------------------------------
 
 
-@_validate.arguments(sae=_validate.Instance(SAE), x=_validate.Tensor(ndim=2),
-                     true_features=_validate.Optional(_validate.Either(_validate.Instance(SyntheticFeatures),
-                                                                       _validate.Tensor(ndim=2))),
-                     batch_size=_validate.Int(1))  # fmt: skip
+@_validate.arguments(
+    sae=_validate.Instance(SAE),
+    x=_validate.Tensor(ndim=2),
+    true_features=_validate.Optional(_validate.Either(_validate.Instance(SyntheticFeatures), _validate.Tensor(ndim=2))),
+    batch_size=_validate.Int(1),
+)
 def evaluate_sae(sae: SAE, x, true_features=None, *, batch_size=4_096) -> list[dict]:
     """Score every instance on held-out data; one record (dict) per instance.
 

@@ -105,8 +105,11 @@ def _out(Z, single):
 # --- building blocks ----------------------------------------------------------------------------------------
 
 
-@_validate.arguments(v=_validate.Tensor(), threshold=_validate.Either(_validate.Real(0), _validate.Tensor(nonnegative=True)),
-                     nonnegative=_validate.Flag())  # fmt: skip
+@_validate.arguments(
+    v=_validate.Tensor(),
+    threshold=_validate.Either(_validate.Real(0), _validate.Tensor(nonnegative=True)),
+    nonnegative=_validate.Flag(),
+)
 def soft_threshold(v, threshold, *, nonnegative: bool = False) -> torch.Tensor:
     """The proximal operator of ``threshold · ‖·‖₁``: shrink every entry towards 0 by `threshold`.
 
@@ -260,8 +263,14 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     return Z
 
 
-@_validate.arguments(**_SOLVER, max_iter=_validate.Int(0), tol=_TOL, nonnegative=_validate.Flag(),
-                     z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))), return_objective=_validate.Flag())  # fmt: skip
+@_validate.arguments(
+    **_SOLVER,
+    max_iter=_validate.Int(0),
+    tol=_TOL,
+    nonnegative=_validate.Flag(),
+    z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))),
+    return_objective=_validate.Flag(),
+)
 def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
     """Batched ISTA (iterative shrinkage-thresholding) for the Lasso.
 
@@ -309,8 +318,14 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, devi
     return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum=False)
 
 
-@_validate.arguments(**_SOLVER, max_iter=_validate.Int(0), tol=_TOL, nonnegative=_validate.Flag(),
-                     z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))), return_objective=_validate.Flag())  # fmt: skip
+@_validate.arguments(
+    **_SOLVER,
+    max_iter=_validate.Int(0),
+    tol=_TOL,
+    nonnegative=_validate.Flag(),
+    z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))),
+    return_objective=_validate.Flag(),
+)
 def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
     """Batched FISTA: ISTA with Nesterov's momentum (Beck and Teboulle, 2009).
 
@@ -338,8 +353,12 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, dev
 # --- the fast path: batched homotopy ------------------------------------------------------------------------
 
 
-@_validate.arguments(**_SOLVER, nonnegative=_validate.Flag(), max_steps=_validate.Optional(_validate.Int(1)),
-                     return_events=_validate.Flag())  # fmt: skip
+@_validate.arguments(
+    **_SOLVER,
+    nonnegative=_validate.Flag(),
+    max_steps=_validate.Optional(_validate.Int(1)),
+    return_events=_validate.Flag(),
+)
 def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None, return_events=False):
     """The exact Lasso solution for many signals at once, by batched homotopy (the LARS-Lasso path).
 
@@ -807,8 +826,9 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None, events=Non
 # --- OMP ----------------------------------------------------------------------------------------------------
 
 
-@_validate.arguments(D=_D, X=_X, n_nonzero=_validate.Optional(_validate.Int(1)), tol=_validate.Optional(_TOL),
-                     device=_DEVICE)  # fmt: skip
+@_validate.arguments(
+    D=_D, X=_X, n_nonzero=_validate.Optional(_validate.Int(1)), tol=_validate.Optional(_TOL), device=_DEVICE
+)
 def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     """Batched orthogonal matching pursuit (Pati, Rezaiifar and Krishnaprasad, 1993), Gram-matrix form.
 
@@ -1149,12 +1169,23 @@ def _dl_resample(D, H, Z, unused):
     return D, done
 
 
-@_validate.arguments(H=_validate.Tensor(ndim=2), n_atoms=_validate.Int(1), lam=_LAM, n_iter=_validate.Int(0),
-                     method=_validate.Choice(*_DL_METHODS), n_nonzero=_validate.Optional(_validate.Int(1)),
-                     nonnegative=_validate.Flag(), init=_validate.Either(_validate.Choice("data", "random"), _D), tol=_TOL,
-                     resample_unused=_validate.Flag(), fista_iter=_validate.Int(1), device=_DEVICE,
-                     progress=_validate.Flag(), threads=_validate.Optional(_validate.Int(1)),
-                     **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    H=_validate.Tensor(ndim=2),
+    n_atoms=_validate.Int(1),
+    lam=_LAM,
+    n_iter=_validate.Int(0),
+    method=_validate.Choice(*_DL_METHODS),
+    n_nonzero=_validate.Optional(_validate.Int(1)),
+    nonnegative=_validate.Flag(),
+    init=_validate.Either(_validate.Choice("data", "random"), _D),
+    tol=_TOL,
+    resample_unused=_validate.Flag(),
+    fista_iter=_validate.Int(1),
+    device=_DEVICE,
+    progress=_validate.Flag(),
+    threads=_validate.Optional(_validate.Int(1)),
+    **_validate.RANDOMNESS,
+)
 def dictionary_learning(
     H,
     n_atoms,

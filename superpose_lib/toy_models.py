@@ -47,10 +47,16 @@ _SIZES = {"n_features": _validate.Int(1), "d_hidden": _validate.Int(1), "n_insta
 _DATA = {"feature_probability": _validate.Tensor(), "importance": _validate.Tensor(nonnegative=True)}
 
 
-@_validate.declare_init(**_SIZES, **_DATA, activation=_validate.Choice("relu", "linear"), device=_validate.Device(),
-                        hidden_l1=_validate.Tensor(ndim=(0, 1), nonnegative=True),
-                        correlation=_validate.Choice(*CORRELATIONS), set_size=_validate.Int(1),
-                        **_validate.RANDOMNESS)  # fmt: skip
+@_validate.declare_init(
+    **_SIZES,
+    **_DATA,
+    activation=_validate.Choice("relu", "linear"),
+    device=_validate.Device(),
+    hidden_l1=_validate.Tensor(ndim=(0, 1), nonnegative=True),
+    correlation=_validate.Choice(*CORRELATIONS),
+    set_size=_validate.Int(1),
+    **_validate.RANDOMNESS,
+)
 class ToyModel(torch.nn.Module):
     """`n_instances` independent toy models ``x' = act(Wᵀ W x + b)`` trained side by side.
 
@@ -351,9 +357,14 @@ _TOY = _validate.Instance(ToyModel, what="ToyModel (or one of its variants)")
 _TRAINING = {**engine.RECIPE, "progress": _validate.Flag(), **_validate.RANDOMNESS}
 
 
-@_validate.arguments(model=_TOY, **_TRAINING, on_step=_validate.Optional(_validate.Function()),
-                     threads=_validate.Optional(_validate.Int(1)), gradients=_validate.Choice(*engine.GRADIENTS),
-                     data=_validate.Optional(_validate.Instance(object, what="data source (see features.training_sampler)")))  # fmt: skip
+@_validate.arguments(
+    model=_TOY,
+    **_TRAINING,
+    on_step=_validate.Optional(_validate.Function()),
+    threads=_validate.Optional(_validate.Int(1)),
+    gradients=_validate.Choice(*engine.GRADIENTS),
+    data=_validate.Optional(_validate.Instance(object, what="data source (see features.training_sampler)")),
+)
 def train(
     model: ToyModel,
     steps: int = 5_000,
@@ -416,8 +427,13 @@ def train(
                       gradients=gradients, on_step=on_step, progress=progress, threads=threads)  # fmt: skip
 
 
-@_validate.arguments(model=_TOY, n_samples=_validate.Int(1), batch_size=_validate.Int(1), progress=_validate.Flag(),
-                     **_validate.RANDOMNESS)  # fmt: skip
+@_validate.arguments(
+    model=_TOY,
+    n_samples=_validate.Int(1),
+    batch_size=_validate.Int(1),
+    progress=_validate.Flag(),
+    **_validate.RANDOMNESS,
+)
 def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, *, seed=None, generator=None,
              progress: bool = False):  # fmt: skip
     """Each instance's loss on `n_samples` fresh samples (in chunks of `batch_size`), shape (n_instances,).

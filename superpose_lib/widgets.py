@@ -16,7 +16,10 @@ _ALMOST_ORTHOGONAL = {  # the almost-orthogonality explorer's arguments, declare
 }
 _ANALOGY = {"wv": _validate.Instance(WordVectors), "a": _validate.Text(), "b": _validate.Text(), "c": _validate.Text(),
             "k": _validate.Int(1)}  # fmt: skip
-_TOY_GEOMETRY = {"density": _validate.Real(0, 1, low_open=True), "importance_decay": _validate.Real(0, 1, low_open=True)}
+_TOY_GEOMETRY = {
+    "density": _validate.Real(0, 1, low_open=True),
+    "importance_decay": _validate.Real(0, 1, low_open=True),
+}
 
 
 @_validate.arguments(**_ANALOGY)
@@ -183,8 +186,13 @@ def toy_model_explorer(density: float = 0.05, importance_decay: float = 0.9):
 # Chapter 11
 
 
-@_validate.arguments(wv=_validate.Instance(WordVectors), dictionary=_validate.Tensor(ndim=2), word=_validate.Text(),
-                     n_nonzero=_validate.Int(1), k_words=_validate.Int(1))  # fmt: skip
+@_validate.arguments(
+    wv=_validate.Instance(WordVectors),
+    dictionary=_validate.Tensor(ndim=2),
+    word=_validate.Text(),
+    n_nonzero=_validate.Int(1),
+    k_words=_validate.Int(1),
+)
 def word_atoms_explorer(wv: WordVectors, dictionary, word: str = "bank", n_nonzero: int = 5, k_words: int = 5):
     """A text box for a word and a slider for its number of atoms; shows the word's atoms (`atoms.decompose`) as
     bars labelled by each atom's nearest words, or what is wrong with the word typed."""
