@@ -29,6 +29,7 @@ import math
 from typing import NamedTuple
 
 import torch
+from tqdm.auto import tqdm
 
 from . import _validate, geometry, metrics
 from .toy_models import ToyModel
@@ -361,8 +362,10 @@ class SuperpositionTest(NamedTuple):
     n_samples: int
 
 
-@_validate.arguments(model=_TOY, n_samples=_validate.Int(2), **_validate.RANDOMNESS)
-def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, generator=None) -> SuperpositionTest:
+@_validate.arguments(model=_TOY, n_samples=_validate.Int(2), progress=_validate.Flag(), **_validate.RANDOMNESS)
+def superposition_test(
+    model: ToyModel, n_samples: int = 10_000, *, seed=None, generator=None, progress: bool = False
+) -> SuperpositionTest:
     """Test whether a toy model does better than any model without superposition can.
 
     Null hypothesis: the model's expected loss is at least `loss_without_superposition` ``L_d``, the least loss
@@ -383,6 +386,7 @@ def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, g
     model : ToyModel, trained or not.
     n_samples : fresh samples per instance.
     seed, generator : source of randomness for the samples.
+    progress : show a tqdm bar over the chunks of 4,096 samples (for a long test; it can be interrupted).
 
     Returns
     -------
@@ -402,7 +406,7 @@ def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, g
     gen = _validate.generator(seed, generator, device=model.W.device)
     per_sample = []
     with torch.no_grad():
-        for start in range(0, n_samples, 4_096):
+        for start in tqdm(range(0, n_samples, 4_096), desc="superposition test", disable=not progress):
             x = model.generate_batch(min(4_096, n_samples - start), generator=gen)  # (batch, instances, features)
             per_sample.append((model.importance * (model.target(x) - model(x)) ** 2).mean(dim=-1).double().cpu())
     losses = torch.cat(per_sample)  # (n_samples, instances)

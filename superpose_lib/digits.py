@@ -533,9 +533,13 @@ def gaussian_kurtosis_null(
 
 
 @_validate.arguments(
-    activations=_ACTIVATIONS, targets=_validate.Tensor(ndim=1), l2=_validate.Real(0, 1e6), steps=_validate.Int(1)
+    activations=_ACTIVATIONS,
+    targets=_validate.Tensor(ndim=1),
+    l2=_validate.Real(0, 1e6),
+    steps=_validate.Int(1),
+    progress=_validate.Flag(),
 )
-def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500):
+def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500, progress: bool = False):
     """Logistic regression ``P(target | h) = σ(w·h + b)`` fitted by full-batch L-BFGS from zero (deterministic).
 
     Parameters
@@ -544,6 +548,8 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     targets : tensor of shape (n,) of 0/1 (or booleans)
     l2 : weight of the ``½ l2 ‖w‖²`` penalty that keeps w finite on separable data.
     steps : the most L-BFGS iterations.
+    progress : show a tqdm bar over the loss evaluations (at most 1.25 × steps; for a large probe; it can be
+        interrupted).
 
     Returns
     -------
@@ -570,7 +576,10 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     # minibatch Adam would need thousands and stop short of the exact minimum.
     optimizer = torch.optim.LBFGS([w, b], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
 
+    bar = tqdm(total=optimizer.defaults["max_eval"], desc="linear probe", disable=not progress)
+
     def closure():
+        bar.update()
         optimizer.zero_grad(set_to_none=True)
         logits = activations @ w + b  # (n,)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets) + 0.5 * l2 * w.pow(2).sum()
@@ -580,6 +589,7 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     threads = engine.threads_for(activations.numel())
     with torch.enable_grad(), cpu_threads(threads, activations.device):
         optimizer.step(closure)
+    bar.close()
     return w.detach(), b.detach()
 
 

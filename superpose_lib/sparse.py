@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from . import _validate, engine
 from .environment import cpu_threads
@@ -219,7 +220,7 @@ def _lipschitz(D) -> float:
 # --- ISTA and FISTA -----------------------------------------------------------------------------------------
 
 
-def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum):
+def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum, progress):
     D, X2, single, out_dtype = _prepare(D, X, device)
     n, k = D.shape
     batch = X2.shape[0]
@@ -241,7 +242,8 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
         return 0.5 * ((X2 - Z @ D.T) ** 2).sum(dim=1) + lam * Z.abs().sum(dim=1)
 
     history = [objective(Z)] if return_objective else None
-    for _ in range(max_iter):
+    bar = tqdm(range(max_iter), desc="fista" if momentum else "ista", disable=not progress)
+    for _ in bar:
         grad = Y @ G - C if use_gram else (Y @ D.T - X2) @ D  # (batch, k)
         Z_new = _shrink(Y - step * grad, step * lam, nonnegative)
         if momentum:
@@ -256,6 +258,7 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
             history.append(objective(Z))
         if tol > 0 and bool((change <= tol * Z.norm(dim=1).clamp_min(1e-12)).all()):
             break
+    bar.close()
     Z = _out(Z.to(out_dtype), single)
     if return_objective:
         objective = torch.stack(history).to(out_dtype)  # (iterations + 1, batch)
@@ -270,8 +273,21 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     nonnegative=_validate.Flag(),
     z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))),
     return_objective=_validate.Flag(),
+    progress=_validate.Flag(),
 )
-def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
+def ista(
+    D,
+    X,
+    lam,
+    *,
+    max_iter=1000,
+    tol=1e-6,
+    nonnegative=False,
+    z0=None,
+    device=None,
+    return_objective=False,
+    progress=False,
+):
     """Batched ISTA (iterative shrinkage-thresholding) for the Lasso.
 
     Minimises, for every signal x (a row of `X`) separately,
@@ -303,6 +319,8 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, devi
         Where to compute (default: where D is, the CPU unless you moved it).
     return_objective : bool
         Also return F at every iterate, shape (iterations + 1, batch).
+    progress : bool
+        Show a tqdm bar over the iterations (for a long solve; it can be interrupted).
 
     Returns
     -------
@@ -315,7 +333,7 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, devi
     >>> ista(D, torch.tensor([[2.0, -0.5, 0.0]]), lam=1.0)
     tensor([[1., -0., 0.]])
     """
-    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum=False)
+    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, False, progress)
 
 
 @_validate.arguments(
@@ -325,8 +343,21 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, devi
     nonnegative=_validate.Flag(),
     z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))),
     return_objective=_validate.Flag(),
+    progress=_validate.Flag(),
 )
-def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
+def fista(
+    D,
+    X,
+    lam,
+    *,
+    max_iter=1000,
+    tol=1e-6,
+    nonnegative=False,
+    z0=None,
+    device=None,
+    return_objective=False,
+    progress=False,
+):
     """Batched FISTA: ISTA with Nesterov's momentum (Beck and Teboulle, 2009).
 
     Minimises, for every signal x (a row of `X`) separately, ``F(z) = ½‖x − D z‖² + λ‖z‖₁`` (λ = `lam`).
@@ -347,7 +378,7 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, dev
     >>> fista(D, torch.tensor([2.0, -0.5, 0.0]), lam=1.0)
     tensor([1., -0., 0.])
     """
-    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum=True)
+    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, True, progress)
 
 
 # --- the fast path: batched homotopy ------------------------------------------------------------------------
@@ -1069,8 +1100,6 @@ def l1_phase_transition(delta, signed: bool = True):
 # Chapter 09: dictionary learning ------------------------------------------------------------------------------
 
 from typing import NamedTuple  # noqa: E402
-
-from tqdm.auto import tqdm  # noqa: E402
 
 __all__ += ["dictionary_learning", "DictionaryLearningResult"]
 
