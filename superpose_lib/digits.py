@@ -604,7 +604,7 @@ def _labels(name: str, labels: torch.Tensor, n: int, n_classes: int | None = Non
     """Class labels (int64, as declared) of shape (n,), in 0..n_classes−1 when given; else a ValueError."""
     if labels.shape[0] != n:
         raise ValueError(
-            f"{name} must have shape (n,) = ({n},), one per row of {rows}; got shape {tuple(labels.shape)}"
+            f"{name} must be integers of shape (n,) = ({n},), one per row of {rows}; got shape {tuple(labels.shape)}"
         )
     if n_classes is not None and n and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"{name} must lie in 0..{n_classes - 1}, got values from {labels.min()} to {labels.max()}")
