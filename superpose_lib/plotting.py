@@ -167,7 +167,7 @@ def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(
     dots=_v.Tensor(),
     n=_v.Int(1),
     eps=_v.Optional(_v.Real(0, 1, low_open=True)),
-    bins=_v.Int(1, 10**4),
+    bins=_v.Int(1, 1_000),
     xlim=_v.Optional(_v.Each(_v.Real(), length=2)),
     color=_v.Text(),
     label=_v.Optional(_v.Text()),

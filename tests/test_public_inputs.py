@@ -162,6 +162,7 @@ def _mlp():
     return DigitsMLP(d_hidden=8, seed=0)
 
 
+@functools.cache  # a frozen record that no function changes: one load for every call
 def _digits_split():
     from superpose_lib.digits import load_digits_split
 
