@@ -1,16 +1,22 @@
-"""Argument checks shared by the public functions: each raises a ValueError that names the argument.
+"""Argument checks for the public functions: each raises a ValueError that names the argument, says what was
+passed and what to pass.
 
-Two ways in, one set of rules:
+Every public function, and every class's constructor, declares its arguments once, in the manner of
+scikit-learn's parameter constraints::
 
-- **helpers** called at the top of a function (`positive_int`, `real`, `flag`, `choice`, `tensor`,
-  `generator`, `device`), each returning the argument converted (an int, a float, a tensor);
-- **declarations**: ``@arguments(k=Int(1), eps=Real(0, 1, low_open=True))`` above a public function states each
-  argument's type and range once; the same helpers run before the function, and the declarations stay on it as
-  ``__arguments__`` for tests/test_public_inputs.py, which fuzzes every public name.
+    @arguments(k=Int(2), n=Int(1), eps=Real(0, 1, low_open=True), **RANDOMNESS)
 
-`tensor` refuses NaN and inf unless told otherwise, complex numbers, strings and bare bools. `fits_in_memory`
-refuses a size whose allocation cannot fit (the caller estimates the bytes), naming the argument and the memory
-it would need, before anything is allocated.
+Each spec (`Int`, `Real`, `Flag`, `Choice`, `Text`, `Tensor`, `Each`, `Instance`, `Function`, `Generator`,
+`Device`, and `Optional` / `Either` around them) checks and converts one argument before the body runs, and says
+in words what it accepts; `arguments` writes those words into the docstring as an "Arguments checked" block
+and keeps the specs on the function as ``__arguments__``, which tests/test_public_inputs.py reads to build the
+hostile values every argument must survive. So the check, the docstring and the test read one table. Checks
+between arguments (X's columns against D's rows) stay in the body, after the declared ones.
+
+The helpers the specs call (`positive_int`, `real`, `flag`, `choice`, `tensor`) and `generator` (a seed or a
+generator, resolved) serve the bodies too. `tensor` refuses NaN and inf unless told otherwise, complex numbers,
+strings and bare bools. `fits_in_memory` refuses a size whose allocation cannot fit (the caller estimates the
+bytes), naming the argument and the memory it would need, before anything is allocated.
 """
 
 from __future__ import annotations
@@ -178,35 +184,61 @@ def fits_in_memory(name: str, n_bytes: float, device=None, *, hint: str | None =
 
 
 # --- declarations --------------------------------------------------------------------------------------------
+#
+# Each spec checks (and converts) one argument when called as ``spec(name, value)``, and says in words what it
+# accepts (`describe`, which the docstring block of `arguments` prints). tests/test_public_inputs.py reads the
+# specs' attributes (minimum, interval, ndim, options, ...) to build the hostile values each argument must refuse.
 
 
 class Int:
-    """An integer argument >= `minimum` (and <= `maximum` when given; a bool is refused)."""
+    """An integer argument >= `minimum` (None: any integer) and <= `maximum` when given; a bool is refused."""
 
-    def __init__(self, minimum: int = 1, maximum: int | None = None):
+    def __init__(self, minimum: int | None = 1, maximum: int | None = None):
         self.minimum, self.maximum = minimum, maximum
 
     def __call__(self, name, value):
-        value = positive_int(name, value, self.minimum)
+        if self.minimum is None:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            value = int(value)
+        else:
+            value = positive_int(name, value, self.minimum)
         if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"{name} must be an integer in [{self.minimum}, {self.maximum}], got {value!r}")
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
         return value
 
+    def describe(self):
+        if self.maximum is not None:
+            return f"an integer in [{self.minimum}, {self.maximum}]"
+        return "an integer" if self.minimum is None else f"an integer >= {self.minimum}"
+
     def __repr__(self):
-        return f"Int(minimum={self.minimum})"
+        return f"Int(minimum={self.minimum}, maximum={self.maximum})"
 
 
 class Real:
-    """A finite real argument in an interval (see `real`)."""
+    """A finite real argument in an interval (see `real`); with ``scalar_tensor=True`` a one-element tensor or
+    array is accepted too (a statistic just computed), as its number."""
 
-    def __init__(self, low=None, high=None, *, low_open: bool = False, high_open: bool = False):
+    def __init__(self, low=None, high=None, *, low_open: bool = False, high_open: bool = False,
+                 scalar_tensor: bool = False):  # fmt: skip
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+        self.scalar_tensor = scalar_tensor
 
     def __call__(self, name, value):
+        if self.scalar_tensor and isinstance(value, torch.Tensor | np.ndarray):
+            size = value.size if isinstance(value, np.ndarray) else value.numel()
+            if size != 1:
+                raise ValueError(f"{name} must be a single number, got a tensor of shape {tuple(value.shape)}")
+            value = value.item()  # a bool or complex entry stays one, and is refused below
         return real(name, value, self.low, self.high, low_open=self.low_open, high_open=self.high_open)
 
+    def describe(self):
+        described = _interval(self.low, self.high, self.low_open, self.high_open)
+        return described + (" (or a one-element tensor)" if self.scalar_tensor else "")
+
     def __repr__(self):
-        return f"Real({_interval(self.low, self.high, self.low_open, self.high_open)})"
+        return f"Real({self.describe()})"
 
 
 class Flag:
@@ -214,6 +246,9 @@ class Flag:
 
     def __call__(self, name, value):
         return flag(name, value)
+
+    def describe(self):
+        return "True or False"
 
     def __repr__(self):
         return "Flag()"
@@ -228,47 +263,158 @@ class Choice:
     def __call__(self, name, value):
         return choice(name, value, self.options)
 
+    def describe(self):
+        return "one of " + ", ".join(repr(o) for o in self.options)
+
     def __repr__(self):
         return f"Choice{self.options}"
 
 
 class Tensor:
-    """A tensor or array of real numbers with `ndim` dimensions (see `tensor`), finite unless `finite=False`."""
+    """A tensor or array of real numbers (see `tensor`): `ndim` dimensions (an int, a tuple of them, or None for
+    any; `min_ndim` for at least that many), finite unless `finite=False`, with at least one entry when
+    `nonempty`. With `convert=False` the value is checked but passed on as it came (for a function whose result
+    keeps its input's type). With `integer=True` it must hold integers (class labels; not floats, not bools) and
+    becomes int64; with `nonnegative=True` every entry must be >= 0."""
 
-    def __init__(self, ndim=None, *, finite: bool = True, min_ndim: int | None = None, nonempty: bool = False):
-        self.ndim, self.finite, self.min_ndim, self.nonempty = ndim, finite, min_ndim, nonempty
+    def __init__(self, ndim=None, *, finite: bool = True, min_ndim: int | None = None, nonempty: bool = False,
+                 convert: bool = True, integer: bool = False, nonnegative: bool = False):  # fmt: skip
+        self.ndim, self.finite, self.min_ndim, self.nonempty, self.convert = ndim, finite, min_ndim, nonempty, convert
+        self.integer, self.nonnegative = integer, nonnegative
 
     def __call__(self, name, value):
-        value = tensor(name, value, self.ndim, finite=self.finite)
-        if self.nonempty and value.numel() == 0:
-            raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
-        if self.min_ndim is not None and value.ndim < self.min_ndim:
-            raise ValueError(f"{name} must have at least {self.min_ndim} dimensions, got shape {tuple(value.shape)}")
-        return value
+        converted = (
+            _integers(name, value, self.ndim) if self.integer else tensor(name, value, self.ndim, finite=self.finite)
+        )
+        if self.nonempty and converted.numel() == 0:
+            raise ValueError(f"{name} must not be empty, got shape {tuple(converted.shape)}")
+        if self.nonnegative and converted.numel() and bool((converted < 0).any()):
+            raise ValueError(f"{name} must be >= 0 everywhere, got a negative entry ({converted.min().item():g})")
+        if self.min_ndim is not None and converted.ndim < self.min_ndim:
+            raise ValueError(
+                f"{name} must have at least {self.min_ndim} dimensions, got shape {tuple(converted.shape)}"
+            )
+        return converted if self.convert else value
+
+    def describe(self):
+        if self.ndim is None:
+            dims = f"with at least {self.min_ndim} dimensions" if self.min_ndim else "of any shape"
+        else:
+            allowed = (self.ndim,) if isinstance(self.ndim, int) else self.ndim
+            dims = f"with {' or '.join(str(d) for d in allowed)} dimensions"
+        if self.integer:
+            return f"an integer tensor or array {dims}" + (" (not empty)" if self.nonempty else "")
+        extra = ("finite" if self.finite else "NaN and inf allowed") + (", not empty" if self.nonempty else "")
+        extra += ", >= 0" if self.nonnegative else ""
+        return f"a real tensor or array {dims} ({extra})"
 
     def __repr__(self):
-        return f"Tensor(ndim={self.ndim}, finite={self.finite})"
+        return f"Tensor(ndim={self.ndim}, min_ndim={self.min_ndim}, finite={self.finite}, nonempty={self.nonempty})"
+
+
+def _integers(name: str, value, ndim) -> torch.Tensor:
+    """`value` as an int64 tensor with `ndim` dimensions, or a ValueError naming `name` (floats, bools, complex
+    numbers and strings are refused)."""
+    if isinstance(value, str | bytes | bool) or value is None:
+        raise ValueError(f"{name} must be a tensor or array of integers, got {type(value).__name__}")
+    try:
+        value = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as error:
+        raise ValueError(f"{name} must be a tensor or array of integers, got {type(value).__name__}") from error
+    if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integers (class labels), got a {value.dtype} tensor")
+    if ndim is not None and value.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
+    return value.long()
 
 
 class Optional:
-    """None, or what `spec` accepts."""
+    """None, or what `spec` accepts; `none` says what None means, for the docstring."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    def __init__(self, spec, none: str = "None"):
+        self.spec, self.none = spec, none
 
     def __call__(self, name, value):
         return None if value is None else self.spec(name, value)
+
+    def describe(self):
+        return f"{self.none}, or {self.spec.describe()}"
 
     def __repr__(self):
         return f"Optional({self.spec!r})"
 
 
+class Either:
+    """What one of `specs` accepts (the first that does): a word or a vector, say."""
+
+    def __init__(self, *specs):
+        self.specs = specs
+
+    def __call__(self, name, value):
+        for spec in self.specs:
+            try:
+                return spec(name, value)
+            except ValueError:
+                continue
+        raise ValueError(f"{name} must be {self.describe()}, got {_short(value)}")
+
+    def describe(self):
+        return " or ".join(spec.describe() for spec in self.specs)
+
+    def __repr__(self):
+        return f"Either{self.specs}"
+
+
+def _short(value) -> str:
+    if isinstance(value, torch.Tensor | np.ndarray):
+        return f"a {value.dtype} {type(value).__name__} of shape {tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__}"
+
+
+class Generator:
+    """A torch.Generator (pair it with `Optional` where None means "draw from `seed`")."""
+
+    def __call__(self, name, value):
+        if not isinstance(value, torch.Generator):
+            raise ValueError(f"{name} must be a torch.Generator, got {type(value).__name__}")
+        return value
+
+    def describe(self):
+        return "a torch.Generator"
+
+    def __repr__(self):
+        return "Generator()"
+
+
+class Device:
+    """A device: None (the CPU), "cpu", "cuda" (checked to exist) or a torch.device; becomes a torch.device.
+    Wrap it in `Optional` where None means something else (the device of the data) and must stay None."""
+
+    def __call__(self, name, value):
+        if name != "device":
+            try:
+                return device(value)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return device(value)
+
+    def describe(self):
+        return '"cpu", "cuda", a torch.device, or None (the CPU)'
+
+    def __repr__(self):
+        return "Device()"
+
+
 def arguments(**specs):
     """Declare a public function's arguments once: ``@arguments(k=Int(1), eps=Real(0, 1, low_open=True))``.
 
-    Each named argument is checked (and converted: an int, a float, a tensor) before the function runs, by
+    Each named argument, given or left at its default, is checked (and converted: an int, a float, a tensor)
+    before the function runs, by
     the spec given for it; a bad one raises the spec's ValueError naming the argument. The declarations are
-    kept on the function as ``__arguments__`` so that tests (tests/test_public_inputs.py) can read them.
+    kept on the function as ``__arguments__`` so that tests (tests/test_public_inputs.py) can read them, and
+    are written into its docstring as an "Arguments checked" block (before its Examples, if any), so that the
+    docstring and the check read the same table. Checks between arguments (matching shapes) stay in the body.
     """
 
     def decorate(fn):
@@ -280,15 +426,47 @@ def arguments(**specs):
         @functools.wraps(fn)
         def checked(*args, **kwargs):
             bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()  # defaults are converted too (a default 1.0 becomes the tensor the body expects)
             for name, spec in specs.items():
-                if name in bound.arguments:
-                    bound.arguments[name] = spec(name, bound.arguments[name])
+                bound.arguments[name] = spec(name, bound.arguments[name])
             return fn(*bound.args, **bound.kwargs)
 
         checked.__arguments__ = dict(specs)
+        checked.__doc__ = _with_declarations(fn.__doc__, specs)
         return checked
 
     return decorate
+
+
+def declare_init(**specs):
+    """`arguments` for a class: declare the arguments of its ``__init__`` (the class keeps its own docstring,
+    with the block added, and ``__arguments__``)."""
+
+    def decorate(cls):
+        cls.__init__ = arguments(**specs)(cls.__init__)
+        cls.__arguments__ = cls.__init__.__arguments__
+        cls.__doc__ = _with_declarations(cls.__doc__, specs)
+        return cls
+
+    return decorate
+
+
+def _with_declarations(doc: str | None, specs: dict) -> str:
+    """`doc` with an "Arguments checked" block listing each declared argument and what it accepts."""
+    lines = (doc or "").expandtabs().splitlines()
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    pad = " " * (min(indents) if indents else 4)
+    block = [f"{pad}Arguments checked", f"{pad}-----------------"]
+    block += [f"{pad}{name} : {spec.describe()}" for name, spec in specs.items()]
+    examples = next(
+        (i for i in range(len(lines) - 1) if lines[i].strip() == "Examples" and set(lines[i + 1].strip()) == {"-"}),
+        None,
+    )
+    if examples is None:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return "\n".join([*lines, "", *block]) + "\n"
+    return "\n".join([*lines[:examples], *block, "", *lines[examples:]])
 
 
 class Instance:
@@ -303,6 +481,9 @@ class Instance:
             raise ValueError(f"{name} must be a {self.what}, got {type(value).__name__}")
         return value
 
+    def describe(self):
+        return f"a {self.what}"
+
     def __repr__(self):
         return f"Instance({self.what})"
 
@@ -314,6 +495,9 @@ class Function:
         if not callable(value):
             raise ValueError(f"{name} must be a function, got {type(value).__name__}")
         return value
+
+    def describe(self):
+        return "a function"
 
     def __repr__(self):
         return "Function()"
@@ -335,6 +519,9 @@ class Text:
             raise ValueError(f"{name} must be a string{' or a number' if self.or_number else ''}, got {value!r}")
         return value
 
+    def describe(self):
+        return "a string or a number" if self.or_number else "a string"
+
     def __repr__(self):
         return "Text()"
 
@@ -354,7 +541,19 @@ class Each:
             raise ValueError(f"{name} must not be empty")
         if self.length is not None and len(value) != self.length:
             raise ValueError(f"{name} must have {self.length} items, got {len(value)}")
+        if type(self.spec) is Text and not self.spec.or_number and all(isinstance(item, str) for item in value):
+            return list(value)  # a vocabulary of 40,000 words: one pass, no call per word
         return [self.spec(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+    def describe(self):
+        size = (
+            f"{self.length} items" if self.length is not None else "items" if self.allow_empty else "at least one item"
+        )
+        return f"a list of {size}, each {self.spec.describe()}"
 
     def __repr__(self):
         return f"Each({self.spec!r})"
+
+
+# The pair every random function takes: ``@arguments(n=Int(), **RANDOMNESS)``; `generator` above resolves them.
+RANDOMNESS = {"seed": Optional(Int(0)), "generator": Optional(Generator())}

@@ -79,9 +79,13 @@ def load_polysemy() -> tuple[PolysemousWord, ...]:
     )
 
 
-def _directions(name: str, directions, dim: int) -> torch.Tensor:
-    """`directions` as a float tensor (dim, m) with unit-norm columns, or a ValueError naming `name`."""
-    directions = _validate.tensor(name, directions, ndim=2)
+# The declarations the functions below share.
+_WV = _validate.Instance(WordVectors, what="WordVectors (from embeddings.load_glove)")
+_DIRECTIONS = _validate.Tensor(ndim=2)  # (dim, n): directions as columns
+
+
+def _directions(name: str, directions: torch.Tensor, dim: int) -> torch.Tensor:
+    """`directions` (dim, m) as float32 with unit-norm columns, or a ValueError naming `name`."""
     if directions.shape[0] != dim or directions.shape[1] == 0:
         raise ValueError(
             f"{name} must have shape (dim, n_directions) = ({dim}, n) with directions as columns, "
@@ -95,8 +99,6 @@ def _directions(name: str, directions, dim: int) -> torch.Tensor:
 
 
 def _unit_vectors(wv: WordVectors) -> torch.Tensor:
-    if not isinstance(wv, WordVectors):
-        raise ValueError(f"wv must be a WordVectors (from embeddings.load_glove), got {type(wv).__name__}")
     return torch.nn.functional.normalize(wv.vectors.float(), dim=1)  # (n_words, dim)
 
 
@@ -109,6 +111,7 @@ def _nearest_rows(unit: torch.Tensor, directions: torch.Tensor, k: int, chunk: i
     return torch.cat(found)
 
 
+@_validate.arguments(wv=_WV, directions=_DIRECTIONS, k=_validate.Int(1))
 def atom_words(wv: WordVectors, directions, k: int = 8) -> list[list[str]]:
     """The `k` words nearest (largest cosine) to each direction: how an atom is read.
 
@@ -133,13 +136,13 @@ def atom_words(wv: WordVectors, directions, k: int = 8) -> list[list[str]]:
     """
     unit = _unit_vectors(wv)
     directions = _directions("directions", directions, unit.shape[1])
-    k = _validate.positive_int("k", k)
     if k > len(wv):
         raise ValueError(f"k must be at most the vocabulary size ({len(wv)}), got {k}")
     rows = _nearest_rows(unit, directions, k)
     return [[wv.words[i] for i in row] for row in rows.tolist()]
 
 
+@_validate.arguments(wv=_WV, directions=_DIRECTIONS, k=_validate.Int(2))
 def atom_coherence(wv: WordVectors, directions, k: int = 10) -> torch.Tensor:
     """How much each direction's `k` nearest words agree: the mean cosine over their pairs, shape (n_atoms,).
 
@@ -157,7 +160,6 @@ def atom_coherence(wv: WordVectors, directions, k: int = 10) -> torch.Tensor:
     """
     unit = _unit_vectors(wv)
     directions = _directions("directions", directions, unit.shape[1])
-    k = _validate.positive_int("k", k, minimum=2)
     if k > len(wv):
         raise ValueError(f"k must be at most the vocabulary size ({len(wv)}), got {k}")
     near = unit[_nearest_rows(unit, directions, k)]  # (n_atoms, k, dim)
@@ -166,6 +168,9 @@ def atom_coherence(wv: WordVectors, directions, k: int = 10) -> torch.Tensor:
     return off_diagonal / (k * (k - 1))
 
 
+@_validate.arguments(
+    wv=_WV, dictionary=_DIRECTIONS, word=_validate.Text(), n_nonzero=_validate.Int(1), k_words=_validate.Int(1)
+)
 def decompose(wv: WordVectors, dictionary, word: str, n_nonzero: int = 5, k_words: int = 5) -> list[dict]:
     """A word's sparse code over the atoms: `n_nonzero` atoms chosen by OMP for its unit vector.
 
@@ -194,8 +199,6 @@ def decompose(wv: WordVectors, dictionary, word: str, n_nonzero: int = 5, k_word
     """
     unit = _unit_vectors(wv)
     dictionary = _directions("dictionary", dictionary, unit.shape[1])
-    n_nonzero = _validate.positive_int("n_nonzero", n_nonzero)
-    k_words = _validate.positive_int("k_words", k_words)
     if k_words > len(wv):
         raise ValueError(f"k_words must be at most the vocabulary size ({len(wv)}), got {k_words}")
     if n_nonzero > min(dictionary.shape):
@@ -209,14 +212,13 @@ def decompose(wv: WordVectors, dictionary, word: str, n_nonzero: int = 5, k_word
     ]
 
 
+@_validate.arguments(wv=_WV, entry=_validate.Instance(PolysemousWord, what="PolysemousWord (from load_polysemy())"))
 def sense_directions(wv: WordVectors, entry: PolysemousWord) -> torch.Tensor:
     """The direction of each sense of `entry`: the normalised mean of its cue words' unit vectors, (dim, 2).
 
     A cue missing from `wv` (a smaller vocabulary than the shipped 40,000 words) raises an UnknownWordError
     that names every missing cue and the word.
     """
-    if not isinstance(entry, PolysemousWord):
-        raise ValueError(f"entry must be a PolysemousWord (from load_polysemy()), got {type(entry).__name__}")
     unit = _unit_vectors(wv)
     missing = [cue for sense in entry.senses for cue in sense.cues if cue not in wv]
     if missing:
@@ -228,6 +230,7 @@ def sense_directions(wv: WordVectors, entry: PolysemousWord) -> torch.Tensor:
     return torch.nn.functional.normalize(torch.stack(means, dim=1), dim=0)
 
 
+@_validate.arguments(directions=_DIRECTIONS, senses=_DIRECTIONS)
 def two_sense_score(directions, senses) -> float:
     """How well a set of directions covers both senses: ``max over i ≠ j of min(cos(dᵢ, s₀), cos(dⱼ, s₁))``.
 
@@ -249,11 +252,9 @@ def two_sense_score(directions, senses) -> float:
     >>> two_sense_score(torch.eye(3)[:, :2], torch.eye(3)[:, [0, 0]])  # one sense, seen twice: only one match
     0.0
     """
-    senses = _validate.tensor("senses", senses, ndim=2)
     if senses.shape[1] != 2:
         raise ValueError(f"senses must have shape (dim, 2), one column per sense, got {tuple(senses.shape)}")
     senses = _directions("senses", senses, senses.shape[0])
-    directions = _validate.tensor("directions", directions, ndim=2)
     if directions.shape[0] != senses.shape[0]:
         raise ValueError(f"directions and senses must have the same dimension (rows), got shapes "
                          f"{tuple(directions.shape)} and {tuple(senses.shape)}")  # fmt: skip

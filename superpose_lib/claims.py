@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import numbers
 
+from . import _validate
+
 __all__ = ["ClaimFailed", "claim", "CLAIM_METADATA_KEY"]
 
 CLAIM_METADATA_KEY = "superpose"
@@ -55,6 +57,7 @@ def _format_number(value):
     return f"{value:.4g}"
 
 
+@_validate.arguments(statement=_validate.Text(), evidence=_validate.Either(_validate.Text(), _validate.Instance(dict)))
 def claim(statement: str, holds, evidence) -> None:
     """Show a takeaway with its evidence; raise :class:`ClaimFailed` if the evidence does not support it.
 
@@ -77,13 +80,11 @@ def claim(statement: str, holds, evidence) -> None:
     >>> claim("2 + 2 is 4", 2 + 2 == 4, {"2 + 2": 4})
     ✓ 2 + 2 is 4  [2 + 2 = 4]
     """
-    if not isinstance(statement, str) or not statement.strip():
+    if not statement.strip():
         raise ValueError(f"claim: statement must be a non-empty string, got {statement!r}")
     ok = _as_bool(holds, statement)
     if isinstance(evidence, dict):
         evidence = ", ".join(f"{name} = {_format_number(value)}" for name, value in evidence.items())
-    elif not isinstance(evidence, str):
-        raise ValueError(f"claim({statement!r}): evidence must be a string or a dict, got {type(evidence).__name__}")
     line = f"{'✓' if ok else '✗'} {statement}  [{evidence}]"
     _show(line, {"statement": statement, "holds": ok, "evidence": evidence})
     if not ok:

@@ -26,10 +26,10 @@ Feature matrices follow the course's convention: shape ``(..., d_hidden, n_featu
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import torch
+from tqdm.auto import tqdm
 
 from . import _validate, geometry, metrics
 from .toy_models import ToyModel
@@ -54,19 +54,16 @@ STATISTICS = ("mean_superposition", "mean_abs_cos", "max_abs_cos")
 _ALTERNATIVES = ("two-sided", "greater", "less")
 
 
-def _statistic_name(statistic: str) -> str:
-    if statistic not in STATISTICS:
-        raise ValueError(f"statistic must be one of {', '.join(repr(s) for s in STATISTICS)}, got {statistic!r}")
-    return statistic
+# The declarations the functions below share.
+_STATISTIC = _validate.Choice(*STATISTICS)
+_THRESHOLD = _validate.Real(0)  # a column length
+_ALTERNATIVE = _validate.Choice(*_ALTERNATIVES)
+_OBSERVED = _validate.Real(scalar_tensor=True)  # the statistic of the model under test
+_NULL = _validate.Tensor(ndim=1, finite=False)  # NaN gets its own message (`_null`)
+_TOY = _validate.Instance(ToyModel)
 
 
-def _threshold(threshold) -> float:
-    if (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold)
-            or not threshold >= 0):  # fmt: skip
-        raise ValueError(f"threshold must be a non-negative number (a column length), got {threshold!r}")
-    return float(threshold)
-
-
+@_validate.arguments(W=_validate.Tensor(min_ndim=2), statistic=_STATISTIC, threshold=_THRESHOLD)
 def interference_statistic(W, statistic: str = "mean_superposition", *, threshold: float = 0.5) -> torch.Tensor:
     """How much the represented features of `W` overlap, as one number per model.
 
@@ -96,11 +93,6 @@ def interference_statistic(W, statistic: str = "mean_superposition", *, threshol
     >>> round(interference_statistic(pentagon).item(), 2)  # k/d − 1 = 5/2 − 1: the floor, a tight frame
     1.5
     """
-    statistic = _statistic_name(statistic)
-    W = _validate.tensor("W", W)
-    if W.ndim < 2:
-        raise ValueError(f"W must have shape (..., d_hidden, n_features), got shape {tuple(W.shape)}")
-    threshold = _threshold(threshold)
     norms = W.norm(dim=-2, keepdim=True)  # (..., 1, n_features)
     kept = (norms > threshold) & (norms > 0)  # (..., 1, n_features)
     unit = torch.where(kept, W / norms.clamp_min(1e-30), torch.zeros_like(W))  # dropped columns become 0
@@ -121,6 +113,14 @@ def interference_statistic(W, statistic: str = "mean_superposition", *, threshol
     return torch.where(count >= 2, value, nan)
 
 
+@_validate.arguments(
+    n_features=_validate.Int(2),
+    d_hidden=_validate.Int(1),
+    statistic=_STATISTIC,
+    n_samples=_validate.Int(1),
+    device=_validate.Device(),
+    **_validate.RANDOMNESS,
+)
 def null_distribution(
     n_features: int,
     d_hidden: int,
@@ -146,11 +146,6 @@ def null_distribution(
     >>> round(null.mean().item(), 1)  # (k − 1)/d = 19/10
     1.9
     """
-    n_features = _validate.positive_int("n_features", n_features, minimum=2)
-    d_hidden = _validate.positive_int("d_hidden", d_hidden)
-    statistic = _statistic_name(statistic)
-    n_samples = _validate.positive_int("n_samples", n_samples)
-    device = _validate.device(device)
     _validate.fits_in_memory("n_samples", 3 * 4 * n_samples * n_features * (d_hidden + n_features), device,
                              hint="pass smaller n_samples, n_features or d_hidden")  # fmt: skip
     gen = _validate.generator(seed, generator)
@@ -159,9 +154,8 @@ def null_distribution(
     return interference_statistic(W, statistic, threshold=0.0)
 
 
-def _null(null) -> torch.Tensor:
-    null = _validate.tensor("null", null, finite=False)  # NaN gets its own message below
-    if null.ndim != 1 or null.numel() < 2:
+def _null(null: torch.Tensor) -> torch.Tensor:
+    if null.numel() < 2:
         raise ValueError(
             f"null must be a 1-D tensor of at least 2 draws of the statistic, got shape {tuple(null.shape)}"
         )
@@ -172,16 +166,7 @@ def _null(null) -> torch.Tensor:
     return null
 
 
-def _observed(observed) -> float:
-    if isinstance(observed, torch.Tensor):
-        if observed.numel() != 1:
-            raise ValueError(f"observed must be a single number, got a tensor of shape {tuple(observed.shape)}")
-        observed = observed.item()
-    if isinstance(observed, bool) or not isinstance(observed, numbers.Real) or not math.isfinite(observed):
-        raise ValueError(f"observed must be a number (the statistic of the model under test), got {observed!r}")
-    return float(observed)
-
-
+@_validate.arguments(observed=_OBSERVED, null=_NULL, alternative=_ALTERNATIVE)
 def p_value(observed, null, alternative: str = "two-sided") -> float:
     """The Monte-Carlo p-value of `observed` against `null` draws: ``(1 + #{as extreme}) / (1 + n)``.
 
@@ -200,10 +185,8 @@ def p_value(observed, null, alternative: str = "two-sided") -> float:
     >>> p_value(98.5, torch.arange(100.0), alternative="greater")  # one draw (99) is larger: (1 + 1) / 101
     0.019801980198019802
     """
-    x = _observed(observed)
+    x = observed
     null = _null(null)
-    if alternative not in _ALTERNATIVES:
-        raise ValueError(f'alternative must be "two-sided", "greater" or "less", got {alternative!r}')
     n = null.numel()
     greater = (1 + int((null >= x).sum())) / (n + 1)
     less = (1 + int((null <= x).sum())) / (n + 1)
@@ -214,6 +197,7 @@ def p_value(observed, null, alternative: str = "two-sided") -> float:
     return min(1.0, 2 * min(greater, less))
 
 
+@_validate.arguments(observed=_OBSERVED, null=_NULL)
 def z_score(observed, null) -> float:
     """How many null standard deviations `observed` lies from the null mean: ``(x − mean) / std``.
 
@@ -224,7 +208,7 @@ def z_score(observed, null) -> float:
     >>> z_score(4.0, torch.tensor([1.0, 2.0, 3.0]))  # mean 2, sample std 1
     2.0
     """
-    x = _observed(observed)
+    x = observed
     null = _null(null).double()
     mean, std = null.mean().item(), null.std().item()
     if std == 0:
@@ -247,6 +231,14 @@ class RandomDirectionsTest(NamedTuple):
     alternative: str
 
 
+@_validate.arguments(
+    W=_validate.Tensor(ndim=2),
+    statistic=_STATISTIC,
+    threshold=_THRESHOLD,
+    alternative=_ALTERNATIVE,
+    n_null=_validate.Int(2),
+    **_validate.RANDOMNESS,
+)
 def random_directions_test(
     W,
     statistic: str = "mean_superposition",
@@ -287,12 +279,6 @@ def random_directions_test(
     >>> result.observed, result.floor, result.p_value < 0.05
     (1.0, 1.0, True)
     """
-    W = _validate.tensor("W", W, ndim=2)
-    statistic = _statistic_name(statistic)
-    threshold = _threshold(threshold)
-    n_null = _validate.positive_int("n_null", n_null)
-    if alternative not in _ALTERNATIVES:
-        raise ValueError(f'alternative must be "two-sided", "greater" or "less", got {alternative!r}')
     d_hidden = W.shape[0]
     k = int((W.norm(dim=0) > threshold).sum())
     if k < 2:
@@ -316,6 +302,7 @@ def random_directions_test(
     )
 
 
+@_validate.arguments(model=_TOY)
 def loss_without_superposition(model: ToyModel) -> torch.Tensor:
     """The least expected loss a model of `model`'s kind reaches using at most ``d_hidden`` features.
 
@@ -357,8 +344,8 @@ def loss_without_superposition(model: ToyModel) -> torch.Tensor:
     return dropped.sum(dim=-1) / model.n_features
 
 
-def _model(model) -> ToyModel:
-    if not isinstance(model, ToyModel) or model.hidden_relu or type(model).target is not ToyModel.target:
+def _model(model: ToyModel) -> ToyModel:
+    if model.hidden_relu or type(model).target is not ToyModel.target:
         raise ValueError(
             f"model must be a ToyModel (the autoencoder x' = ReLU(WᵀW x + b) of chapter 06), got {type(model).__name__}"
         )
@@ -376,7 +363,10 @@ class SuperpositionTest(NamedTuple):
     n_samples: int
 
 
-def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, generator=None) -> SuperpositionTest:
+@_validate.arguments(model=_TOY, n_samples=_validate.Int(2), progress=_validate.Flag(), **_validate.RANDOMNESS)
+def superposition_test(
+    model: ToyModel, n_samples: int = 10_000, *, seed=None, generator=None, progress: bool = False
+) -> SuperpositionTest:
     """Test whether a toy model does better than any model without superposition can.
 
     Null hypothesis: the model's expected loss is at least `loss_without_superposition` ``L_d``, the least loss
@@ -397,6 +387,7 @@ def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, g
     model : ToyModel, trained or not.
     n_samples : fresh samples per instance.
     seed, generator : source of randomness for the samples.
+    progress : show a tqdm bar over the chunks of 4,096 samples (for a long test; it can be interrupted).
 
     Returns
     -------
@@ -412,12 +403,11 @@ def superposition_test(model: ToyModel, n_samples: int = 10_000, *, seed=None, g
     (True, True)
     """
     _model(model)
-    n_samples = _validate.positive_int("n_samples", n_samples, minimum=2)
     _validate.fits_in_memory("n_samples", 2 * 8 * n_samples * model.n_instances)  # every sample's loss is kept
     gen = _validate.generator(seed, generator, device=model.W.device)
     per_sample = []
     with torch.no_grad():
-        for start in range(0, n_samples, 4_096):
+        for start in tqdm(range(0, n_samples, 4_096), desc="superposition test", disable=not progress):
             x = model.generate_batch(min(4_096, n_samples - start), generator=gen)  # (batch, instances, features)
             per_sample.append((model.importance * (model.target(x) - model(x)) ** 2).mean(dim=-1).double().cpu())
     losses = torch.cat(per_sample)  # (n_samples, instances)
@@ -479,6 +469,9 @@ def loss_below_test(losses, boundary) -> tuple[torch.Tensor, torch.Tensor]:
     return _below_test(losses, boundary)
 
 
+@_validate.arguments(
+    W=_validate.Tensor(min_ndim=2), threshold=_validate.Real(0, low_open=True), tolerance=_validate.Real(0)
+)
 def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1) -> torch.Tensor:
     """The share of represented features that share their direction: ``superposition(W)ᵢ > tolerance``.
 
@@ -501,16 +494,17 @@ def fraction_in_superposition(W, threshold: float = 0.5, tolerance: float = 0.1)
     >>> fraction_in_superposition(W)
     tensor(0.6667)
     """
-    W = _validate.tensor("W", W)
-    if W.ndim < 2:
-        raise ValueError(f"W must have shape (..., d_hidden, n_features), got shape {tuple(W.shape)}")
-    threshold = _validate.real("threshold", threshold, 0, low_open=True)
-    tolerance = _validate.real("tolerance", tolerance, 0)
     represented = W.norm(dim=-2) > threshold  # (..., n_features)
     shared = represented & (metrics.superposition(W) > tolerance)
     return shared.sum(dim=-1).to(W.dtype) / represented.sum(dim=-1).clamp_min(1).to(W.dtype)
 
 
+@_validate.arguments(
+    decoder=_validate.Tensor(min_ndim=2),
+    codes=_validate.Tensor(min_ndim=2),
+    min_frequency=_validate.Real(0, 1, high_open=True),
+    max_cosine=_validate.Real(-1, 1, low_open=True),
+)
 def count_distinct_latents(decoder, codes, *, min_frequency: float = 1e-3, max_cosine: float = 0.9) -> torch.Tensor:
     """How many latents of a sparse autoencoder are alive and distinct from one another.
 
@@ -537,20 +531,11 @@ def count_distinct_latents(decoder, codes, *, min_frequency: float = 1e-3, max_c
     >>> count_distinct_latents(decoder, codes)  # 3 distinct: e₁, e₂ and −e₁
     tensor(3)
     """
-    decoder = _validate.tensor("decoder", decoder)
-    codes = _validate.tensor("codes", codes)
-    if decoder.ndim < 2 or codes.ndim < 2:
-        raise ValueError(
-            "decoder must have shape (..., d_input, d_latent) and codes (..., n_samples, d_latent), "
-            f"got shapes {tuple(decoder.shape)} and {tuple(codes.shape)}"
-        )
     if decoder.shape[-1] != codes.shape[-1] or decoder.shape[:-2] != codes.shape[:-2]:
         raise ValueError(
             f"decoder {tuple(decoder.shape)} and codes {tuple(codes.shape)} must agree on the leading (instance) "
             "axes and on d_latent, their last axis"
         )
-    min_frequency = _validate.real("min_frequency", min_frequency, 0, 1, high_open=True)
-    max_cosine = _validate.real("max_cosine", max_cosine, -1, 1, low_open=True)
     if decoder.shape[-2] == 0:
         raise ValueError(f"decoder must have at least one row (d_input >= 1), got shape {tuple(decoder.shape)}")
     batch = decoder.shape[:-2]

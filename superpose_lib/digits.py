@@ -47,6 +47,7 @@ class DigitsSplit:
         return f"DigitsSplit({len(self.y_train)} train, {len(self.y_test)} test images of 8 × 8 pixels)"
 
 
+@_validate.arguments(test_fraction=_validate.Real(0, 1, low_open=True, high_open=True), **_validate.RANDOMNESS)
 def load_digits_split(test_fraction: float = 0.25, *, seed=0, generator=None) -> DigitsSplit:
     """scikit-learn's 1,797 handwritten digits, shuffled with `seed` and split into train and test.
 
@@ -65,7 +66,6 @@ def load_digits_split(test_fraction: float = 0.25, *, seed=0, generator=None) ->
     """
     from sklearn.datasets import load_digits
 
-    test_fraction = _validate.real("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
     gen = _validate.generator(None if generator is not None else seed, generator)
     digits = load_digits()
     X = torch.tensor(digits.data, dtype=torch.float32) / 16.0  # (1797, 64); pixel values are 0..16
@@ -76,6 +76,14 @@ def load_digits_split(test_fraction: float = 0.25, *, seed=0, generator=None) ->
     return DigitsSplit(X[train], y[train], X[test], y[test])
 
 
+@_validate.declare_init(
+    d_in=_validate.Int(1),
+    d_hidden=_validate.Int(1),
+    n_classes=_validate.Int(1),
+    activation=_validate.Choice(*ACTIVATIONS),
+    device=_validate.Device(),
+    **_validate.RANDOMNESS,
+)
 class DigitsMLP(torch.nn.Module):
     """The two-layer network ``logits = W₂ act(W₁ x + b₁) + b₂``.
 
@@ -116,11 +124,7 @@ class DigitsMLP(torch.nn.Module):
         device=None,
     ):
         super().__init__()
-        self.d_in = _validate.positive_int("d_in", d_in)
-        self.d_hidden = _validate.positive_int("d_hidden", d_hidden)
-        self.n_classes = _validate.positive_int("n_classes", n_classes)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f'activation must be "relu" or "identity", got {activation!r}')
+        self.d_in, self.d_hidden, self.n_classes = d_in, d_hidden, n_classes
         self.activation = activation
         _validate.fits_in_memory("d_in, d_hidden and n_classes", 4 * 4 * self.d_hidden * (self.d_in + self.n_classes),
                                  hint="pass smaller sizes")  # fmt: skip
@@ -132,7 +136,7 @@ class DigitsMLP(torch.nn.Module):
         self.b1 = torch.nn.Parameter(torch.zeros(self.d_hidden))
         self.W2 = torch.nn.Parameter(W2)
         self.b2 = torch.nn.Parameter(torch.zeros(self.n_classes))
-        self.to(_validate.device(device))
+        self.to(device)
 
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """The hidden layer before its non-linearity, ``W₁ x + b₁``: x of shape (batch, d_in) → (batch, d_hidden)."""
@@ -148,9 +152,12 @@ class DigitsMLP(torch.nn.Module):
         """Logits of shape (batch, n_classes) for images x of shape (batch, d_in)."""
         return self.hidden(x) @ self.W2.T + self.b2
 
+    @_validate.arguments(X=_validate.Tensor(ndim=2), y=_validate.Tensor(ndim=1, integer=True))
     @torch.no_grad()
     def accuracy(self, X: torch.Tensor, y: torch.Tensor) -> float:
         """Share of the images in X (n, d_in) whose largest logit is the label in y (n,)."""
+        X = _images(self, X)
+        y = _labels("y", y, X.shape[0], rows="X")
         return (self(X).argmax(dim=1) == y.to(X.device)).float().mean().item()
 
     def _check_input(self, x) -> None:
@@ -162,6 +169,22 @@ class DigitsMLP(torch.nn.Module):
         return f"{self.d_in} → {self.d_hidden} ({self.activation}) → {self.n_classes}"
 
 
+_MODEL = _validate.Instance(DigitsMLP)
+_ACTIVATIONS = _validate.Tensor(ndim=2)  # (n, d): one row per example
+_LABELS = _validate.Tensor(ndim=1, integer=True)
+
+
+@_validate.arguments(
+    model=_MODEL,
+    X=_validate.Tensor(ndim=2, nonempty=True),
+    y=_LABELS,
+    epochs=_validate.Int(1),
+    batch_size=_validate.Int(1),
+    lr=_validate.Real(0, 1e3, low_open=True),
+    momentum=_validate.Real(0, 1, high_open=True),
+    progress=_validate.Flag(),
+    **_validate.RANDOMNESS,
+)
 def train(
     model: DigitsMLP,
     X: torch.Tensor,
@@ -200,19 +223,11 @@ def train(
     >>> losses.shape, bool(losses[-1] < losses[0])
     (torch.Size([3]), True)
     """
-    model = _validate.Instance(DigitsMLP)("model", model)
-    epochs = _validate.positive_int("epochs", epochs)
-    batch_size = _validate.positive_int("batch_size", batch_size)
-    lr = _validate.real("lr", lr, 0, 1e3, low_open=True)
-    momentum = _validate.real("momentum", momentum, 0, 1, high_open=True)
     X = _images(model, X)
-    if X.shape[0] == 0:
-        raise ValueError("X must hold at least one image")
     y = _labels("y", y, X.shape[0], model.n_classes, rows="X")
     gen = _validate.generator(seed, generator)
     device = model.W1.device
     X, y = X.to(device), y.to(device)
-    progress = _validate.flag("progress", progress)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     history = torch.empty(epochs)
     with cpu_threads(engine.threads_for(batch_size * model.W1.numel()), device):
@@ -232,6 +247,15 @@ def train(
     return history
 
 
+@_validate.arguments(
+    data=_validate.Optional(_validate.Instance(DigitsSplit)),
+    activation=_validate.Choice(*ACTIVATIONS),
+    d_hidden=_validate.Int(1),
+    epochs=_validate.Int(1),
+    seed=_validate.Optional(_validate.Int(0)),
+    progress=_validate.Flag(),
+    device=_validate.Device(),
+)
 def train_digits_mlp(
     data: DigitsSplit | None = None,
     activation: str = "relu",
@@ -260,12 +284,13 @@ def train_digits_mlp(
     >>> model.accuracy(data.X_test, data.y_test) > 0.8
     True
     """
-    data = load_digits_split(seed=seed) if data is None else _validate.Instance(DigitsSplit)("data", data)
+    data = load_digits_split(seed=seed) if data is None else data
     model = DigitsMLP(data.X_train.shape[1], d_hidden, 10, activation, seed=seed, device=device)
     train(model, data.X_train, data.y_train, epochs=epochs, seed=seed, progress=progress)
     return model
 
 
+@_validate.arguments(model=_MODEL, R=_validate.Tensor(ndim=2))
 def rotate_hidden(model: DigitsMLP, R) -> DigitsMLP:
     """A copy of `model` whose hidden layer is rotated by the orthogonal (d_hidden, d_hidden) matrix R.
 
@@ -281,9 +306,6 @@ def rotate_hidden(model: DigitsMLP, R) -> DigitsMLP:
     >>> torch.allclose(rotated(x), model(x), atol=1e-5)
     True
     """
-    R = _validate.tensor("R", R, ndim=2)
-    model = _validate.Instance(DigitsMLP)("model", model)
-    R = _validate.tensor("R", R, ndim=2)
     n = model.d_hidden
     if tuple(R.shape) != (n, n):
         raise ValueError(f"R must have shape (d_hidden, d_hidden) = ({n}, {n}), got {tuple(R.shape)}")
@@ -299,6 +321,7 @@ def rotate_hidden(model: DigitsMLP, R) -> DigitsMLP:
     return rotated
 
 
+@_validate.arguments(n=_validate.Int(2), i=_validate.Int(0), j=_validate.Int(0), angle=_validate.Real())
 def plane_rotation(n: int, i: int, j: int, angle: float) -> torch.Tensor:
     """The (n, n) rotation by `angle` radians in the plane of axes i and j, leaving every other axis fixed.
 
@@ -308,11 +331,8 @@ def plane_rotation(n: int, i: int, j: int, angle: float) -> torch.Tensor:
     >>> plane_rotation(3, 0, 1, math.pi / 2).round().tolist()
     [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    n = _validate.positive_int("n", n, minimum=2)
-    angle = _validate.real("angle", angle)
     _validate.fits_in_memory("n", 3 * 8 * n * n)
     for name, axis in (("i", i), ("j", j)):
-        _validate.positive_int(name, axis, minimum=0)
         if axis >= n:
             raise ValueError(f"{name} must be an axis below n = {n}, got {axis}")
     if i == j:
@@ -324,6 +344,7 @@ def plane_rotation(n: int, i: int, j: int, angle: float) -> torch.Tensor:
     return R.float()
 
 
+@_validate.arguments(model=_MODEL, X=_validate.Tensor(ndim=2), pre_activation=_validate.Flag())
 @torch.no_grad()
 def hidden_activations(model: DigitsMLP, X: torch.Tensor, *, pre_activation: bool = False) -> torch.Tensor:
     """The hidden layer's activations for images X (n, d_in), as a (n, d_hidden) tensor without gradients.
@@ -331,13 +352,11 @@ def hidden_activations(model: DigitsMLP, X: torch.Tensor, *, pre_activation: boo
     With ``pre_activation=True``, the values before the non-linearity, ``W₁ x + b₁`` (for the identity
     network the two are the same).
     """
-    model = _validate.Instance(DigitsMLP)("model", model)
     X = _images(model, X)
-    if not isinstance(pre_activation, bool):
-        raise ValueError(f"pre_activation must be True or False, got {pre_activation!r}")
     return model.pre_activations(X) if pre_activation else model.hidden(X)
 
 
+@_validate.arguments(activations=_ACTIVATIONS, labels=_LABELS, n_classes=_validate.Int(1))
 def class_means(activations, labels, n_classes: int = 10) -> torch.Tensor:
     """Each neuron's mean activation on each class: (n, d_hidden) and labels (n,) → (n_classes, d_hidden).
 
@@ -347,8 +366,7 @@ def class_means(activations, labels, n_classes: int = 10) -> torch.Tensor:
     tensor([[ 2.],
             [10.]])
     """
-    activations, labels = _activations_and_labels(activations, labels)
-    n_classes = _validate.positive_int("n_classes", n_classes)
+    labels = _labels("labels", labels, activations.shape[0])
     _validate.fits_in_memory("n_classes", 4 * 8 * n_classes * activations.shape[1])
     if labels.numel() == 0:
         raise ValueError("labels must hold at least one label (and activations one row)")
@@ -366,6 +384,7 @@ def class_means(activations, labels, n_classes: int = 10) -> torch.Tensor:
     return sums / counts.to(activations.device)[:, None]
 
 
+@_validate.arguments(activations=_ACTIVATIONS, labels=_LABELS, n_classes=_validate.Int(1))
 def class_selectivity(activations, labels, n_classes: int = 10) -> torch.Tensor:
     """Per-neuron class selectivity ``(μ_max − μ_rest) / (μ_max + μ_rest)`` (Morcos et al. 2018).
 
@@ -394,6 +413,7 @@ def class_selectivity(activations, labels, n_classes: int = 10) -> torch.Tensor:
     return torch.where(denominator != 0, (top - rest) / torch.where(denominator != 0, denominator, 1.0), 0.0)
 
 
+@_validate.arguments(activations=_ACTIVATIONS, k=_validate.Int(1))
 def top_activating(activations, k: int = 10) -> torch.Tensor:
     """The indices of each neuron's `k` most strongly activating examples, strongest first.
 
@@ -412,8 +432,6 @@ def top_activating(activations, k: int = 10) -> torch.Tensor:
     tensor([[1, 2],
             [0, 2]])
     """
-    activations = _validate.tensor("activations", activations, ndim=2)
-    k = _validate.positive_int("k", k)
     if k > activations.shape[0]:
         raise ValueError(
             f"k must be at most the number of examples (rows of activations: {activations.shape[0]}), got {k}"
@@ -421,6 +439,7 @@ def top_activating(activations, k: int = 10) -> torch.Tensor:
     return torch.topk(activations.T, k, dim=1).indices
 
 
+@_validate.arguments(activations=_ACTIVATIONS, basis=_validate.Optional(_validate.Tensor(ndim=2)))
 def basis_kurtosis(activations, basis=None) -> torch.Tensor:
     """Pearson kurtosis of the activations along each direction of a basis.
 
@@ -445,7 +464,7 @@ def basis_kurtosis(activations, basis=None) -> torch.Tensor:
     activations = _samples(activations)
     if basis is None:
         return kurtosis(activations, dim=0)
-    basis = _validate.tensor("basis", basis, ndim=2).to(activations)
+    basis = basis.to(activations)
     if basis.shape[0] != activations.shape[1]:
         raise ValueError(
             f"basis must have one row per activation dimension ({activations.shape[1]}), got shape {tuple(basis.shape)}"
@@ -453,6 +472,9 @@ def basis_kurtosis(activations, basis=None) -> torch.Tensor:
     return kurtosis(activations @ basis, dim=0)
 
 
+@_validate.arguments(
+    activations=_ACTIVATIONS, n_rotations=_validate.Int(1), progress=_validate.Flag(), **_validate.RANDOMNESS
+)
 def random_basis_kurtosis(
     activations, n_rotations: int = 200, *, seed=None, generator=None, progress: bool = False
 ) -> torch.Tensor:
@@ -473,14 +495,16 @@ def random_basis_kurtosis(
     torch.Size([10])
     """
     activations = _samples(activations)
-    n_rotations = _validate.positive_int("n_rotations", n_rotations)
     gen = _validate.generator(seed, generator)
     d = activations.shape[1]
-    rotations = tqdm(range(n_rotations), desc="random bases", disable=not _validate.flag("progress", progress))
+    rotations = tqdm(range(n_rotations), desc="random bases", disable=not progress)
     stats = [basis_kurtosis(activations, random_rotation(d, generator=gen)).nanmean() for _ in rotations]
     return torch.stack(stats)
 
 
+@_validate.arguments(
+    n_samples=_validate.Int(2), n_dims=_validate.Int(1), n_draws=_validate.Int(1), **_validate.RANDOMNESS
+)
 def gaussian_kurtosis_null(
     n_samples: int, n_dims: int = 1, n_draws: int = 1_000, *, seed=None, generator=None
 ) -> torch.Tensor:
@@ -499,9 +523,6 @@ def gaussian_kurtosis_null(
     >>> round(null.mean().item(), 1), round(3 * 49 / 51, 1)
     (2.9, 2.9)
     """
-    n_samples = _validate.positive_int("n_samples", n_samples, minimum=2)
-    n_dims = _validate.positive_int("n_dims", n_dims)
-    n_draws = _validate.positive_int("n_draws", n_draws)
     _validate.fits_in_memory("n_samples, n_dims and n_draws", 4 * 4 * n_draws * n_samples * n_dims,
                              hint="pass smaller sizes")  # fmt: skip
     from .metrics import kurtosis
@@ -511,7 +532,14 @@ def gaussian_kurtosis_null(
     return kurtosis(samples, dim=1).mean(dim=1)
 
 
-def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500):
+@_validate.arguments(
+    activations=_ACTIVATIONS,
+    targets=_validate.Tensor(ndim=1),
+    l2=_validate.Real(0, 1e6),
+    steps=_validate.Int(1),
+    progress=_validate.Flag(),
+)
+def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500, progress: bool = False):
     """Logistic regression ``P(target | h) = σ(w·h + b)`` fitted by full-batch L-BFGS from zero (deterministic).
 
     Parameters
@@ -520,6 +548,8 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     targets : tensor of shape (n,) of 0/1 (or booleans)
     l2 : weight of the ``½ l2 ‖w‖²`` penalty that keeps w finite on separable data.
     steps : the most L-BFGS iterations.
+    progress : show a tqdm bar over the loss evaluations (at most 1.25 × steps; for a large probe; it can be
+        interrupted).
 
     Returns
     -------
@@ -532,16 +562,13 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     >>> ((h @ w + b > 0).long() == torch.tensor([1, 1, 0, 0])).all().item()
     True
     """
-    activations = _validate.tensor("activations", activations, ndim=2)
-    targets = _validate.tensor("targets", targets, ndim=1).to(activations)
-    l2 = _validate.real("l2", l2, 0, 1e6)
+    targets = targets.to(activations)
     if targets.shape[0] != activations.shape[0]:
         raise ValueError(
             f"targets must have one entry per row of activations ({activations.shape[0]}), got {targets.shape[0]}"
         )
     if not ((targets == 0) | (targets == 1)).all():
         raise ValueError("targets must hold only 0 and 1 (or False and True)")
-    steps = _validate.positive_int("steps", steps)
     w = torch.zeros(activations.shape[1], dtype=activations.dtype, requires_grad=True)
     b = torch.zeros((), dtype=activations.dtype, requires_grad=True)
     # The penalised loss is strictly convex, so L-BFGS from zero finds its unique minimum (no randomness). This is
@@ -549,7 +576,10 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     # minibatch Adam would need thousands and stop short of the exact minimum.
     optimizer = torch.optim.LBFGS([w, b], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
 
+    bar = tqdm(total=optimizer.defaults["max_eval"], desc="linear probe", disable=not progress)
+
     def closure():
+        bar.update()
         optimizer.zero_grad(set_to_none=True)
         logits = activations @ w + b  # (n,)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets) + 0.5 * l2 * w.pow(2).sum()
@@ -559,46 +589,30 @@ def fit_linear_probe(activations, targets, *, l2: float = 1e-3, steps: int = 500
     threads = engine.threads_for(activations.numel())
     with torch.enable_grad(), cpu_threads(threads, activations.device):
         optimizer.step(closure)
+    bar.close()
     return w.detach(), b.detach()
 
 
-def _activations_and_labels(activations, labels):
-    activations = _validate.tensor("activations", activations, ndim=2)
-    return activations, _labels("labels", labels, activations.shape[0])
-
-
-def _samples(activations) -> torch.Tensor:
+def _samples(activations: torch.Tensor) -> torch.Tensor:
     """Activations (n, d) with n ≥ 2 samples and d ≥ 1 directions (kurtosis needs two samples)."""
-    activations = _validate.tensor("activations", activations, ndim=2)
     if activations.shape[0] < 2 or activations.shape[1] < 1:
         raise ValueError(f"activations must have shape (n ≥ 2, d ≥ 1), got {tuple(activations.shape)}")
     return activations
 
 
-def _labels(name: str, labels, n: int, n_classes: int | None = None, rows: str = "activations") -> torch.Tensor:
-    """Class labels: integers of shape (n,) (in 0..n_classes−1 when given), as int64; else a ValueError."""
-    if not isinstance(labels, torch.Tensor):
-        try:
-            labels = torch.as_tensor(labels)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise ValueError(f"{name} must be a tensor of integer class labels, got {type(labels).__name__}") from error
-    if (
-        labels.ndim != 1
-        or labels.shape[0] != n
-        or labels.is_floating_point()
-        or labels.is_complex()
-        or (labels.dtype == torch.bool)
-    ):
-        raise ValueError(f"{name} must be integers of shape (n,) = ({n},), one per row of {rows}; "
-                         f"got {labels.dtype} of shape {tuple(labels.shape)}")  # fmt: skip
+def _labels(name: str, labels: torch.Tensor, n: int, n_classes: int | None = None, rows: str = "activations"):
+    """Class labels (int64, as declared) of shape (n,), in 0..n_classes−1 when given; else a ValueError."""
+    if labels.shape[0] != n:
+        raise ValueError(
+            f"{name} must be integers of shape (n,) = ({n},), one per row of {rows}; got shape {tuple(labels.shape)}"
+        )
     if n_classes is not None and n and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"{name} must lie in 0..{n_classes - 1}, got values from {labels.min()} to {labels.max()}")
-    return labels.long()
+    return labels
 
 
-def _images(model: DigitsMLP, X, name: str = "X") -> torch.Tensor:
-    """Images for `model`: a (n, d_in) tensor in the model's dtype, or a ValueError naming `name`."""
-    X = _validate.tensor(name, X, ndim=2)
+def _images(model: DigitsMLP, X: torch.Tensor) -> torch.Tensor:
+    """Images (n, d_in) for `model`, in the model's dtype, or a ValueError naming X."""
     if X.shape[1] != model.d_in:
-        raise ValueError(f"{name} must have shape (n, d_in) = (n, {model.d_in}), got {tuple(X.shape)}")
+        raise ValueError(f"X must have shape (n, d_in) = (n, {model.d_in}), got {tuple(X.shape)}")
     return X.to(model.W1.dtype)

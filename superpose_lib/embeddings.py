@@ -27,6 +27,7 @@ class UnknownWordError(KeyError, ValueError):
         return str(self.args[0])
 
 
+@_validate.declare_init(words=_validate.Each(_validate.Text()), vectors=_validate.Tensor(ndim=2))
 @dataclass(frozen=True)
 class WordVectors:
     """A vocabulary and its vectors: ``vectors[i]`` is the embedding of ``words[i]``.
@@ -39,11 +40,8 @@ class WordVectors:
     _rows: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        if isinstance(self.words, str) or not isinstance(self.words, tuple | list):
-            raise ValueError(f"words must be a tuple of strings, got {type(self.words).__name__}")
         object.__setattr__(self, "words", tuple(self.words))
-        object.__setattr__(self, "vectors", _validate.tensor("vectors", self.vectors, ndim=2))
-        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
+        if self.vectors.shape[0] != len(self.words):
             raise ValueError(
                 f"vectors must have shape (len(words), dim) = ({len(self.words)}, dim), got {tuple(self.vectors.shape)}"
             )
@@ -75,13 +73,17 @@ class WordVectors:
     def __getitem__(self, word: str) -> torch.Tensor:
         return self.vectors[self.index(word)]
 
+    @_validate.arguments(
+        query=_validate.Either(_validate.Text(), _validate.Tensor(ndim=1)),
+        k=_validate.Int(1),
+        exclude=_validate.Each(_validate.Text(), allow_empty=True),
+    )
     def nearest(self, query, k: int = 10, exclude=()) -> list[tuple[str, float]]:
         """The `k` words whose vectors have the largest cosine with `query` (a word or a vector).
 
         Words in `exclude` are skipped. Returns (word, cosine) pairs, most similar first.
         """
-        k = _validate.positive_int("k", k)
-        vector = self[query] if isinstance(query, str) else _validate.tensor("query", query, ndim=1)
+        vector = self[query] if isinstance(query, str) else query
         cos = cosine_similarity(vector, self.vectors).clone()  # (n_words,)
         for word in exclude:
             cos[self.index(word)] = -torch.inf
@@ -98,6 +100,7 @@ def _load_glove_arrays() -> tuple[tuple[str, ...], torch.Tensor]:
     return words, vectors
 
 
+@_validate.arguments(n_words=_validate.Optional(_validate.Int(1)))
 def load_glove(n_words: int | None = None) -> WordVectors:
     """GloVe 6B 50-d vectors for the most frequent words (up to 40,000), from the package's data.
 
@@ -114,15 +117,15 @@ def load_glove(n_words: int | None = None) -> WordVectors:
     """
     words, vectors = _load_glove_arrays()
     if n_words is not None:
-        n_words = _validate.positive_int("n_words", n_words)
         if n_words > len(words):
             raise ValueError(f"n_words must be at most {len(words)} (the shipped subset), got {n_words}")
         words, vectors = words[:n_words], vectors[:n_words]
     return WordVectors(words, vectors.clone())
 
 
-@_validate.arguments(wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(),
-                     k=_validate.Int(1))  # fmt: skip
+@_validate.arguments(
+    wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(), k=_validate.Int(1)
+)
 def analogy(wv: WordVectors, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
     """Solve "`a` is to `b` as `c` is to ?" by the words nearest (cosine) to ``wv[b] - wv[a] + wv[c]``.
 

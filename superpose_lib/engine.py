@@ -37,7 +37,6 @@ engine, and the machine's floor for the same step; the other items below are not
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from tqdm.auto import tqdm
@@ -49,6 +48,9 @@ __all__ = ["fit", "Adam", "learning_rate", "threads_for", "scratch", "SCHEDULES"
 
 SCHEDULES = ("constant", "cosine")
 GRADIENTS = ("auto", "autograd", "hand")
+# A training recipe's arguments, declared once for every loop that takes them (`fit`, `sae.train_sae`).
+RECIPE = {"steps": _validate.Int(1), "batch_size": _validate.Int(1), "lr": _validate.Real(0, low_open=True),
+          "schedule": _validate.Choice(*SCHEDULES), "warmup": _validate.Int(0)}  # fmt: skip
 
 # Multiply-adds in a step's largest product below which training runs on one CPU thread. Measured on the
 # 2-core machine the course is tested on (benchmarks/bench_toy_models.py --section threads): on an idle machine a
@@ -90,8 +92,13 @@ def scratch(owner, name: str, like: torch.Tensor) -> torch.Tensor:
     return buf
 
 
-@_validate.arguments(step=_validate.Int(0), steps=_validate.Int(1), lr=_validate.Real(0, low_open=True),
-                     schedule=_validate.Choice(*SCHEDULES), warmup=_validate.Int(0))  # fmt: skip
+@_validate.arguments(
+    step=_validate.Int(0),
+    steps=_validate.Int(1),
+    lr=_validate.Real(0, low_open=True),
+    schedule=_validate.Choice(*SCHEDULES),
+    warmup=_validate.Int(0),
+)
 def learning_rate(step: int, steps: int, lr: float, schedule: str = "constant", warmup: int = 0) -> float:
     """The learning rate at `step` (0-based) of `steps`: linear warm-up over `warmup` steps, then `schedule`.
 
@@ -116,6 +123,11 @@ def _learning_rate(step: int, steps: int, lr: float, schedule: str, warmup: int)
     return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+@_validate.declare_init(
+    params=_validate.Each(_validate.Instance(torch.Tensor)),
+    betas=_validate.Each(_validate.Real(0, 1, high_open=True), length=2),
+    eps=_validate.Real(0, low_open=True),
+)
 class Adam:
     """Adam (β = 0.9, 0.999, ε = 1e-8) updating tensors in place from given gradients.
 
@@ -134,17 +146,9 @@ class Adam:
     """
 
     def __init__(self, params: list[torch.Tensor], betas=(0.9, 0.999), eps=1e-8):
-        if isinstance(params, torch.Tensor) or not isinstance(params, list | tuple) or not params:
-            raise ValueError(f"params must be a non-empty list of tensors, got {type(params).__name__}")
-        if not all(isinstance(p, torch.Tensor) and p.is_floating_point() for p in params):
+        if not all(p.is_floating_point() for p in params):
             raise ValueError("params must be a list of floating-point tensors (the parameters to update in place)")
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
-        betas = tuple(_validate.real("betas", b, 0, 1, high_open=True) for b in betas)
-        eps = _validate.real("eps", eps, 0, low_open=True)
-        self.params, self.betas, self.eps = list(params), betas, eps
-        if not self.params:
-            raise ValueError("params must hold at least one tensor to update")
+        self.params, self.betas, self.eps = list(params), tuple(betas), eps
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.t = 0
@@ -178,18 +182,19 @@ class Adam:
         torch._foreach_addcdiv_(self.params, self.exp_avg, denom, -lr / bias1)
 
 
-def check_recipe(steps, batch_size, lr, schedule, warmup) -> tuple[int, int, float, str, int]:
-    """Validate a training recipe's arguments (ValueError naming the argument); return them normalised."""
-    steps = _validate.positive_int("steps", steps)
-    batch_size = _validate.positive_int("batch_size", batch_size)
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
-    warmup = _validate.positive_int("warmup", warmup, minimum=0)
-    return steps, batch_size, float(lr), schedule, warmup
-
-
+@_validate.arguments(
+    model=_validate.Instance(torch.nn.Module),
+    sample=_validate.Function(),
+    **RECIPE,
+    generator=_validate.Optional(_validate.Generator()),
+    gradients=_validate.Choice(*GRADIENTS),
+    before_update=_validate.Optional(_validate.Function()),
+    after_update=_validate.Optional(_validate.Function()),
+    on_step=_validate.Optional(_validate.Function()),
+    progress=_validate.Flag(),
+    threads=_validate.Optional(_validate.Int(1)),
+    desc=_validate.Text(),
+)
 def fit(
     model: torch.nn.Module,
     sample,
@@ -248,9 +253,6 @@ def fit(
     >>> history.shape, round(model.mu.item())
     (torch.Size([300, 1]), 3)
     """
-    steps, batch_size, lr, schedule, warmup = check_recipe(steps, batch_size, lr, schedule, warmup)
-    if gradients not in GRADIENTS:
-        raise ValueError(f'gradients must be "auto", "autograd" or "hand", got {gradients!r}')
     has_hand = hasattr(model, "batch_loss_and_grads")
     if gradients == "hand" and not has_hand:
         raise ValueError(f'gradients="hand" needs a model with batch_loss_and_grads; {type(model).__name__} has none')
@@ -263,13 +265,6 @@ def fit(
         raise ValueError(f"model must have parameters to train; {type(model).__name__} has none that require grad")
     if threads is None:
         threads = threads_for(batch_size * max(p.numel() for p in params))
-    threads = _validate.positive_int("threads", threads)
-    for hook_name, hook in (("sample", sample), ("before_update", before_update), ("after_update", after_update),
-                            ("on_step", on_step)):  # fmt: skip
-        if not (hook is None and hook_name != "sample") and not callable(hook):
-            raise ValueError(f"{hook_name} must be a function (see fit's docstring), got {type(hook).__name__}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     device = params[0].device
     if generator is not None and torch.device(generator.device).type != device.type:
         raise ValueError(f"generator must be on the model's device ({device.type}), got one on {generator.device}")

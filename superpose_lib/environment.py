@@ -30,6 +30,10 @@ def report_environment() -> None:
     )
 
 
+@_validate.arguments(
+    threads=_validate.Int(1),
+    device=_validate.Instance(str, torch.device, what='device ("cpu", "cuda" or a torch.device)'),
+)
 @contextlib.contextmanager
 def cpu_threads(threads: int, device="cpu"):
     """Run the block with `threads` intra-op CPU threads, restoring the caller's setting afterwards.
@@ -38,7 +42,6 @@ def cpu_threads(threads: int, device="cpu"):
     machine and costs many times more on a busy one (`superpose_lib.engine.ONE_THREAD_BELOW`). Nothing changes
     when `device` is a GPU.
     """
-    threads = _validate.positive_int("threads", threads)
     try:
         device = torch.device(device)  # only its type matters here: a CUDA device need not be present
     except (RuntimeError, TypeError) as error:

@@ -26,6 +26,15 @@ __all__ = ["SparseFeatures", "FixedDataset", "training_sampler", "CORRELATIONS"]
 CORRELATIONS = ("independent", "correlated", "anticorrelated")
 
 
+@_validate.declare_init(
+    n_features=_validate.Int(1),
+    probability=_validate.Tensor(),
+    n_instances=_validate.Int(1),
+    low=_validate.Real(-1, 1, high_open=True),
+    correlation=_validate.Choice(*CORRELATIONS),
+    set_size=_validate.Int(1),
+    device=_validate.Device(),
+)
 class SparseFeatures(torch.nn.Module):
     """Sparse features for `n_instances` models: each present with probability p, then uniform on [low, 1].
 
@@ -67,19 +76,10 @@ class SparseFeatures(torch.nn.Module):
     def __init__(self, n_features: int, probability=1.0, *, n_instances: int = 1, low: float = 0.0,
                  correlation: str = "independent", set_size: int = 2, device=None):  # fmt: skip
         super().__init__()
-        self.n_features = _validate.positive_int("n_features", n_features)
-        self.n_instances = _validate.positive_int("n_instances", n_instances)
+        self.n_features, self.n_instances = n_features, n_instances
         _validate.fits_in_memory("n_features and n_instances", 6 * 4 * self.n_instances * self.n_features,
                                  hint="pass smaller sizes")  # fmt: skip
-        if isinstance(low, bool) or not isinstance(low, (int, float)) or not -1 <= low < 1:
-            raise ValueError(f"low must be a number in [-1, 1), got {low!r}")
-        self.low = float(low)
-        if correlation not in CORRELATIONS:
-            raise ValueError(
-                f'correlation must be "independent", "correlated" or "anticorrelated", got {correlation!r}'
-            )
-        self.correlation = correlation
-        self.set_size = _validate.positive_int("set_size", set_size)
+        self.low, self.correlation, self.set_size = low, correlation, set_size
         if correlation != "independent" and self.n_features % self.set_size:
             raise ValueError(f"set_size must divide n_features = {self.n_features}, got {set_size!r}")
         p = broadcast("probability", probability, (self.n_instances, self.n_features))
@@ -93,7 +93,7 @@ class SparseFeatures(torch.nn.Module):
                 f'probability must sum to at most 1 over each set of {self.set_size} for correlation="anticorrelated"'
             )
         self.register_buffer("probability", p)
-        self.to(_validate.device(device))
+        self.to(device)
 
     def sample(
         self, n: int, generator: torch.Generator | None = None, *, out: torch.Tensor | None = None
@@ -149,6 +149,7 @@ class SparseFeatures(torch.nn.Module):
         return f"n_features={self.n_features}, n_instances={self.n_instances}, low={self.low}{kind}"
 
 
+@_validate.declare_init(x=_validate.Tensor(ndim=3))
 class FixedDataset(torch.nn.Module):
     """A finite dataset drawn once: batches are its samples, drawn with replacement; a batch at least as large as
     the dataset is the whole dataset, in order (full-batch training).
@@ -166,16 +167,17 @@ class FixedDataset(torch.nn.Module):
 
     def __init__(self, x: torch.Tensor):
         super().__init__()
-        x = _validate.tensor("x", x, ndim=3)
         if x.shape[1] == 0:
             raise ValueError("x must hold at least one sample: shape (n_instances, n_samples ≥ 1, n_features)")
         self.n_instances, self.n_samples, self.n_features = x.shape
         self.register_buffer("x", x)
 
     @classmethod
+    @_validate.arguments(
+        features=_validate.Instance(SparseFeatures), n_samples=_validate.Int(1), **_validate.RANDOMNESS
+    )
     def draw(cls, features: SparseFeatures, n_samples: int, *, seed=None, generator=None) -> FixedDataset:
         """`n_samples` samples of `features`, drawn once (seeded) and frozen."""
-        n_samples = _validate.positive_int("n_samples", n_samples)
         gen = _validate.generator(seed, generator, device=features.probability.device)
         return cls(features.sample(n_samples, gen))
 
@@ -188,6 +190,13 @@ class FixedDataset(torch.nn.Module):
         return self.x[:, rows]
 
 
+@_validate.arguments(
+    data=_validate.Instance(object, what="data source (sample(n, generator), n_instances, n_features)"),
+    batch_size=_validate.Int(1),
+    n_instances=_validate.Int(1),
+    n_features=_validate.Int(1),
+    like=_validate.Tensor(),
+)
 def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *, like: torch.Tensor):
     """``sample(n, generator)`` for the training engine: batches of `data` for a model with `n_instances` and
     `n_features` whose parameters look like `like` (dtype, device).
@@ -196,10 +205,7 @@ def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *
     `FixedDataset`, or anything with ``sample(n, generator)``, ``n_instances`` and ``n_features``) has its first
     batch checked, so a mismatch is a ValueError naming `data` rather than a shape error deep in a step.
     """
-    batch_size = _validate.positive_int("batch_size", batch_size)
-    n_instances = _validate.positive_int("n_instances", n_instances)
-    n_features = _validate.positive_int("n_features", n_features)
-    like = _validate.tensor("like", like)  # a model parameter: only its dtype and device are used
+    # `like` is a model parameter: only its dtype and device are used
     shape = (getattr(data, "n_instances", None), getattr(data, "n_features", None))
     if not callable(getattr(data, "sample", None)) or shape != (n_instances, n_features):
         raise ValueError(
@@ -231,9 +237,9 @@ def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *
     return sample
 
 
-def broadcast(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
-    """`value` (a number or tensor) as a float32 tensor of `shape`, or a ValueError naming `name`."""
-    value = _validate.tensor(name, value).to(torch.float32)
+def broadcast(name: str, value: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """`value` (a tensor its caller declared) as a float32 tensor of `shape`, or a ValueError naming `name`."""
+    value = value.to(torch.float32)
     try:
         return torch.broadcast_to(value, shape).clone()
     except RuntimeError as error:

@@ -8,13 +8,13 @@ function takes `seed` or a `torch.Generator` and returns CPU float32 tensors unl
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
 from . import _validate, engine
 
 
+@_validate.arguments(n=_validate.Int(1), proper=_validate.Flag(), device=_validate.Device(), **_validate.RANDOMNESS)
 def random_rotation(n: int, *, proper: bool = False, seed=None, generator=None, device=None) -> torch.Tensor:
     """A Haar-random (uniformly distributed) orthogonal matrix of shape (n, n).
 
@@ -40,9 +40,6 @@ def random_rotation(n: int, *, proper: bool = False, seed=None, generator=None, 
     >>> torch.allclose(Q @ Q.T, torch.eye(3), atol=1e-6)
     True
     """
-    n = _validate.positive_int("n", n)
-    proper = _validate.flag("proper", proper)
-    dev = _validate.device(device)
     _validate.fits_in_memory("n", 4 * 8 * n * n)  # the Gaussian, Q, R and the answer
     gen = _validate.generator(seed, generator)
     # Draw on the CPU generator and move, so a seed gives the same matrix on every device.
@@ -51,9 +48,10 @@ def random_rotation(n: int, *, proper: bool = False, seed=None, generator=None, 
     q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)  # make the decomposition unique: diag(R) > 0
     if proper and torch.linalg.det(q) < 0:
         q[:, -1] = -q[:, -1]
-    return q.to(device=dev, dtype=torch.float32)
+    return q.to(device=device, dtype=torch.float32)
 
 
+@_validate.arguments(k=_validate.Int(1), n=_validate.Int(1), device=_validate.Device(), **_validate.RANDOMNESS)
 def random_unit_vectors(k: int, n: int, *, seed=None, generator=None, device=None) -> torch.Tensor:
     """`k` independent unit vectors, uniform on the sphere in R^n, as the rows of a (k, n) tensor.
 
@@ -63,15 +61,13 @@ def random_unit_vectors(k: int, n: int, *, seed=None, generator=None, device=Non
     >>> V.shape, bool(torch.allclose(V.norm(dim=1), torch.ones(4)))
     (torch.Size([4, 10]), True)
     """
-    k = _validate.positive_int("k", k)
-    n = _validate.positive_int("n", n)
-    dev = _validate.device(device)
     _validate.fits_in_memory("k and n", 3 * 4 * k * n, hint="pass a smaller k or n")
     gen = _validate.generator(seed, generator)
     gaussian = torch.randn(k, n, generator=gen)  # (k, n); a Gaussian is rotation-invariant
-    return (gaussian / gaussian.norm(dim=1, keepdim=True)).to(dev)
+    return (gaussian / gaussian.norm(dim=1, keepdim=True)).to(device)
 
 
+@_validate.arguments(a=_validate.Tensor(ndim=(1, 2)), b=_validate.Tensor(ndim=(1, 2)))
 def cosine_similarity(a, b) -> torch.Tensor:
     """Cosine similarity between every row of `a` and every row of `b`.
 
@@ -91,8 +87,6 @@ def cosine_similarity(a, b) -> torch.Tensor:
     >>> cosine_similarity(torch.tensor([1.0, 0.0]), torch.tensor([[1.0, 1.0], [0.0, -2.0]]))
     tensor([0.7071, 0.0000])
     """
-    a = _validate.tensor("a", a, ndim=(1, 2))
-    b = _validate.tensor("b", b, ndim=(1, 2))
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(
             f"a and b must have vectors of the same length, got a of shape {tuple(a.shape)} "
@@ -118,6 +112,7 @@ def cosine_similarity(a, b) -> torch.Tensor:
 _EULER_GAMMA = 0.5772156649015329
 
 
+@_validate.arguments(t=_validate.Tensor(convert=False), n=_validate.Int(2))
 def dot_product_density(t, n: int) -> torch.Tensor:
     """The exact density of the dot product of two independent uniform unit vectors in R^n.
 
@@ -142,14 +137,8 @@ def dot_product_density(t, n: int) -> torch.Tensor:
     >>> round(dot_product_density(0.0, 3).item(), 6)  # uniform on [-1, 1] in three dimensions
     0.5
     """
-    n = _validate.positive_int("n", n, minimum=2)
     was_tensor = isinstance(t, torch.Tensor) and t.is_floating_point()
-    if not isinstance(t, torch.Tensor):
-        try:
-            t = torch.as_tensor(t, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise ValueError(f"t must be a number, array or tensor, got {type(t).__name__}") from error
-    t = _validate.tensor("t", t)
+    t = torch.as_tensor(t, dtype=None if was_tensor else torch.float64)
     t64 = t.double()
     log_constant = math.lgamma(n / 2) - 0.5 * math.log(math.pi) - math.lgamma((n - 1) / 2)
     inside = t64.abs() < 1
@@ -159,6 +148,7 @@ def dot_product_density(t, n: int) -> torch.Tensor:
     return density.to(t.dtype) if was_tensor else density
 
 
+@_validate.arguments(eps=_validate.Real(0, low_open=True), n=_validate.Int(1))
 def dot_product_tail_bound(eps, n: int) -> float:
     """The Gaussian-type tail bound P(|u·v| ≥ eps) ≤ 2 exp(−n eps² / 2) for random unit vectors u, v in R^n.
 
@@ -170,11 +160,10 @@ def dot_product_tail_bound(eps, n: int) -> float:
     >>> round(dot_product_tail_bound(0.1, 1000), 4)
     0.0135
     """
-    n = _validate.positive_int("n", n)
-    eps = _validate_eps(eps, upper=None)
     return 2 * math.exp(-n * eps * eps / 2)  # (eps * eps is inf, not an OverflowError, for a huge eps)
 
 
+@_validate.arguments(V=_validate.Tensor(min_ndim=2))
 def coherence(V) -> torch.Tensor:
     """The coherence of a set of vectors: the largest off-diagonal |cos| between the **rows** of `V`.
 
@@ -191,8 +180,7 @@ def coherence(V) -> torch.Tensor:
     >>> coherence(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
     tensor(0.7071)
     """
-    V = _validate.tensor("V", V)
-    if V.ndim < 2 or V.shape[-2] < 2:
+    if V.shape[-2] < 2:
         raise ValueError(f"V must have shape (k, n) with k >= 2 vectors as its rows, got shape {tuple(V.shape)}")
     norms = V.norm(dim=-1, keepdim=True)  # (..., k, 1)
     if (norms == 0).any():
@@ -204,6 +192,7 @@ def coherence(V) -> torch.Tensor:
     return cos.masked_fill(~off_diagonal, 0.0).amax(dim=(-1, -2))
 
 
+@_validate.arguments(k=_validate.Int(1), n=_validate.Int(1))
 def welch_bound(k: int, n: int) -> float:
     """The Welch bound: no k unit vectors in R^n have coherence below √((k − n) / (n (k − 1))).
 
@@ -215,13 +204,12 @@ def welch_bound(k: int, n: int) -> float:
     >>> welch_bound(3, 2)  # three unit vectors in the plane: 120° apart, |cos| = 1/2
     0.5
     """
-    k = _validate.positive_int("k", k)
-    n = _validate.positive_int("n", n)
     if k <= n:
         return 0.0
     return math.sqrt((k - n) / (n * (k - 1)))
 
 
+@_validate.arguments(n=_validate.Int(1))
 def regular_simplex(n: int) -> torch.Tensor:
     """The n + 1 unit vertices of a regular simplex centred at the origin of R^n, as the rows of (n + 1, n).
 
@@ -233,7 +221,6 @@ def regular_simplex(n: int) -> torch.Tensor:
     >>> [round(v, 4) for v in (S @ S.T)[0].tolist()]
     [1.0, -0.5, -0.5]
     """
-    n = _validate.positive_int("n", n)
     _validate.fits_in_memory("n", 4 * 8 * (n + 1) ** 2)
     # Centre the n + 1 standard basis vectors of R^(n+1); they then span an n-dimensional subspace, whose
     # orthonormal basis (from QR) gives coordinates in R^n.
@@ -243,6 +230,7 @@ def regular_simplex(n: int) -> torch.Tensor:
     return simplex / simplex.norm(dim=1, keepdim=True)
 
 
+@_validate.arguments(k=_validate.Int(2), n=_validate.Int(1), order=_validate.Int(1, 2))
 def coherence_estimate(k: int, n: int, order: int = 2) -> float:
     """The typical coherence of k independent uniform unit vectors in R^n.
 
@@ -258,10 +246,6 @@ def coherence_estimate(k: int, n: int, order: int = 2) -> float:
     >>> round(coherence_estimate(1000, 256, order=1), 3), round(coherence_estimate(1000, 256), 3)
     (0.329, 0.297)
     """
-    k = _validate.positive_int("k", k, minimum=2)
-    n = _validate.positive_int("n", n)
-    if isinstance(order, bool) or order not in (1, 2):
-        raise ValueError(f"order must be 1 (leading term) or 2 (with the next corrections), got {order!r}")
     if order == 1:
         return math.sqrt(4 * math.log(k) / n)
     pairs = k * (k - 1) / 2
@@ -270,6 +254,7 @@ def coherence_estimate(k: int, n: int, order: int = 2) -> float:
     return math.sqrt(1 - math.exp(-exponent / n))
 
 
+@_validate.arguments(n_points=_validate.Int(1), eps=_validate.Real(0, 1, low_open=True, high_open=True))
 def jl_min_dim(n_points: int, eps: float) -> int:
     """The Johnson–Lindenstrauss dimension: a Gaussian random projection of `n_points` points to this many
     dimensions keeps every pairwise distance within a factor (1 ± eps) with good probability.
@@ -282,14 +267,13 @@ def jl_min_dim(n_points: int, eps: float) -> int:
     >>> jl_min_dim(1_000, 0.1)
     5920
     """
-    n_points = _validate.positive_int("n_points", n_points)
-    eps = _validate_eps(eps, upper=1.0)
     denominator = eps**2 / 2 - eps**3 / 3  # as scikit-learn writes it, so the two agree exactly
     if denominator <= 0 or not math.isfinite(4 * math.log(n_points) / denominator):
         raise ValueError(f"eps is too small: eps²/2 − eps³/3 underflows for eps = {eps!r}; pass eps >= 1e-150")
     return int(4 * math.log(n_points) / denominator)
 
 
+@_validate.arguments(n=_validate.Int(1), eps=_validate.Real(0, low_open=True))
 def almost_orthogonal_count(n: int, eps: float) -> float:
     """How many random unit vectors in R^n fit with every pairwise |cos| < eps, by the union bound: exp(n eps²/4).
 
@@ -301,14 +285,13 @@ def almost_orthogonal_count(n: int, eps: float) -> float:
     >>> round(almost_orthogonal_count(1_000, 0.2))
     22026
     """
-    n = _validate.positive_int("n", n)
-    eps = _validate_eps(eps, upper=None)
     exponent = n * eps * eps / 4
     if exponent > math.log(torch.finfo(torch.float64).max):
         raise ValueError(f"n and eps are too large: exp(n eps²/4) = exp({exponent:.4g}) overflows a float")
     return math.exp(exponent)
 
 
+@_validate.arguments(X=_validate.Tensor(ndim=2), n_components=_validate.Int(1), **_validate.RANDOMNESS)
 def random_projection(X, n_components: int, *, seed=None, generator=None) -> torch.Tensor:
     """Project the rows of X (N, d) to `n_components` dimensions with a Gaussian matrix scaled by 1/√n_components.
 
@@ -320,14 +303,22 @@ def random_projection(X, n_components: int, *, seed=None, generator=None) -> tor
     >>> random_projection(torch.ones(5, 100), 20, seed=0).shape
     torch.Size([5, 20])
     """
-    X = _validate.tensor("X", X, ndim=2)
-    n_components = _validate.positive_int("n_components", n_components)
     _validate.fits_in_memory("n_components", 8 * n_components * (X.shape[0] + X.shape[1]) * 2)
     gen = _validate.generator(seed, generator)
     R = torch.randn(X.shape[1], n_components, generator=gen, dtype=torch.float64)  # (d, n_components)
     return ((X.double().cpu() @ R) / math.sqrt(n_components)).to(device=X.device, dtype=X.dtype)
 
 
+@_validate.arguments(
+    k=_validate.Int(2),
+    n=_validate.Int(1),
+    steps=_validate.Int(1),
+    lr=_validate.Real(0, low_open=True),
+    power=_validate.Real(2, 128),
+    device=_validate.Device(),
+    progress=_validate.Flag(),
+    **_validate.RANDOMNESS,
+)
 def pack_unit_vectors(
     k: int,
     n: int,
@@ -369,15 +360,9 @@ def pack_unit_vectors(
     >>> round(coherence(V).item(), 3)
     0.5
     """
-    k = _validate.positive_int("k", k, minimum=2)
-    n = _validate.positive_int("n", n)
-    steps = _validate.positive_int("steps", steps)
-    lr = _validate.real("lr", lr, 0, low_open=True)
-    power = _validate.real("power", power, 2, 128)
-    dev = _validate.device(device)
-    _validate.fits_in_memory("k and n", 6 * 8 * k * (k + n), dev, hint="pass a smaller k or n")
+    _validate.fits_in_memory("k and n", 6 * 8 * k * (k + n), device, hint="pass a smaller k or n")
     start = random_unit_vectors(k, n, seed=seed, generator=generator)
-    packing = _Packing(start.double().to(dev), steps, power)
+    packing = _Packing(start.double().to(device), steps, power)
     engine.fit(packing, lambda n_batch, gen: None, steps, 1, lr, before_update=packing.keep_best,
                after_update=packing.renormalise, progress=progress, threads=engine.threads_for(k * k * n),
                desc="packing")  # fmt: skip
@@ -412,11 +397,3 @@ class _Packing(torch.nn.Module):
     def renormalise(self, step: int, _adam) -> None:
         self.V.data /= self.V.data.norm(dim=1, keepdim=True)
         self.step = step + 1
-
-
-def _validate_eps(eps, upper: float | None) -> float:
-    if (isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or not eps > 0
-            or (upper and not eps < upper)):  # fmt: skip
-        wanted = f"a number in (0, {upper:g})" if upper else "a positive number"
-        raise ValueError(f"eps must be {wanted}, got {eps!r}")
-    return float(eps)

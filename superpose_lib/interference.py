@@ -18,32 +18,27 @@ import torch
 
 from . import _validate
 
+# The declarations the functions below share.
+_W = _validate.Tensor(ndim=2)  # (n, k): feature directions as columns
+_PROBABILITY = _validate.Real(0, 1, low_open=True)
+_IMPORTANCE = _validate.Tensor(ndim=1, nonempty=True)
 
-def _probability(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
-        raise ValueError(f"feature_probability must be a number in (0, 1], got {value!r}")
-    return float(value)
 
-
-def _feature_matrix(W) -> torch.Tensor:
-    W = _validate.tensor("W", W, ndim=2)
+def _feature_matrix(W: torch.Tensor) -> torch.Tensor:
     if 0 in W.shape:
         raise ValueError(f"W must have at least one dimension and one feature, got shape {tuple(W.shape)}")
     return W
 
 
-def _features(x, W: torch.Tensor, ndim=None) -> torch.Tensor:
+def _features(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     """Feature activations `x` (..., k) to match W (n, k), in W's dtype."""
-    x = _validate.tensor("x", x, ndim)
     if x.ndim == 0 or x.shape[-1] != W.shape[1]:
         raise ValueError(f"x must have one entry per feature (W has {W.shape[1]} columns), got shape {tuple(x.shape)}")
     return x.to(W.dtype)
 
 
-def _importance(importance, k: int | None = None) -> torch.Tensor:
-    importance = _validate.tensor("importance", importance, ndim=1).double()
-    if importance.shape[0] == 0:
-        raise ValueError("importance must have at least one entry (one per feature)")
+def _importance(importance: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    importance = importance.double()
     if k is not None and importance.shape[0] != k:
         raise ValueError(
             f"importance must have one entry per feature ({k}, the columns of W), got {importance.shape[0]}"
@@ -53,6 +48,9 @@ def _importance(importance, k: int | None = None) -> torch.Tensor:
     return importance
 
 
+@_validate.arguments(
+    n_samples=_validate.Int(1), k=_validate.Int(1), feature_probability=_PROBABILITY, **_validate.RANDOMNESS
+)
 def sparse_features(n_samples: int, k: int, feature_probability: float, *, seed=None, generator=None):
     """A batch of sparse features, shape (n_samples, k): each entry is 0 with probability 1 − feature_probability,
     else uniform on [0, 1].
@@ -63,9 +61,7 @@ def sparse_features(n_samples: int, k: int, feature_probability: float, *, seed=
     >>> x.shape, round((x > 0).float().mean().item(), 2)
     (torch.Size([1000, 50]), 0.1)
     """
-    n_samples = _validate.positive_int("n_samples", n_samples)
-    k = _validate.positive_int("k", k)
-    p = _probability(feature_probability)
+    p = feature_probability
     _validate.fits_in_memory("n_samples and k", 3 * 4 * n_samples * k, hint="pass a smaller n_samples or k")
     gen = _validate.generator(seed, generator)
     values = torch.rand(n_samples, k, generator=gen)  # (n_samples, k)
@@ -73,6 +69,12 @@ def sparse_features(n_samples: int, k: int, feature_probability: float, *, seed=
     return values * present
 
 
+@_validate.arguments(
+    W=_W,
+    x=_validate.Tensor(),
+    bias=_validate.Optional(_validate.Tensor(ndim=(0, 1), convert=False)),
+    activation=_validate.Choice("linear", "relu"),
+)
 def readout(W, x, bias=None, activation: str = "linear") -> torch.Tensor:
     """Write x into the hidden space and read every feature back: act(Wᵀ W x + bias).
 
@@ -97,11 +99,9 @@ def readout(W, x, bias=None, activation: str = "linear") -> torch.Tensor:
     """
     W = _feature_matrix(W)
     x = _features(x, W)
-    activation = _validate.choice("activation", activation, ("linear", "relu"))
     if bias is not None:
-        if isinstance(bias, numbers.Real) and not isinstance(bias, bool):
-            bias = torch.tensor(float(bias), dtype=torch.float64)  # a number keeps its precision
-        bias = _validate.tensor("bias", bias, ndim=(0, 1))
+        bias = torch.as_tensor(bias, dtype=torch.float64 if isinstance(bias, numbers.Real) else None)  # a number
+        # keeps its precision
         if bias.ndim == 1 and bias.shape[0] != W.shape[1]:
             raise ValueError(f"bias must be a number or one entry per feature ({W.shape[1]}), got {tuple(bias.shape)}")
     out = (x @ W.T) @ W  # (..., n) then (..., k)
@@ -110,6 +110,7 @@ def readout(W, x, bias=None, activation: str = "linear") -> torch.Tensor:
     return torch.relu(out) if activation == "relu" else out
 
 
+@_validate.arguments(W=_W, x=_validate.Tensor())
 def interference(W, x) -> torch.Tensor:
     """The interference terms Σ_{i≠j} (wᵢ·wⱼ) xᵢ for every feature j, shape (..., k).
 
@@ -126,6 +127,7 @@ def interference(W, x) -> torch.Tensor:
     return x @ off_diagonal  # gram is symmetric: (x @ G)ⱼ = Σᵢ xᵢ Gᵢⱼ
 
 
+@_validate.arguments(W=_W, feature_probability=_PROBABILITY)
 def expected_readout_error(W, feature_probability: float) -> torch.Tensor:
     """The exact expected squared error of the linear readout, E[(x̂ⱼ − xⱼ)²], for every feature j, shape (k,).
 
@@ -142,12 +144,13 @@ def expected_readout_error(W, feature_probability: float) -> torch.Tensor:
     tensor([0., 0., 0.], dtype=torch.float64)
     """
     W = _feature_matrix(W).double()
-    p = _probability(feature_probability)
+    p = feature_probability
     a = W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)  # (k, k); column j is aⱼ
     squares = (a**2).sum(dim=0)
     return p / 3 * squares + p**2 / 4 * (a.sum(dim=0) ** 2 - squares)
 
 
+@_validate.arguments(W=_W, x=_validate.Tensor(ndim=2), biases=_validate.Each(_validate.Real()))
 def bias_tradeoff(W, x, biases) -> torch.Tensor:
     """Squared error of the ReLU readout ReLU(WᵀW x + b) for each bias b, split by where it comes from.
 
@@ -169,10 +172,9 @@ def bias_tradeoff(W, x, biases) -> torch.Tensor:
             [0.2500, 0.0000]], dtype=torch.float64)
     """
     W = _feature_matrix(W).double()
-    x = _features(x, W, ndim=2)
+    x = _features(x, W)
     if x.shape[0] == 0:
         raise ValueError("x must hold at least one sample (a row)")
-    biases = [_validate.real("biases", b) for b in _validate.Each(lambda name, b: b)("biases", biases)]
     clean = readout(W, x)  # (n_samples, k), before bias and ReLU
     active = x > 0
     rows = []
@@ -182,6 +184,14 @@ def bias_tradeoff(W, x, biases) -> torch.Tensor:
     return torch.stack(rows)
 
 
+@_validate.arguments(
+    W=_W,
+    b=_validate.Tensor(ndim=1),
+    feature_probability=_PROBABILITY,
+    importance=_IMPORTANCE,
+    n_samples=_validate.Int(1),
+    **_validate.RANDOMNESS,
+)
 def expected_loss(W, b, feature_probability: float, importance, *, n_samples: int = 100_000, seed=None, generator=None):
     """Monte Carlo estimate of the toy model's loss for a given arrangement: the importance-weighted squared error
     of x̂ = ReLU(WᵀW x + b), averaged over features (as `ToyModel.loss`) and over `n_samples` samples.
@@ -199,25 +209,22 @@ def expected_loss(W, b, feature_probability: float, importance, *, n_samples: in
     W = _feature_matrix(W).double()
     k = W.shape[1]
     importance = _importance(importance, k)
-    b = _validate.tensor("b", b, ndim=1).double()
+    b = b.double()
     if b.shape[0] != k:
         raise ValueError(f"b must have one entry per feature ({k}, the columns of W), got {b.shape[0]}")
-    p = _probability(feature_probability)
-    n_samples = _validate.positive_int("n_samples", n_samples)
-    x = sparse_features(n_samples, k, p, seed=seed, generator=generator).double()
+    x = sparse_features(n_samples, k, feature_probability, seed=seed, generator=generator).double()
     error = (readout(W, x, b, activation="relu") - x) ** 2  # (n_samples, k)
     return (error * importance).mean().item()
 
 
+@_validate.arguments(k=_validate.Int(1), n=_validate.Int(1), feature_probability=_PROBABILITY)
 def dedicated_arrangement(k: int, n: int, feature_probability: float):
     """ "Dedicate n dimensions to the top n features": W (n, k) is the identity on features 0..n−1 (ordered by
     importance) and zero elsewhere; every dropped feature gets the bias p/2, its best constant guess.
 
     Returns (W, b) with shapes (n, k) and (k,), float64.
     """
-    k = _validate.positive_int("k", k)
-    n = _validate.positive_int("n", n)
-    p = _probability(feature_probability)
+    p = feature_probability
     _validate.fits_in_memory("k and n", 8 * n * k, hint="pass a smaller k or n")
     kept = min(n, k)
     W = torch.zeros(n, k, dtype=torch.float64)
@@ -227,6 +234,7 @@ def dedicated_arrangement(k: int, n: int, feature_probability: float):
     return W, b
 
 
+@_validate.arguments(k=_validate.Int(1), n=_validate.Int(1), feature_probability=_PROBABILITY)
 def antipodal_arrangement(k: int, n: int, feature_probability: float):
     """A superposed arrangement: features 2d and 2d+1 share dimension d with opposite signs (antipodal pairs), so
     2n features fit in n dimensions; the ReLU removes their (negative) interference unless both are on at once.
@@ -234,9 +242,7 @@ def antipodal_arrangement(k: int, n: int, feature_probability: float):
 
     Returns (W, b) with shapes (n, k) and (k,), float64.
     """
-    k = _validate.positive_int("k", k)
-    n = _validate.positive_int("n", n)
-    p = _probability(feature_probability)
+    p = feature_probability
     _validate.fits_in_memory("k and n", 8 * n * k, hint="pass a smaller k or n")
     W = torch.zeros(n, k, dtype=torch.float64)
     kept = min(2 * n, k)
@@ -251,6 +257,7 @@ def _dropped_loss(p: float) -> float:
     return p / 3 - p**2 / 4  # the variance of a feature, the error of its best constant guess p/2
 
 
+@_validate.arguments(importance=_IMPORTANCE, n=_validate.Int(1), feature_probability=_PROBABILITY)
 def dedicated_loss(importance, n: int, feature_probability: float) -> float:
     """The exact loss of `dedicated_arrangement`: Σ_{i ≥ n} Iᵢ (p/3 − p²/4) / k (features sorted by importance).
 
@@ -260,11 +267,11 @@ def dedicated_loss(importance, n: int, feature_probability: float) -> float:
     0.0417
     """
     importance = _importance(importance)
-    n = _validate.positive_int("n", n)
-    p = _probability(feature_probability)
+    p = feature_probability
     return (importance[n:].sum() * _dropped_loss(p) / importance.shape[0]).item()
 
 
+@_validate.arguments(importance=_IMPORTANCE, n=_validate.Int(1), feature_probability=_PROBABILITY)
 def antipodal_loss(importance, n: int, feature_probability: float) -> float:
     """The exact loss of `antipodal_arrangement`. A pair (a, b) on one dimension reads back ReLU(xₐ − x_b) and
     ReLU(x_b − xₐ): alone, each is exact; both on (probability p²), each is off by min(xₐ, x_b), whose mean
@@ -276,8 +283,7 @@ def antipodal_loss(importance, n: int, feature_probability: float) -> float:
     0.00167
     """
     importance = _importance(importance)
-    n = _validate.positive_int("n", n)
-    p = _probability(feature_probability)
+    p = feature_probability
     k = importance.shape[0]
     kept = min(2 * n, k)
     paired = importance[: kept - kept % 2].sum()  # an odd feature out has a dimension to itself: exact
@@ -285,6 +291,7 @@ def antipodal_loss(importance, n: int, feature_probability: float) -> float:
     return ((paired * p**2 / 6 + dropped * _dropped_loss(p)) / k).item()
 
 
+@_validate.arguments(importance=_IMPORTANCE, n=_validate.Int(1))
 def crossover_density(importance, n: int) -> float:
     """The feature probability below which the antipodal arrangement beats the dedicated one.
 
@@ -298,7 +305,6 @@ def crossover_density(importance, n: int) -> float:
     0.5714
     """
     importance = _importance(importance)
-    n = _validate.positive_int("n", n)
     kept = min(2 * n, importance.shape[0])
     gained = importance[n:kept].sum().item()  # A − C
     paired = importance[: kept - kept % 2].sum().item()  # B

@@ -12,6 +12,7 @@ import torch
 from . import _validate
 
 
+@_validate.arguments(x=_validate.Tensor(min_ndim=1), dim=_validate.Int(None))
 def kurtosis(x, dim: int = 0) -> torch.Tensor:
     """Pearson kurtosis ``E[(x − μ)⁴] / σ⁴`` along `dim` (not the excess kurtosis: a Gaussian gives 3).
 
@@ -32,10 +33,6 @@ def kurtosis(x, dim: int = 0) -> torch.Tensor:
     >>> round(kurtosis(torch.tensor([-1.0, 1.0, -1.0, 1.0])).item(), 6)  # two equal spikes: the minimum, 1
     1.0
     """
-    x = _validate.tensor("x", x)
-    dim = _validate.positive_int("dim", dim, minimum=-x.ndim) if x.ndim else dim
-    if x.ndim == 0:
-        raise ValueError("x must have at least one dimension (the samples), got a scalar")
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"dim must be between {-x.ndim} and {x.ndim - 1} for x of shape {tuple(x.shape)}, got {dim}")
     if x.shape[dim] < 2:
@@ -45,9 +42,12 @@ def kurtosis(x, dim: int = 0) -> torch.Tensor:
     return centred.pow(4).mean(dim=dim) / variance.pow(2)
 
 
-def _feature_matrix(W) -> torch.Tensor:
-    W = _validate.tensor("W", W)
-    if W.ndim < 2 or W.shape[-2] == 0:
+# A feature matrix (..., d_hidden, n_features), as every metric of W declares it.
+_W = _validate.Tensor(min_ndim=2)
+
+
+def _feature_matrix(W: torch.Tensor) -> torch.Tensor:
+    if W.shape[-2] == 0:
         raise ValueError(f"W must have shape (..., d_hidden ≥ 1, n_features), got shape {tuple(W.shape)}")
     return W
 
@@ -61,6 +61,7 @@ def _gram(W: torch.Tensor) -> torch.Tensor:
     return W.transpose(-1, -2) @ W  # (..., n_features, n_features): Wᵢ·Wⱼ
 
 
+@_validate.arguments(W=_W)
 def feature_dimensionality(W) -> torch.Tensor:
     """Each feature's share of a hidden dimension: ``Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²`` (Elhage et al. 2022).
 
@@ -101,6 +102,7 @@ def feature_dimensionality(W) -> torch.Tensor:
     return torch.where(represented, value, 0.0).to(W.dtype)
 
 
+@_validate.arguments(W=_W)
 def dimensions_per_feature(W) -> torch.Tensor:
     """Hidden dimensions per represented feature: ``d_hidden / ‖W‖_F²``, of shape (...,); inf for an all-zero W.
 
@@ -116,6 +118,7 @@ def dimensions_per_feature(W) -> torch.Tensor:
     return W.shape[-2] / W.pow(2).sum(dim=(-2, -1))
 
 
+@_validate.arguments(W=_W)
 def superposition(W) -> torch.Tensor:
     """How much each feature shares its direction with the others: ``Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²``, of shape (..., n_features).
 
@@ -133,6 +136,7 @@ def superposition(W) -> torch.Tensor:
     return torch.where(squared_norms > 0, overlap / squared_norms.clamp_min(1e-30), 0.0)
 
 
+@_validate.arguments(W=_W, threshold=_validate.Real(0, low_open=True))
 def n_represented(W, threshold: float = 0.5) -> torch.Tensor:
     """How many features the model represents: the columns of W longer than `threshold`, of shape (...,).
 
@@ -143,10 +147,10 @@ def n_represented(W, threshold: float = 0.5) -> torch.Tensor:
     >>> n_represented(torch.tensor([[1.0, 0.05, -0.9]]))
     tensor(2)
     """
-    threshold = _validate.real("threshold", threshold, 0, low_open=True)
     return (_feature_matrix(W).norm(dim=-2) > threshold).sum(dim=-1)
 
 
+@_validate.arguments(W=_W, threshold=_validate.Real(0, low_open=True))
 def antipodal_pairs(W, threshold: float = 0.5) -> torch.Tensor:
     """How many antipodal pairs the model forms: unordered pairs of represented features (length above
     `threshold`) whose cosine is below −0.9, of shape (...,).
@@ -156,7 +160,6 @@ def antipodal_pairs(W, threshold: float = 0.5) -> torch.Tensor:
     >>> antipodal_pairs(torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]))  # one pair and a loner
     tensor(1)
     """
-    threshold = _validate.real("threshold", threshold, 0, low_open=True)
     W = _feature_matrix(W)
     norms = W.norm(dim=-2)  # (..., n_features)
     cos = _gram(W) / (norms.unsqueeze(-1) * norms.unsqueeze(-2)).clamp_min(1e-12)
@@ -165,6 +168,7 @@ def antipodal_pairs(W, threshold: float = 0.5) -> torch.Tensor:
     return pairs.triu(diagonal=1).sum(dim=(-2, -1))
 
 
+@_validate.arguments(learned=_validate.Tensor(min_ndim=2), true=_validate.Tensor(min_ndim=2), absolute=_validate.Flag())
 def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
     """Mean max cosine similarity: for each true feature, its best match among the learned ones, averaged.
 
@@ -188,10 +192,7 @@ def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
     >>> mmcs(2 * true[:, [2, 0, 1]], true)  # rescaled and permuted: all found
     tensor(1.)
     """
-    learned = _validate.tensor("learned", learned)
-    true = _validate.tensor("true", true)
-    absolute = _validate.flag("absolute", absolute)
-    if learned.ndim < 2 or true.ndim < 2 or learned.shape[-1] == 0 or true.shape[-1] == 0:
+    if learned.shape[-1] == 0 or true.shape[-1] == 0:
         raise ValueError(
             f"learned and true must have shape (..., d, n) with directions as columns, "
             f"got shapes {tuple(learned.shape)} and {tuple(true.shape)}"
@@ -211,6 +212,7 @@ def mmcs(learned, true, absolute: bool = False) -> torch.Tensor:
     return cos.max(dim=-1).values.mean(dim=-1)
 
 
+@_validate.arguments(x=_validate.Tensor(ndim=2), x_hat=_validate.Tensor(ndim=2))
 def explained_variance(x, x_hat) -> torch.Tensor:
     """Share of the data's variance a reconstruction explains: ``1 − Σ‖x − x̂‖² / Σ‖x − mean(x)‖²``.
 
@@ -227,8 +229,6 @@ def explained_variance(x, x_hat) -> torch.Tensor:
     >>> explained_variance(x, x * torch.tensor([1.0, 0.0]))  # the first coordinate only: 2 of 10
     tensor(0.2000)
     """
-    x = _validate.tensor("x", x, ndim=2)
-    x_hat = _validate.tensor("x_hat", x_hat, ndim=2)
     if x.shape != x_hat.shape or x.shape[0] < 2:
         raise ValueError(
             f"x and x_hat must have the same shape (N, d) with N ≥ 2, got {tuple(x.shape)} and {tuple(x_hat.shape)}"

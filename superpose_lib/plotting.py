@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import matplotlib.axes
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from . import _validate as _v
+
+# Every panel takes the axes to draw on (a new figure when None) and a title (a default one when None).
+_PANEL = {"ax": _v.Optional(_v.Instance(matplotlib.axes.Axes, what="matplotlib Axes")), "title": _v.Optional(_v.Text())}
 
 
 def _axes(ax, figsize=(4, 4)):
@@ -21,7 +25,13 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-@_v.arguments(W=_v.Tensor(2, nonempty=True), labels=_v.Optional(_v.Each(_v.Text(or_number=True))))  # fmt: skip
+@_v.arguments(
+    W=_v.Tensor(2, nonempty=True),
+    labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
+    limit=_v.Optional(_v.Real(0, low_open=True)),
+    colors=_v.Optional(_v.Each(_v.Instance(object, what="matplotlib colour"))),
+    **_PANEL,
+)
 def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, colors=None):
     """Draw the columns of a (2, n_features) matrix W as arrows from the origin, with the unit circle.
 
@@ -35,9 +45,7 @@ def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, color
         raise ValueError(f"W must have shape (2, n_features) to be drawn in the plane, got {W.shape}")
     if labels is not None and len(labels) != W.shape[1]:
         raise ValueError(f"labels must have one entry per feature (column of W: {W.shape[1]}), got {len(labels)}")
-    if limit is not None and not (isinstance(limit, (int, float)) and np.isfinite(limit) and limit > 0):
-        raise ValueError(f"limit must be a positive number (the half-width of both axes) or None, got {limit!r}")
-    if colors is not None and (isinstance(colors, str) or not hasattr(colors, "__len__") or len(colors) != W.shape[1]):
+    if colors is not None and len(colors) != W.shape[1]:
         raise ValueError(f"colors must be a sequence of one colour per feature ({W.shape[1]}), got {colors!r}")
     ax = _axes(ax)
     angle = np.linspace(0, 2 * np.pi, 200)
@@ -56,8 +64,14 @@ def feature_directions_2d(W, ax=None, title=None, labels=None, limit=None, color
     return ax
 
 
-@_v.arguments(matrix=_v.Tensor(), labels=_v.Optional(_v.Each(_v.Text(or_number=True))), vmin=_v.Real(), vmax=_v.Real(),
-                     annotate=_v.Flag())  # fmt: skip
+@_v.arguments(
+    matrix=_v.Tensor(),
+    labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
+    vmin=_v.Real(),
+    vmax=_v.Real(),
+    annotate=_v.Flag(),
+    **_PANEL,
+)
 def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax=1.0, annotate=True):
     """A square heatmap (cosines, WᵀW, ...) with a diverging colour map centred on 0."""
     matrix = _numpy(matrix)
@@ -83,8 +97,15 @@ def similarity_heatmap(matrix, labels=None, ax=None, title=None, vmin=-1.0, vmax
 # Chapter 02
 
 
-@_v.arguments(images=_v.Tensor(), ncols=_v.Int(1), labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
-                     image_shape=_v.Each(_v.Int(1), length=2), symmetric=_v.Flag())  # fmt: skip
+@_v.arguments(
+    images=_v.Tensor(),
+    ncols=_v.Int(1),
+    labels=_v.Optional(_v.Each(_v.Text(or_number=True))),
+    image_shape=_v.Each(_v.Int(1), length=2),
+    symmetric=_v.Flag(),
+    cmap=_v.Text(),
+    **_PANEL,
+)
 def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(8, 8), cmap="gray_r", symmetric=False):
     """Tile small images (e.g. 8 × 8 digits or a neuron's input weights) into one grid on `ax`.
 
@@ -142,8 +163,16 @@ def image_grid(images, ncols=10, labels=None, ax=None, title=None, image_shape=(
 # Chapter 04
 
 
-@_v.arguments(dots=_v.Tensor(), n=_v.Int(1), eps=_v.Optional(_v.Real(0, 1, low_open=True)), bins=_v.Int(1, 10**5),
-                     xlim=_v.Optional(_v.Each(_v.Real(), length=2)))  # fmt: skip
+@_v.arguments(
+    dots=_v.Tensor(),
+    n=_v.Int(1),
+    eps=_v.Optional(_v.Real(0, 1, low_open=True)),
+    bins=_v.Int(1, 1_000),
+    xlim=_v.Optional(_v.Each(_v.Real(), length=2)),
+    color=_v.Text(),
+    label=_v.Optional(_v.Text()),
+    **_PANEL,
+)
 def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=None, color="tab:blue", label=None):
     """Histogram (as a density) of sampled dot products `dots` of unit vectors in R^n, with the exact density
     `geometry.dot_product_density` drawn over it and, when `eps` is given, the band |t| < eps shaded.
@@ -174,8 +203,14 @@ def dot_product_histogram(dots, n, ax=None, eps=None, bins=60, title=None, xlim=
     return ax
 
 
-@_v.arguments(n=_v.Int(1), measured=_v.Optional(_v.Tensor(1)),
-                     k_range=_v.Optional(_v.Each(_v.Int(2), length=2)), spread=_v.Optional(_v.Tensor(1)))  # fmt: skip
+@_v.arguments(
+    n=_v.Int(1),
+    measured=_v.Optional(_v.Tensor(1)),
+    k_range=_v.Optional(_v.Each(_v.Int(2), length=2)),
+    spread=_v.Optional(_v.Tensor(1)),
+    ks=_v.Tensor(1, nonempty=True),
+    **_PANEL,
+)
 def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, spread=None):
     """The coherence of k random unit vectors in R^n against k: the leading-order law √(4 ln k / n), the
     second-order estimate and the Welch bound, with `measured` values (one per k, optional) as dots and, when
@@ -184,9 +219,11 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, 
     The curves span `k_range` = (k_min, k_max), by default the range of `ks` (pass it when `ks` is one k)."""
     from .geometry import coherence_estimate, welch_bound
 
-    ks = np.asarray(ks)
-    if ks.ndim != 1 or ks.size == 0 or ks.dtype.kind not in "iuf" or not np.isfinite(ks).all() or (ks < 2).any():
-        raise ValueError(f"ks must be a non-empty 1-D list of numbers of vectors >= 2, got {ks!r}")
+    ks = _numpy(ks)
+    if (ks < 2).any():
+        raise ValueError(f"ks must be numbers of vectors >= 2, got {ks!r}")
+    if k_range is None and ks.min() == ks.max():
+        raise ValueError(f"ks must hold at least two different k to span the curves, got {ks!r}; or pass k_range")
     low, high = (ks.min(), ks.max()) if k_range is None else k_range
     if not 2 <= low < high:
         raise ValueError(f"k_range must be (k_min, k_max) with 2 <= k_min < k_max, got {k_range!r}")
@@ -218,7 +255,12 @@ def coherence_versus_k(n, ks, measured=None, ax=None, title=None, k_range=None, 
 # Chapter 06
 
 
-@_v.arguments(W=_v.Tensor())  # fmt: skip
+@_v.arguments(
+    W=_v.Tensor(),
+    vmax=_v.Optional(_v.Real(0, low_open=True)),
+    colorbar=_v.Either(_v.Flag(), _v.Each(_v.Instance(matplotlib.axes.Axes, what="matplotlib Axes"))),
+    **_PANEL,
+)
 def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
     """Elhage et al.'s per-feature bars: length ‖Wᵢ‖, colour how much the feature shares its direction.
 
@@ -250,17 +292,13 @@ def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
     overlap = superposition(W).numpy()
     if vmax is None:
         vmax = max(1.0, float(overlap[norms > 0.5].max(initial=0.0)))
-    elif isinstance(vmax, bool) or not (isinstance(vmax, (int, float, np.number)) and np.isfinite(vmax) and vmax > 0):
-        raise ValueError(f"vmax must be a positive number (the top of the colour scale) or None, got {vmax!r}")
     scale = Normalize(0.0, vmax)
     ax = _axes(ax, figsize=(3, 0.25 * W.shape[1] + 1))
     ax.barh(np.arange(W.shape[1]), norms, color=plt.cm.plasma(scale(overlap)), edgecolor="0.3", linewidth=0.5)
     ax.set(ylim=(W.shape[1] - 0.5, -0.5), xlabel="‖Wᵢ‖", ylabel="feature (by importance)")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if colorbar is not False:
-        beside = [ax] if colorbar is True else list(np.ravel(np.asarray(colorbar, dtype=object)))
-        if not all(isinstance(other, plt.Axes) for other in beside) or not beside:
-            raise ValueError(f"colorbar must be True, False or a sequence of matplotlib Axes, got {colorbar!r}")
+        beside = [ax] if colorbar is True else colorbar  # the declared list of Axes
         mappable = plt.cm.ScalarMappable(norm=scale, cmap="plasma")
         ax.figure.colorbar(mappable, ax=beside, extend="max", label="Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)²")
     if title:
@@ -271,8 +309,13 @@ def feature_norm_bars(W, ax=None, title=None, vmax=None, colorbar=True):
 # Chapter 07
 
 
-@_v.arguments(phases=_v.Tensor(2), relative_importance=_v.Tensor(1), density=_v.Tensor(1),
-                     names=_v.Optional(_v.Each(_v.Text(), length=3)))  # fmt: skip
+@_v.arguments(
+    phases=_v.Tensor(2),
+    relative_importance=_v.Tensor(1),
+    density=_v.Tensor(1),
+    names=_v.Optional(_v.Each(_v.Text(), length=3)),
+    **_PANEL,
+)
 def phase_map(phases, relative_importance, density, ax=None, title=None, names=None):
     """Colour a (len(relative_importance), len(density)) grid of phase labels 0, 1, 2 on log-log axes."""
     from matplotlib.colors import ListedColormap
@@ -295,6 +338,7 @@ def phase_map(phases, relative_importance, density, ax=None, title=None, names=N
     return ax
 
 
+@_v.arguments(W=_v.Tensor(2, nonempty=True), min_weight=_v.Real(0), colorbar=_v.Flag(), **_PANEL)
 def neuron_weight_stacks(W, ax=None, title=None, min_weight=0.0, colorbar=True):
     """Elhage et al.'s neuron stack plot: one column per neuron, its input weights stacked, coloured by feature.
 
@@ -315,13 +359,6 @@ def neuron_weight_stacks(W, ax=None, title=None, min_weight=0.0, colorbar=True):
     from matplotlib.colors import Normalize
 
     W = _numpy(W)
-    if np.iscomplexobj(W) or W.ndim != 2 or 0 in W.shape or not np.isfinite(W).all():
-        raise ValueError(f"W must be a finite real array of shape (n_neurons, n_features), got shape {W.shape}")
-    number = isinstance(min_weight, (int, float, np.number)) and not isinstance(min_weight, bool)
-    if not (number and np.isfinite(min_weight) and min_weight >= 0):
-        raise ValueError(f"min_weight must be a number >= 0 (the smallest |weight| drawn), got {min_weight!r}")
-    if not isinstance(colorbar, bool):
-        raise ValueError(f"colorbar must be True or False, got {colorbar!r}")
     n_neurons = W.shape[0]
     drawn = np.abs(W) >= min_weight if min_weight > 0 else np.abs(W) > 0
     order = np.argsort(np.abs(W).argmax(axis=1), kind="stable")  # neurons by their main feature's importance
@@ -352,7 +389,7 @@ def neuron_weight_stacks(W, ax=None, title=None, min_weight=0.0, colorbar=True):
 # Chapter 08
 
 
-@_v.arguments(a=_v.Tensor(1), b=_v.Real())  # fmt: skip
+@_v.arguments(a=_v.Tensor(1), b=_v.Real(), **_PANEL)
 def l1_ball_meets_line(a, b, ax=None, title=None):
     """The solutions of a₁z₁ + a₂z₂ = b (a line), the smallest L1 ball (a diamond) and L2 ball (a circle)
     that touch it: the diamond touches at a corner, on an axis (a sparse solution); the circle does not."""
@@ -382,7 +419,7 @@ def l1_ball_meets_line(a, b, ax=None, title=None):
     return ax
 
 
-@_v.arguments(gaps=_v.Each(_v.Tensor(1)), bounds=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()))  # fmt: skip
+@_v.arguments(gaps=_v.Each(_v.Tensor(1)), bounds=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()), **_PANEL)
 def convergence_against_bounds(gaps, bounds, labels, ax=None, title=None):
     """Objective gaps F(z_t) − F* (one curve per method) on log–log axes, each with its bound dashed."""
     ax = _axes(ax, figsize=(5, 3.5))
@@ -398,8 +435,13 @@ def convergence_against_bounds(gaps, bounds, labels, ax=None, title=None):
     return ax
 
 
-@_v.arguments(success=_v.Tensor(2), deltas=_v.Tensor(1), rhos=_v.Tensor(1),
-                     theory=_v.Optional(_v.Each(_v.Tensor(1), length=2)))  # fmt: skip
+@_v.arguments(
+    success=_v.Tensor(2),
+    deltas=_v.Tensor(1),
+    rhos=_v.Tensor(1),
+    theory=_v.Optional(_v.Each(_v.Tensor(1), length=2)),
+    **_PANEL,
+)
 def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
     """Success rates on a (ρ, δ) grid as a heatmap (δ = n/N across, ρ = s/n up), with a curve over it.
 
@@ -423,7 +465,7 @@ def phase_diagram(success, deltas, rhos, theory=None, ax=None, title=None):
 # Chapter 10
 
 
-@_v.arguments(null=_v.Tensor(1), observed=_v.Real(), floor=_v.Optional(_v.Real()))  # fmt: skip
+@_v.arguments(null=_v.Tensor(1), observed=_v.Real(), floor=_v.Optional(_v.Real()), xlabel=_v.Text(), **_PANEL)
 def null_distribution_histogram(null, observed, floor=None, ax=None, title=None, xlabel="statistic"):
     """A statistic's random null distribution as a histogram, the observed value as a red line, and an optional
     floor (the least value any arrangement can reach) as a dashed black line."""
@@ -443,8 +485,14 @@ def null_distribution_histogram(null, observed, floor=None, ax=None, title=None,
     return ax
 
 
-@_v.arguments(d_hidden=_v.Tensor(1, nonempty=True), fractions=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
-                     reference=_v.Optional(_v.Each(lambda name, item: item, length=3)))  # fmt: skip
+@_v.arguments(
+    d_hidden=_v.Tensor(1, nonempty=True),
+    fractions=_v.Each(_v.Tensor(1)),
+    labels=_v.Each(_v.Text()),
+    reference=_v.Optional(_v.Each(_v.Either(_v.Tensor(1), _v.Text()), length=3)),
+    ylabel=_v.Text(),
+    **_PANEL,
+)
 def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None, ax=None, title=None,
                                      ylabel="fraction of represented features in superposition"):  # fmt: skip
     """One curve per setting (e.g. density) of a fraction against the hidden size; `reference` is an optional
@@ -464,8 +512,12 @@ def superposition_versus_hidden_size(d_hidden, fractions, labels, reference=None
     return ax
 
 
-@_v.arguments(p_values=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
-              alpha=_v.Real(0, 1, low_open=True, high_open=True))  # fmt: skip
+@_v.arguments(
+    p_values=_v.Each(_v.Tensor(1)),
+    labels=_v.Each(_v.Text()),
+    alpha=_v.Real(0, 1, low_open=True, high_open=True),
+    **_PANEL,
+)
 def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
     """Histograms of p-values on [0, 1], one outline per label, with the uniform density (a valid test at its
     null's boundary) as a dashed line and the level `alpha` as a dotted one."""
@@ -486,8 +538,13 @@ def p_value_histograms(p_values, labels, alpha=0.05, ax=None, title=None):
     return ax
 
 
-@_v.arguments(density=_v.Tensor(1), power=_v.Each(_v.Tensor(1)), labels=_v.Each(_v.Text()),
-                     alpha=_v.Real(0, 1, low_open=True, high_open=True))  # fmt: skip
+@_v.arguments(
+    density=_v.Tensor(1),
+    power=_v.Each(_v.Tensor(1)),
+    labels=_v.Each(_v.Text()),
+    alpha=_v.Real(0, 1, low_open=True, high_open=True),
+    **_PANEL,
+)
 def power_versus_density(density, power, labels, alpha=0.05, ax=None, title=None):
     """A test's rejection rate against feature density (log axis), one curve per label, with the level."""
     density = _numpy(density)
@@ -504,7 +561,7 @@ def power_versus_density(density, power, labels, alpha=0.05, ax=None, title=None
     return ax
 
 
-@_v.arguments(word=_v.Text(), parts=_v.Each(_v.Instance(dict, what="dict from atoms.decompose")))  # fmt: skip
+@_v.arguments(word=_v.Text(), parts=_v.Each(_v.Instance(dict, what="dict from atoms.decompose")), **_PANEL)
 def word_atoms_bars(word, parts, ax=None, title=None):
     """A word's sparse code as horizontal bars: one bar per atom, its coefficient, labelled by the atom's words.
 
@@ -524,7 +581,7 @@ def word_atoms_bars(word, parts, ax=None, title=None):
     return ax
 
 
-@_v.arguments(records=_v.Each(_v.Instance(dict, what="dict of scores")), x=_v.Text(), y=_v.Text())  # fmt: skip
+@_v.arguments(records=_v.Each(_v.Instance(dict, what="dict of scores")), x=_v.Text(), y=_v.Text(), **_PANEL)
 def tradeoff_scatter(records, x="explained_variance", y="coherence", ax=None, title=None):
     """One point per method, named in the legend: `records` are dicts with "method" and the two keys `x` and `y`.
 

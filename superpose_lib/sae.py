@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 
 import torch
 
@@ -45,6 +44,15 @@ ARCHITECTURES = ("relu", "topk")
 # --- the synthetic benchmark ---------------------------------------------------------------------------------
 
 
+@_validate.declare_init(
+    n_features=_validate.Int(1),
+    d=_validate.Int(1),
+    mean_active=_validate.Real(0, low_open=True),
+    decay=_validate.Real(0, 1, low_open=True),
+    device=_validate.Device(),
+    dtype=_validate.Instance(torch.dtype, what="torch.dtype"),
+    **_validate.RANDOMNESS,
+)
 class SyntheticFeatures:
     """Data with known features: ``x = Σᵢ cᵢ fᵢ`` for random unit-norm directions ``fᵢ`` in ``d`` dimensions.
 
@@ -80,25 +88,18 @@ class SyntheticFeatures:
 
     def __init__(self, n_features=128, d=64, *, mean_active=5.0, decay=0.99, seed=None, generator=None,
                  device=None, dtype=torch.float32):  # fmt: skip
-        self.n_features = _validate.positive_int("n_features", n_features)
-        self.d = _validate.positive_int("d", d)
+        self.n_features, self.d = n_features, d
         _validate.fits_in_memory(
             "n_features and d", 3 * 4 * self.n_features * self.d, device, hint="pass smaller sizes"
         )
-        if (
-            isinstance(mean_active, bool)
-            or not isinstance(mean_active, numbers.Real)
-            or not 0 < mean_active <= self.n_features
-        ):
+        if mean_active > self.n_features:
             raise ValueError(
                 f"mean_active must be a number in (0, n_features] = (0, {self.n_features}], got {mean_active!r}"
             )
-        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0 < decay <= 1:
-            raise ValueError(f"decay must be a number in (0, 1], got {decay!r}")
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-        self.mean_active, self.decay = float(mean_active), float(decay)
-        dev = _validate.device(device)
+        self.mean_active, self.decay = mean_active, decay
+        dev = device
         gen = _validate.generator(seed, generator)
         self.features = random_unit_vectors(self.n_features, self.d, generator=gen).T.contiguous().to(dev, dtype)
         self.probabilities = _capped_probabilities(self.n_features, self.mean_active, self.decay).to(dev, dtype)
@@ -116,6 +117,7 @@ class SyntheticFeatures:
         """Where the features live and samples are drawn."""
         return self.features.device
 
+    @_validate.arguments(n=_validate.Int(1), return_codes=_validate.Flag(), **_validate.RANDOMNESS)
     def sample(self, n, *, seed=None, generator=None, return_codes=False):
         """Draw `n` samples ``x = codes @ features.T``.
 
@@ -138,7 +140,6 @@ class SyntheticFeatures:
         >>> bool(torch.allclose(x, codes @ data.features.T)), bool(((codes >= 0) & (codes <= 1)).all())
         (True, True)
         """
-        n = _validate.positive_int("n", n)
         gen = (
             self._generator if seed is None and generator is None else _validate.generator(seed, generator, self.device)
         )
@@ -170,6 +171,16 @@ def _capped_probabilities(n: int, mean_active: float, decay: float) -> torch.Ten
 # --- the model -----------------------------------------------------------------------------------------------
 
 
+@_validate.declare_init(
+    d_input=_validate.Int(1),
+    d_latent=_validate.Either(_validate.Int(1), _validate.Each(_validate.Int(1))),
+    n_instances=_validate.Int(1),
+    l1_coeff=_validate.Either(_validate.Real(0), _validate.Each(_validate.Real(0, scalar_tensor=True))),
+    architecture=_validate.Choice(*ARCHITECTURES),
+    k=_validate.Optional(_validate.Int(1)),
+    device=_validate.Device(),
+    **_validate.RANDOMNESS,
+)
 class SAE(torch.nn.Module):
     """`n_instances` sparse autoencoders side by side: ``z = act(x W_enc + b_enc)``, ``x̂ = z W_decᵀ + b_dec``.
 
@@ -220,10 +231,9 @@ class SAE(torch.nn.Module):
     def __init__(self, d_input, d_latent, n_instances=1, *, l1_coeff=1e-3, architecture="relu", k=None,
                  seed=None, generator=None, device=None):  # fmt: skip
         super().__init__()
-        self.d_input = _validate.positive_int("d_input", d_input)
-        n_instances = _validate.positive_int("n_instances", n_instances)
-        latents = _per_instance_ints("d_latent", d_latent)
-        coeffs = _per_instance_floats("l1_coeff", l1_coeff)
+        self.d_input = d_input
+        latents = d_latent if isinstance(d_latent, list) else [d_latent]  # one per instance, or one for all
+        coeffs = l1_coeff if isinstance(l1_coeff, list) else [l1_coeff]
         lengths = {len(v) for v in (latents, coeffs) if len(v) > 1}
         if len(lengths) > 1:
             raise ValueError(f"d_latent and l1_coeff give different numbers of instances: {sorted(lengths)}")
@@ -238,13 +248,11 @@ class SAE(torch.nn.Module):
         self.d_latents = tuple(latents * n_instances if len(latents) == 1 else latents)
         self.d_latent = self.d_latents[0] if len(set(self.d_latents)) == 1 else self.d_latents
         self.d_latent_max = max(self.d_latents)
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f'architecture must be "relu" or "topk", got {architecture!r}')
         self.architecture = architecture
         if architecture == "topk":
             if k is None:
                 raise ValueError('k must be given for architecture="topk": the number of active latents per input')
-            self.k = _validate.positive_int("k", k)
+            self.k = k
             if self.k > min(self.d_latents):
                 raise ValueError(f"k must be at most the smallest d_latent ({min(self.d_latents)}), got {k!r}")
             coeffs = [0.0]
@@ -252,7 +260,7 @@ class SAE(torch.nn.Module):
             if k is not None:
                 raise ValueError(f'k is only used with architecture="topk"; got k={k!r} with "relu"')
             self.k = None
-        dev = _validate.device(device)
+        dev = device
         I, d, L = self.n_instances, self.d_input, self.d_latent_max
         self.register_buffer("l1_coeff", torch.tensor(coeffs * I if len(coeffs) == 1 else coeffs))
         mask = torch.arange(L).unsqueeze(0) < torch.tensor(self.d_latents).unsqueeze(1)  # (I, L)
@@ -437,27 +445,6 @@ class SAE(torch.nn.Module):
         return loss, [dW_enc, db_enc, dW_dec, db_dec]
 
 
-def _per_instance_ints(name: str, value) -> list[int]:
-    if isinstance(value, torch.Tensor):
-        value = value.tolist()
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise ValueError(f"{name} must be a positive integer or a non-empty sequence of them, got {value!r}")
-        return [_validate.positive_int(name, v) for v in value]
-    return [_validate.positive_int(name, value)]
-
-
-def _per_instance_floats(name: str, value) -> list[float]:
-    if isinstance(value, torch.Tensor):
-        value = value.tolist()
-    values = list(value) if isinstance(value, (list, tuple)) else [value]
-    if not values or not all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in values
-    ):
-        raise ValueError(f"{name} must be a non-negative number or a non-empty sequence of them, got {value!r}")
-    return [float(v) for v in values]
-
-
 # --- training ------------------------------------------------------------------------------------------------
 
 
@@ -478,7 +465,7 @@ def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype):
             return x.to(device, dtype)
 
         return draw
-    X = _validate.tensor("data", data, ndim=2)
+    X = data  # a tensor, as declared
     if X.shape[1] != d_input or X.shape[0] == 0:
         raise ValueError(f"data must have shape (N, d_input) = (N, {d_input}) with N ≥ 1, got {tuple(X.shape)}")
     X = X.to(device, dtype)
@@ -489,6 +476,18 @@ def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype):
     return draw
 
 
+@_validate.arguments(
+    sae=_validate.Instance(SAE),
+    data=_validate.Either(_validate.Function(), _validate.Tensor(ndim=2)),
+    **engine.RECIPE,
+    resample_dead=_validate.Flag(),
+    progress=_validate.Flag(),
+    threads=_validate.Optional(_validate.Int(1)),
+    dead_window=_validate.Optional(_validate.Int(1)),
+    on_step=_validate.Optional(_validate.Function()),
+    gradients=_validate.Choice(*engine.GRADIENTS),
+    **_validate.RANDOMNESS,
+)
 def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resample_dead=True, seed=None,
               generator=None, progress=True, threads=None, schedule="constant", warmup=0, dead_window=None,
               on_step=None, gradients="auto") -> torch.Tensor:  # fmt: skip
@@ -550,19 +549,13 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     >>> history.shape, bool((history[-20:].mean(0) < history[:20].mean(0)).all())
     (torch.Size([200, 2]), True)
     """
-    if not isinstance(sae, SAE):
-        raise ValueError(f"sae must be an SAE, got {type(sae).__name__}")
-    steps, batch_size, lr, schedule, warmup = engine.check_recipe(steps, batch_size, lr, schedule, warmup)
-    window = (
-        max(1, min(200, steps // 10)) if dead_window is None else _validate.positive_int("dead_window", dead_window)
-    )
+    window = max(1, min(200, steps // 10)) if dead_window is None else dead_window
     device = sae.W_enc.device
     gen = _validate.generator(seed, generator, device=device)
     # resampling draws from its own generator, so the batches do not depend on it (nor on n_instances)
     resample_gen = torch.Generator(device=device)
     resample_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen, device=device)))
     draw = _batch_source(data, sae.d_input, device, sae.W_enc.dtype)
-    resample_dead = _validate.flag("resample_dead", resample_dead)
     _validate.fits_in_memory("batch_size", 6 * 4 * batch_size * sae.n_instances * (sae.d_input + sae.d_latent_max),
                              device)  # fmt: skip
     since_fired = torch.zeros(sae.n_instances, sae.d_latent_max, dtype=torch.long, device=device)
@@ -620,6 +613,12 @@ def _resample(sae: SAE, dead: torch.Tensor, r: torch.Tensor, gen, exp_avg, exp_a
 # --- evaluation ----------------------------------------------------------------------------------------------
 
 
+@_validate.arguments(
+    sae=_validate.Instance(SAE),
+    x=_validate.Tensor(ndim=2),
+    true_features=_validate.Optional(_validate.Either(_validate.Instance(SyntheticFeatures), _validate.Tensor(ndim=2))),
+    batch_size=_validate.Int(1),
+)
 def evaluate_sae(sae: SAE, x, true_features=None, *, batch_size=4_096) -> list[dict]:
     """Score every instance on held-out data; one record (dict) per instance.
 
@@ -653,15 +652,11 @@ def evaluate_sae(sae: SAE, x, true_features=None, *, batch_size=4_096) -> list[d
     ['d_latent', 'dead_fraction', 'explained_variance', 'fvu', 'instance', 'l0', 'l1_coeff', 'loss', 'mmcs',
      'shrinkage']
     """
-    if not isinstance(sae, SAE):
-        raise ValueError(f"sae must be an SAE, got {type(sae).__name__}")
-    x = _validate.tensor("x", x, ndim=2)
     if x.shape[1] != sae.d_input or x.shape[0] < 2:
         raise ValueError(f"x must have shape (N, d_input) = (N, {sae.d_input}) with N ≥ 2, got {tuple(x.shape)}")
-    batch_size = _validate.positive_int("batch_size", batch_size)
+    if isinstance(true_features, SyntheticFeatures):
+        true_features = true_features.features
     if true_features is not None:
-        true_features = getattr(true_features, "features", true_features)
-        true_features = _validate.tensor("true_features", true_features, ndim=2)
         if true_features.shape[0] != sae.d_input or true_features.shape[1] == 0:
             raise ValueError(f"true_features must have shape (d_input, n_true) = ({sae.d_input}, n_true) with the "
                              f"directions as columns, got {tuple(true_features.shape)}")  # fmt: skip

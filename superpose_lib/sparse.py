@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from . import _validate, engine
 from .environment import cpu_threads
@@ -52,11 +53,20 @@ _NORM_TOL = {torch.float64: 1e-6, torch.float32: 1e-3, torch.float16: 1e-2, torc
 # --- argument checks ---------------------------------------------------------------------------------------
 
 
-def _prepare(D, X, device, name: str = "X"):
-    """Validate a dictionary and signals; return (D, X2, single, out_dtype): D and X2 on the device in the dtype
-    to compute in (their common dtype, float32 for half precision), `out_dtype` the dtype to answer in."""
-    D = _validate.tensor("D", D, ndim=2)
-    X = _validate.tensor(name, X, ndim=(1, 2))
+# The declarations the solvers share: a dictionary (n, k) with atoms as columns, signals (batch, n) or (n,), and
+# the L1 weight (at most 1e30, so that its products with the codes stay finite).
+_D = _validate.Tensor(ndim=2)
+_X = _validate.Tensor(ndim=(1, 2))
+_LAM = _validate.Real(0, 1e30)
+_TOL = _validate.Real(0)  # 0 runs every iteration
+_DEVICE = _validate.Optional(_validate.Device(), none="None (where D is)")
+_SOLVER = {"D": _D, "X": _X, "lam": _LAM, "device": _DEVICE}
+
+
+def _prepare(D: torch.Tensor, X: torch.Tensor, device, name: str = "X"):
+    """Check a declared dictionary and signals against each other; return (D, X2, single, out_dtype): D and X2 on
+    the device in the dtype to compute in (their common dtype, float32 for half precision), `out_dtype` the dtype
+    to answer in."""
     n, k = D.shape
     single = X.ndim == 1
     X2 = X.unsqueeze(0) if single else X
@@ -71,7 +81,7 @@ def _prepare(D, X, device, name: str = "X"):
             f"got {tuple(X.shape)}{hint}"
         )
     dtype = torch.promote_types(D.dtype, X2.dtype)
-    dev = _validate.device(device) if device is not None else D.device
+    dev = device if device is not None else D.device
     # Half precision (float16, bfloat16) is accepted and answered in its own dtype, but computed in float32:
     # several kernels (sparse products, NumPy's argmax) have no half-precision version, and 3 significant
     # digits cannot tell an optimum from its neighbours anyway.
@@ -99,18 +109,6 @@ def _prepare(D, X, device, name: str = "X"):
 _all_finite = _validate.finite_tensor
 
 
-def _lam(lam) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, int | float) or not math.isfinite(lam) or not 0 <= lam <= 1e30:
-        raise ValueError(f"lam must be a finite number >= 0 and <= 1e30 (the weight of the L1 penalty), got {lam!r}")
-    return float(lam)
-
-
-def _tol(tol) -> float:
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not math.isfinite(tol) or not tol >= 0:
-        raise ValueError(f"tol must be a number >= 0 (0 runs all max_iter iterations), got {tol!r}")
-    return float(tol)
-
-
 def _out(Z, single):
     return Z[0] if single else Z
 
@@ -118,16 +116,11 @@ def _out(Z, single):
 # --- building blocks ----------------------------------------------------------------------------------------
 
 
-def _threshold(name: str, value):
-    """A threshold: a finite number >= 0, or a tensor of them (kept as given, so its precision is the caller's)."""
-    if isinstance(value, torch.Tensor):
-        if value.is_complex() or value.dtype == torch.bool or not _all_finite(value) or (value < 0).any():
-            raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-        return value
-    return _validate.real(name, value, 0)
-
-
-@_validate.arguments(v=_validate.Tensor(), threshold=_threshold, nonnegative=_validate.Flag())
+@_validate.arguments(
+    v=_validate.Tensor(),
+    threshold=_validate.Either(_validate.Real(0), _validate.Tensor(nonnegative=True)),
+    nonnegative=_validate.Flag(),
+)
 def soft_threshold(v, threshold, *, nonnegative: bool = False) -> torch.Tensor:
     """The proximal operator of ``threshold · ‖·‖₁``: shrink every entry towards 0 by `threshold`.
 
@@ -139,6 +132,12 @@ def soft_threshold(v, threshold, *, nonnegative: bool = False) -> torch.Tensor:
     >>> soft_threshold(torch.tensor([-2.0, -0.5, 0.3, 1.5]), 1.0)
     tensor([-1.0000, -0.0000,  0.0000,  0.5000])
     """
+    if isinstance(threshold, torch.Tensor):
+        try:
+            torch.broadcast_shapes(threshold.shape, v.shape)
+        except RuntimeError:
+            raise ValueError(f"threshold must be a number or a tensor that broadcasts to v's shape {tuple(v.shape)}, "
+                             f"got shape {tuple(threshold.shape)}") from None  # fmt: skip
     return _shrink(v, threshold, nonnegative)
 
 
@@ -148,6 +147,7 @@ def _shrink(v: torch.Tensor, threshold, nonnegative: bool) -> torch.Tensor:  # s
     return torch.sign(v) * torch.clamp(v.abs() - threshold, min=0)
 
 
+@_validate.arguments(D=_D, X=_X, Z=_validate.Tensor(ndim=(1, 2)), lam=_LAM)
 def lasso_objective(D, X, Z, lam) -> torch.Tensor:
     """The Lasso objective ``½‖x − D z‖² + λ‖z‖₁`` of every code, shape (batch,) (or a scalar for one signal).
 
@@ -158,12 +158,12 @@ def lasso_objective(D, X, Z, lam) -> torch.Tensor:
     0.375
     """
     D, X2, single, out_dtype = _prepare(D, X, None)
-    Z = _validate.tensor("Z", Z, ndim=(1, 2)).to(device=D.device, dtype=D.dtype)
+    Z = Z.to(device=D.device, dtype=D.dtype)
     Z2 = Z.unsqueeze(0) if Z.ndim == 1 else Z
     if Z2.shape != (X2.shape[0], D.shape[1]):
         raise ValueError(f"Z must have shape (batch, k) = {(X2.shape[0], D.shape[1])} to match X's rows and D's "
                          f"columns, got {tuple(Z.shape)}")  # fmt: skip
-    value = 0.5 * ((X2 - Z2 @ D.T) ** 2).sum(dim=1) + _lam(lam) * Z2.abs().sum(dim=1)
+    value = 0.5 * ((X2 - Z2 @ D.T) ** 2).sum(dim=1) + lam * Z2.abs().sum(dim=1)
     value = value.to(out_dtype)
     return value[0] if single else value
 
@@ -230,11 +230,8 @@ def _lipschitz(D) -> float:
 # --- ISTA and FISTA -----------------------------------------------------------------------------------------
 
 
-def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum):
+def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum, progress):
     D, X2, single, out_dtype = _prepare(D, X, device)
-    lam = _lam(lam)
-    tol = _tol(tol)
-    max_iter = _validate.positive_int("max_iter", max_iter, minimum=0)
     n, k = D.shape
     batch = X2.shape[0]
     L = _lipschitz(D) if k > 0 else 0.0
@@ -245,7 +242,7 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     if z0 is None:
         Z = torch.zeros(batch, k, dtype=D.dtype, device=D.device)
     else:
-        Z = _validate.tensor("z0", z0, ndim=(1, 2)).to(device=D.device, dtype=D.dtype)
+        Z = z0.to(device=D.device, dtype=D.dtype)
         Z = Z.unsqueeze(0) if Z.ndim == 1 else Z.clone()
         if Z.shape != (batch, k):
             raise ValueError(f"z0 must have shape (batch, k) = {(batch, k)}, got {tuple(z0.shape)}")
@@ -255,7 +252,8 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
         return 0.5 * ((X2 - Z @ D.T) ** 2).sum(dim=1) + lam * Z.abs().sum(dim=1)
 
     history = [objective(Z)] if return_objective else None
-    for _ in range(max_iter):
+    bar = tqdm(range(max_iter), desc="fista" if momentum else "ista", disable=not progress)
+    for _ in bar:
         grad = Y @ G - C if use_gram else (Y @ D.T - X2) @ D  # (batch, k)
         Z_new = _shrink(Y - step * grad, step * lam, nonnegative)
         if momentum:
@@ -270,6 +268,7 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
             history.append(objective(Z))
         if tol > 0 and bool((change <= tol * Z.norm(dim=1).clamp_min(1e-12)).all()):
             break
+    bar.close()
     Z = _out(Z.to(out_dtype), single)
     if return_objective:
         objective = torch.stack(history).to(out_dtype)  # (iterations + 1, batch)
@@ -277,8 +276,28 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     return Z
 
 
-@_validate.arguments(nonnegative=_validate.Flag(), return_objective=_validate.Flag())
-def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
+@_validate.arguments(
+    **_SOLVER,
+    max_iter=_validate.Int(0),
+    tol=_TOL,
+    nonnegative=_validate.Flag(),
+    z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))),
+    return_objective=_validate.Flag(),
+    progress=_validate.Flag(),
+)
+def ista(
+    D,
+    X,
+    lam,
+    *,
+    max_iter=1000,
+    tol=1e-6,
+    nonnegative=False,
+    z0=None,
+    device=None,
+    return_objective=False,
+    progress=False,
+):
     """Batched ISTA (iterative shrinkage-thresholding) for the Lasso.
 
     Minimises, for every signal x (a row of `X`) separately,
@@ -310,6 +329,8 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, devi
         Where to compute (default: where D is, the CPU unless you moved it).
     return_objective : bool
         Also return F at every iterate, shape (iterations + 1, batch).
+    progress : bool
+        Show a tqdm bar over the iterations (for a long solve; it can be interrupted).
 
     Returns
     -------
@@ -322,11 +343,31 @@ def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, devi
     >>> ista(D, torch.tensor([[2.0, -0.5, 0.0]]), lam=1.0)
     tensor([[1., -0., 0.]])
     """
-    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum=False)
+    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, False, progress)
 
 
-@_validate.arguments(nonnegative=_validate.Flag(), return_objective=_validate.Flag())
-def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False):
+@_validate.arguments(
+    **_SOLVER,
+    max_iter=_validate.Int(0),
+    tol=_TOL,
+    nonnegative=_validate.Flag(),
+    z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))),
+    return_objective=_validate.Flag(),
+    progress=_validate.Flag(),
+)
+def fista(
+    D,
+    X,
+    lam,
+    *,
+    max_iter=1000,
+    tol=1e-6,
+    nonnegative=False,
+    z0=None,
+    device=None,
+    return_objective=False,
+    progress=False,
+):
     """Batched FISTA: ISTA with Nesterov's momentum (Beck and Teboulle, 2009).
 
     Minimises, for every signal x (a row of `X`) separately, ``F(z) = ½‖x − D z‖² + λ‖z‖₁`` (λ = `lam`).
@@ -347,13 +388,18 @@ def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, dev
     >>> fista(D, torch.tensor([2.0, -0.5, 0.0]), lam=1.0)
     tensor([1., -0., 0.])
     """
-    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, momentum=True)
+    return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, True, progress)
 
 
 # --- the fast path: batched homotopy ------------------------------------------------------------------------
 
 
-@_validate.arguments(nonnegative=_validate.Flag(), return_events=_validate.Flag())
+@_validate.arguments(
+    **_SOLVER,
+    nonnegative=_validate.Flag(),
+    max_steps=_validate.Optional(_validate.Int(1)),
+    return_events=_validate.Flag(),
+)
 def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None, return_events=False):
     """The exact Lasso solution for many signals at once, by batched homotopy (the LARS-Lasso path).
 
@@ -413,14 +459,13 @@ def lasso(D, X, lam, *, nonnegative=False, max_steps=None, device=None, return_e
     tensor([2, 0])
     """
     D, X2, single, out_dtype = _prepare(D, X, device)
-    lam = _lam(lam)
     if lam == 0:
         raise ValueError("lasso needs lam > 0 (for lam = 0 use least squares, or omp for a sparse fit)")
     n, k = D.shape
     events = torch.zeros(X2.shape[0], 2, dtype=torch.long, device=X2.device)  # (batch, 2): entries, exits
     if k == 0 or X2.shape[0] == 0:  # no atoms (the code is empty) or no signals
         return _lasso_out(X2.new_zeros(X2.shape[0], k, dtype=out_dtype), events, single, return_events)
-    max_steps = 2 * min(n, k) + 10 if max_steps is None else _validate.positive_int("max_steps", max_steps)
+    max_steps = 2 * min(n, k) + 10 if max_steps is None else max_steps
     D, X2 = D.double(), X2.double()  # (exact answers need float64 arithmetic; see the docstring)
     G = D.T @ D  # (k, k)
     C0 = X2 @ D  # (batch, k): correlations of each atom with each signal
@@ -822,6 +867,9 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None, events=Non
 # --- OMP ----------------------------------------------------------------------------------------------------
 
 
+@_validate.arguments(
+    D=_D, X=_X, n_nonzero=_validate.Optional(_validate.Int(1)), tol=_validate.Optional(_TOL), device=_DEVICE
+)
 def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     """Batched orthogonal matching pursuit (Pati, Rezaiifar and Krishnaprasad, 1993), Gram-matrix form.
 
@@ -874,17 +922,11 @@ def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     D, X2, single, out_dtype = _prepare(D, X, device)
     n, k = D.shape
     batch = X2.shape[0]
-    if tol is not None:
-        tol = _tol(tol)
     capped = n_nonzero is not None
     if n_nonzero is None:  # (valid for every shape: never more than min(n, k) atoms can be chosen)
         n_nonzero = min(n, k) if tol is not None else min(max(1, int(0.1 * n)), n, k)
-    else:
-        n_nonzero = _validate.positive_int("n_nonzero", n_nonzero)
-        if n_nonzero > min(n, k):
-            raise ValueError(
-                f"n_nonzero must be at most min(n, k) = {min(n, k)} for D of shape {(n, k)}, got {n_nonzero}"
-            )
+    elif n_nonzero > min(n, k):
+        raise ValueError(f"n_nonzero must be at most min(n, k) = {min(n, k)} for D of shape {(n, k)}, got {n_nonzero}")
     if n_nonzero == 0 or batch == 0:  # no atoms, or no signals
         return _out(X2.new_zeros(batch, k, dtype=out_dtype), single)
     dtype, dev = D.dtype, D.device
@@ -1025,7 +1067,7 @@ def _rho_of(delta: float, kappa: float) -> float:
     return float(max(values.max(), value(np.array([(lo + hi) / 2]))[0]))
 
 
-@_validate.arguments(signed=_validate.Flag())
+@_validate.arguments(delta=_validate.Tensor(nonempty=True, convert=False), signed=_validate.Flag())
 def l1_phase_transition(delta, signed: bool = True):
     """The Donoho–Tanner phase transition of L1 recovery: the critical sparsity ρ(δ) for undersampling δ.
 
@@ -1056,13 +1098,8 @@ def l1_phase_transition(delta, signed: bool = True):
     >>> round(l1_phase_transition(0.5), 4)  # 0.3856 in Donoho, Maleki and Montanari (2009)
     0.3857
     """
-    try:
-        values = np.asarray(delta, dtype=float) if not isinstance(delta, bool | str | complex) else None
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"delta must be a number or an array of numbers in (0, 1], got {delta!r}") from error
-    if values is None:
-        raise ValueError(f"delta must be a number or an array of numbers in (0, 1], got {delta!r}")
-    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0) or np.any(values > 1):
+    values = np.asarray(delta, dtype=float)
+    if np.any(values <= 0) or np.any(values > 1):
         raise ValueError(f"delta must be in (0, 1] (the ratio n/N of measurements to unknowns), got {delta!r}")
     kappa = 2.0 if signed else 1.0
     rho = np.array([_rho_of(float(d), kappa) for d in values.ravel()]).reshape(values.shape)
@@ -1073,8 +1110,6 @@ def l1_phase_transition(delta, signed: bool = True):
 # Chapter 09: dictionary learning ------------------------------------------------------------------------------
 
 from typing import NamedTuple  # noqa: E402
-
-from tqdm.auto import tqdm  # noqa: E402
 
 __all__ += ["dictionary_learning", "DictionaryLearningResult"]
 
@@ -1118,6 +1153,16 @@ def _dl_objective(D, H, Z, lam) -> float:
     return float((0.5 * (residual * residual).sum(dim=1) + lam * Z.abs().sum(dim=1)).mean())
 
 
+def _direction(v: torch.Tensor) -> torch.Tensor | None:
+    """`v` scaled to unit norm, or None for a zero vector. Where the squares in the norm overflow (entries near
+    1e19 in float32, as one huge sample gives), dividing by the largest entry first still gives the direction."""
+    norm = v.norm()
+    if torch.isfinite(norm):
+        return v / norm if norm > 0 else None
+    v = v / v.abs().max()
+    return v / v.norm()
+
+
 def _dl_update_dictionary(D, H, Z):
     """One sweep of block coordinate descent over the atoms, each kept on the unit sphere.
 
@@ -1134,10 +1179,9 @@ def _dl_update_dictionary(D, H, Z):
     for j in range(D.shape[1]):
         if unused[j]:
             continue
-        target = A[j, j] * D[:, j] + B[:, j] - D @ A[:, j]  # (d,) = R_jᵀ z_j
-        norm = target.norm()
-        if norm > 0:
-            D[:, j] = target / norm
+        direction = _direction(A[j, j] * D[:, j] + B[:, j] - D @ A[:, j])  # (d,): R_jᵀ z_j, normalised
+        if direction is not None:
+            D[:, j] = direction
     return D, unused
 
 
@@ -1163,9 +1207,9 @@ def _point_at_worst(D, residual, unused):
     dead = unused.nonzero().flatten()
     done = 0
     for j, i in zip(dead.tolist(), order.tolist()):
-        norm = residual[i].norm()
-        if norm > 0:
-            D[:, j] = residual[i] / norm
+        direction = _direction(residual[i])
+        if direction is not None:
+            D[:, j] = direction
             done += 1
     return D, done
 
@@ -1251,7 +1295,23 @@ def resample_unused(D, residual, Z) -> torch.Tensor:
     return _point_at_worst(D, residual, ~(Z != 0).any(dim=0))[0]
 
 
-@_validate.arguments(nonnegative=_validate.Flag(), resample_unused=_validate.Flag(), progress=_validate.Flag())
+@_validate.arguments(
+    H=_validate.Tensor(ndim=2),
+    n_atoms=_validate.Int(1),
+    lam=_LAM,
+    n_iter=_validate.Int(0),
+    method=_validate.Choice(*_DL_METHODS),
+    n_nonzero=_validate.Optional(_validate.Int(1)),
+    nonnegative=_validate.Flag(),
+    init=_validate.Either(_validate.Choice("data", "random"), _D),
+    tol=_TOL,
+    resample_unused=_validate.Flag(),
+    fista_iter=_validate.Int(1),
+    device=_DEVICE,
+    progress=_validate.Flag(),
+    threads=_validate.Optional(_validate.Int(1)),
+    **_validate.RANDOMNESS,
+)
 def dictionary_learning(
     H,
     n_atoms,
@@ -1344,30 +1404,20 @@ def dictionary_learning(
     >>> result.dictionary.shape, result.codes.shape, bool(result.objective[-1] < result.objective[0])
     (torch.Size([8, 12]), torch.Size([400, 12]), True)
     """
-    H = _validate.tensor("H", H, ndim=2)
     N, d = H.shape
     if N == 0 or d == 0:
         raise ValueError(f"H must have shape (N, d) with N, d >= 1 (samples as rows), got {tuple(H.shape)}")
-    n_atoms = _validate.positive_int("n_atoms", n_atoms)
     _validate.fits_in_memory("n_atoms", 6 * 8 * n_atoms * (N + d), device)
-    lam = _lam(lam)
-    n_iter = _validate.positive_int("n_iter", n_iter, minimum=0)
-    tol = _tol(tol)
-    fista_iter = _validate.positive_int("fista_iter", fista_iter)
-    if method not in _DL_METHODS:
-        raise ValueError(f'method must be "lasso", "fista" or "omp" (the solver for the codes), got {method!r}')
     if method in ("lasso", "fista") and lam == 0:
         raise ValueError(f'method "{method}" needs lam > 0 (for lam = 0 use method="omp" with n_nonzero)')
     if method == "omp":
         if nonnegative:
             raise ValueError('nonnegative=True needs method "lasso" or "fista" (omp has no non-negative option)')
-        if n_nonzero is not None:
-            n_nonzero = _validate.positive_int("n_nonzero", n_nonzero)
-            if n_nonzero > min(d, n_atoms):
-                raise ValueError(f"n_nonzero must be at most min(d, n_atoms) = {min(d, n_atoms)}, got {n_nonzero}")
+        if n_nonzero is not None and n_nonzero > min(d, n_atoms):
+            raise ValueError(f"n_nonzero must be at most min(d, n_atoms) = {min(d, n_atoms)}, got {n_nonzero}")
     elif n_nonzero is not None:
         raise ValueError(f'n_nonzero is for method="omp" only; method "{method}" sets the sparsity through lam')
-    dev = _validate.device(device) if device is not None else H.device
+    dev = device if device is not None else H.device
     dtype = H.dtype if H.dtype in (torch.float32, torch.float64) else torch.float32
     H = H.to(device=dev, dtype=dtype)
     if not _all_finite(H):
@@ -1387,12 +1437,10 @@ def dictionary_learning(
             noise = torch.randn(d, n_atoms, generator=gen, dtype=dtype).to(dev)
             zero = D.norm(dim=0) == 0  # an all-zero sample gives no direction: use a random one
             D[:, zero] = noise[:, zero]
-        elif init == "random":
+        else:  # "random"
             D = torch.randn(d, n_atoms, generator=gen, dtype=dtype).to(dev)
-        else:
-            raise ValueError(f'init must be "data", "random" or a tensor of shape (d, n_atoms), got {init!r}')
     else:
-        D = _validate.tensor("init", init, ndim=2).to(device=dev, dtype=dtype).clone()
+        D = init.to(device=dev, dtype=dtype).clone()
         if D.shape != (d, n_atoms):
             raise ValueError(
                 f"init must have shape (d, n_atoms) = {(d, n_atoms)} (atoms as columns), got {tuple(D.shape)}"
@@ -1402,7 +1450,6 @@ def dictionary_learning(
     D = D / D.norm(dim=0, keepdim=True)
     if threads is None:
         threads = engine.threads_for(N * d * n_atoms)
-    threads = _validate.positive_int("threads", threads)
     with cpu_threads(threads, dev):
         return _dl_alternate(
             D, H, lam, method, nonnegative, n_nonzero, fista_iter, n_iter, tol, resample_unused, progress

@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _validate, engine
-from .features import SparseFeatures, broadcast, training_sampler
+from .features import CORRELATIONS, SparseFeatures, broadcast, training_sampler
 
 __all__ = [
     "ToyModel",
@@ -42,6 +42,21 @@ __all__ = [
 ]
 
 
+# The declarations the models and their training share.
+_SIZES = {"n_features": _validate.Int(1), "d_hidden": _validate.Int(1), "n_instances": _validate.Int(1)}
+_DATA = {"feature_probability": _validate.Tensor(), "importance": _validate.Tensor(nonnegative=True)}
+
+
+@_validate.declare_init(
+    **_SIZES,
+    **_DATA,
+    activation=_validate.Choice("relu", "linear"),
+    device=_validate.Device(),
+    hidden_l1=_validate.Tensor(ndim=(0, 1), nonnegative=True),
+    correlation=_validate.Choice(*CORRELATIONS),
+    set_size=_validate.Int(1),
+    **_validate.RANDOMNESS,
+)
 class ToyModel(torch.nn.Module):
     """`n_instances` independent toy models ``x' = act(Wᵀ W x + b)`` trained side by side.
 
@@ -104,27 +119,21 @@ class ToyModel(torch.nn.Module):
         set_size: int = 2,
     ):
         super().__init__()
-        self.n_features = _validate.positive_int("n_features", n_features)
-        self.d_hidden = _validate.positive_int("d_hidden", d_hidden)
-        self.n_instances = _validate.positive_int("n_instances", n_instances)
+        self.n_features, self.d_hidden, self.n_instances = n_features, d_hidden, n_instances
         _validate.fits_in_memory("n_features, d_hidden and n_instances",
                                  4 * self.n_instances * self.n_features * (6 * self.d_hidden + 8), device,
                                  hint="pass smaller sizes")  # fmt: skip
-        if activation not in ("relu", "linear"):
-            raise ValueError(f'activation must be "relu" or "linear", got {activation!r}')
         self.activation = activation
-        dev = _validate.device(device)
+        dev = device
         shape = (self.n_instances, self.n_features)
         probability = broadcast("feature_probability", feature_probability, shape)
-        if not torch.isfinite(probability).all() or ((probability <= 0) | (probability > 1)).any():
+        if ((probability <= 0) | (probability > 1)).any():
             raise ValueError("feature_probability must lie in (0, 1] for every instance and feature")
         self.data = SparseFeatures(self.n_features, probability, n_instances=self.n_instances, low=self.value_low,
                                    correlation=correlation, set_size=set_size)  # fmt: skip
         self.register_buffer("importance", broadcast("importance", importance, shape))
-        if (self.importance < 0).any():
-            raise ValueError("importance must be non-negative")
-        l1 = _validate.tensor("hidden_l1", hidden_l1, finite=False).to(torch.float32)  # checked below
-        if l1.ndim > 1 or l1.numel() not in (1, self.n_instances) or not torch.isfinite(l1).all() or (l1 < 0).any():
+        l1 = hidden_l1.to(torch.float32)
+        if l1.numel() not in (1, self.n_instances):
             raise ValueError(f"hidden_l1 must be a finite number >= 0 or one per instance, got {hidden_l1!r}")
         self.register_buffer("hidden_l1", torch.broadcast_to(l1, (self.n_instances,)).clone())
         self._hidden_l1_on = bool((self.hidden_l1 > 0).any())
@@ -153,12 +162,12 @@ class ToyModel(torch.nn.Module):
         """Each feature's chance to be present, shape (n_instances, n_features) (``data.probability``)."""
         return self.data.probability
 
+    @_validate.arguments(n_batch=_validate.Int(1), generator=_validate.Optional(_validate.Generator()))
     def generate_batch(self, n_batch: int, *, generator=None) -> torch.Tensor:
         """A batch of sparse features, shape (n_batch, n_instances, n_features).
 
         Each entry is zero with probability 1 − feature_probability, else uniform on [0, 1].
         """
-        n_batch = _validate.positive_int("n_batch", n_batch)
         return self.data.sample(n_batch, generator).transpose(0, 1)
 
     def target(self, x: torch.Tensor) -> torch.Tensor:
@@ -265,6 +274,7 @@ class PrivilegedBasisModel(ToyModel):
     hidden_relu = True
 
 
+@_validate.declare_init(**_SIZES, **_DATA, device=_validate.Device(), **_validate.RANDOMNESS)
 class AbsoluteValueModel(ToyModel):
     """Computation in superposition: ``y' = ReLU(W₂ ReLU(W₁ x) + b)`` trained to output ``|x|``.
 
@@ -343,6 +353,18 @@ class AbsoluteValueModel(ToyModel):
         return loss, [dW1, dW2, db]
 
 
+_TOY = _validate.Instance(ToyModel, what="ToyModel (or one of its variants)")
+_TRAINING = {**engine.RECIPE, "progress": _validate.Flag(), **_validate.RANDOMNESS}
+
+
+@_validate.arguments(
+    model=_TOY,
+    **_TRAINING,
+    on_step=_validate.Optional(_validate.Function()),
+    threads=_validate.Optional(_validate.Int(1)),
+    gradients=_validate.Choice(*engine.GRADIENTS),
+    data=_validate.Optional(_validate.Instance(object, what="data source (see features.training_sampler)")),
+)
 def train(
     model: ToyModel,
     steps: int = 5_000,
@@ -398,8 +420,6 @@ def train(
     >>> history.shape, bool(history[-10:].mean() < history[:10].mean())
     (torch.Size([100, 2]), True)
     """
-    if not isinstance(model, ToyModel):
-        raise ValueError(f"model must be a ToyModel (or one of its variants), got {type(model).__name__}")
     gen = _validate.generator(seed, generator, device=model.W.device)
     sample = training_sampler(model.data if data is None else data, batch_size, model.n_instances, model.n_features,
                               like=model.W)  # fmt: skip
@@ -407,6 +427,13 @@ def train(
                       gradients=gradients, on_step=on_step, progress=progress, threads=threads)  # fmt: skip
 
 
+@_validate.arguments(
+    model=_TOY,
+    n_samples=_validate.Int(1),
+    batch_size=_validate.Int(1),
+    progress=_validate.Flag(),
+    **_validate.RANDOMNESS,
+)
 def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, *, seed=None, generator=None,
              progress: bool = False):  # fmt: skip
     """Each instance's loss on `n_samples` fresh samples (in chunks of `batch_size`), shape (n_instances,).
@@ -418,9 +445,7 @@ def evaluate(model: ToyModel, n_samples: int = 16_384, batch_size: int = 4_096, 
     >>> evaluate(ToyModel(5, 2, n_instances=3, seed=0), n_samples=1_000, seed=0).shape
     torch.Size([3])
     """
-    model = _validate.Instance(ToyModel, what="ToyModel (or one of its variants)")("model", model)
-    n_samples = _validate.positive_int("n_samples", n_samples)
-    batch_size = min(_validate.positive_int("batch_size", batch_size), n_samples)
+    batch_size = min(batch_size, n_samples)
     _validate.fits_in_memory("batch_size", 4 * 4 * batch_size * model.n_instances * (model.n_features + model.d_hidden))
     gen = _validate.generator(seed, generator, device=model.W.device)
     total = torch.zeros(model.n_instances, device=model.W.device)
@@ -466,6 +491,7 @@ def _copies_loss(big: ToyModel, model: ToyModel, n_copies: int, n_samples: int, 
     return (total / n_samples).view(model.n_instances, n_copies).cpu()
 
 
+@_validate.arguments(model=_TOY, n_seeds=_validate.Int(1), n_eval=_validate.Int(1), **_TRAINING)
 def train_best_of_seeds(
     model: ToyModel,
     n_seeds: int = 4,
@@ -496,9 +522,6 @@ def train_best_of_seeds(
     >>> train_best_of_seeds(model, n_seeds=3, steps=50, lr=1e-2, seed=0, progress=False).shape
     torch.Size([50, 2])
     """
-    model = _validate.Instance(ToyModel, what="ToyModel (or one of its variants)")("model", model)
-    n_seeds = _validate.positive_int("n_seeds", n_seeds)
-    n_eval = _validate.positive_int("n_eval", n_eval)
     gen = _validate.generator(seed, generator, device="cpu")
     device = model.W.device
     batch_gen = torch.Generator(device=device)
@@ -516,6 +539,7 @@ def train_best_of_seeds(
     return history.view(steps, model.n_instances, n_seeds)[:, rows, best]
 
 
+@_validate.arguments(relative_importance=_validate.Tensor(nonnegative=True), density=_validate.Tensor())
 def phase_losses_2in1(relative_importance, density) -> torch.Tensor:
     """Expected loss of the three candidate solutions for 2 features in 1 hidden dimension (ReLU output).
 
@@ -537,10 +561,7 @@ def phase_losses_2in1(relative_importance, density) -> torch.Tensor:
     >>> phase_losses_2in1(1.0, 1.0)  # dense: (1/3 − 1/4, 1/3 − 1/4, 2/6)
     tensor([0.0833, 0.0833, 0.3333])
     """
-    r = _validate.tensor("relative_importance", relative_importance)
-    p = _validate.tensor("density", density)
-    if (r < 0).any():
-        raise ValueError("relative_importance must be non-negative")
+    r, p = relative_importance, density
     if ((p <= 0) | (p > 1)).any():
         raise ValueError("density must lie in (0, 1]")
     r, p = torch.broadcast_tensors(r, p)

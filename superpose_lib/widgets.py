@@ -14,10 +14,15 @@ _ALMOST_ORTHOGONAL = {  # the almost-orthogonality explorer's arguments, declare
     "eps": _validate.Real(0, 1, low_open=True, high_open=True),
     "seed": _validate.Int(0),
 }
+_ANALOGY = {"wv": _validate.Instance(WordVectors), "a": _validate.Text(), "b": _validate.Text(), "c": _validate.Text(),
+            "k": _validate.Int(1)}  # fmt: skip
+_TOY_GEOMETRY = {
+    "density": _validate.Real(0, 1, low_open=True),
+    "importance_decay": _validate.Real(0, 1, low_open=True),
+}
 
 
-@_validate.arguments(wv=_validate.Instance(WordVectors), a=_validate.Text(), b=_validate.Text(), c=_validate.Text(),
-                     k=_validate.Int(1))  # fmt: skip
+@_validate.arguments(**_ANALOGY)
 def analogy_answers(wv: WordVectors, a: str, b: str, c: str, k: int = 5) -> str:
     """The text the analogy explorer shows: the answers, or what is wrong with the words typed."""
     words = [word.strip().lower() for word in (a, b, c)]
@@ -31,6 +36,7 @@ def analogy_answers(wv: WordVectors, a: str, b: str, c: str, k: int = 5) -> str:
     return f"{words[0]} : {words[1]} :: {words[2]} : ?  →  {listed}"
 
 
+@_validate.arguments(**_ANALOGY)
 def analogy_explorer(wv: WordVectors, a: str = "man", b: str = "king", c: str = "woman", k: int = 5):
     """Three text boxes ("a is to b as c is to ?") and the `k` best answers, updated when a box changes."""
 
@@ -98,6 +104,7 @@ def almost_orthogonal_figure(n: int, k: int, eps: float, seed: int = 0):
     return fig
 
 
+@_validate.arguments(**_ALMOST_ORTHOGONAL)
 def almost_orthogonal_explorer(n: int = 100, k: int = 300, eps: float = 0.2, seed: int = 0):
     """Sliders for n, k and eps that redraw `almost_orthogonal_figure` and print `almost_orthogonal_summary`."""
     import matplotlib.pyplot as plt
@@ -120,8 +127,7 @@ def almost_orthogonal_explorer(n: int = 100, k: int = 300, eps: float = 0.2, see
 # Chapter 06
 
 
-@_validate.arguments(density=_validate.Real(0, 1, low_open=True), importance_decay=_validate.Real(0, 1, low_open=True),
-                     steps=_validate.Int(1), seed=_validate.Int(0))  # fmt: skip
+@_validate.arguments(**_TOY_GEOMETRY, steps=_validate.Int(1), seed=_validate.Int(0))
 def trained_toy_geometry(density: float, importance_decay: float, steps: int = 1_500, seed: int = 0):
     """Train the 5-features-in-2-dimensions model at one density and importance decay; return W (2, 5), b (5,).
 
@@ -152,6 +158,7 @@ def _train_toy_geometry(density, importance_decay, steps, seed):
     return model.W.detach()[0].clone(), model.b.detach()[0].clone()
 
 
+@_validate.arguments(**_TOY_GEOMETRY)
 def toy_model_explorer(density: float = 0.05, importance_decay: float = 0.9):
     """Sliders for feature density (log scale) and importance decay → the trained model's five feature directions."""
     import matplotlib.pyplot as plt
@@ -179,6 +186,13 @@ def toy_model_explorer(density: float = 0.05, importance_decay: float = 0.9):
 # Chapter 11
 
 
+@_validate.arguments(
+    wv=_validate.Instance(WordVectors),
+    dictionary=_validate.Tensor(ndim=2),
+    word=_validate.Text(),
+    n_nonzero=_validate.Int(1),
+    k_words=_validate.Int(1),
+)
 def word_atoms_explorer(wv: WordVectors, dictionary, word: str = "bank", n_nonzero: int = 5, k_words: int = 5):
     """A text box for a word and a slider for its number of atoms; shows the word's atoms (`atoms.decompose`) as
     bars labelled by each atom's nearest words, or what is wrong with the word typed."""

@@ -23,6 +23,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import _validate
+
+_PATH = _validate.Instance(str, os.PathLike, what="path (a string or a pathlib.Path)")
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -60,13 +64,13 @@ class WorkspaceReport:
         ]
 
 
+@_validate.arguments(error=_validate.Instance(OSError))
 def describe(error: OSError) -> str:
     """A short reason for an OS error ("permission denied", "no space left on device"), without a traceback."""
-    if not isinstance(error, OSError):
-        raise ValueError(f"error must be an OSError, got {type(error).__name__}")
     return (error.strerror or str(error) or type(error).__name__).lower()
 
 
+@_validate.arguments(path=_PATH, data=_validate.Instance(bytes), overwrite=_validate.Flag())
 def write_atomically(path, data: bytes, *, overwrite: bool) -> bool:
     """Write `data` to the file `path` in one step: all of it or nothing.
 
@@ -119,7 +123,7 @@ def workbooks_folder() -> Path:
 
 def _workspace_folder(directory, source: Path) -> Path:
     """`directory` as a path with `~` expanded, checked: a folder that exists or can be made, not `source`."""
-    if directory is None or str(directory).strip() == "":
+    if str(directory).strip() == "":
         raise ValueError("directory must name a folder for your workbooks, e.g. 'my-superpose'")
     try:
         directory = Path(directory).expanduser()
@@ -157,6 +161,7 @@ def _cleaned_by_make_clean(checkout: Path) -> list[Path]:
     return [checkout / name for name in match.group(1).split()] if match else []
 
 
+@_validate.arguments(directory=_PATH, source=_validate.Optional(_PATH, none="None (workbooks_folder())"))
 def create_workspace(directory, source=None) -> WorkspaceReport:
     """Copy every workbook (`NN_*.ipynb`) of `source` (default: `workbooks_folder()`) into `directory`.
 

@@ -84,9 +84,9 @@ def test_statistics_are_rotation_invariant(seed):
 def test_interference_statistic_rejects_bad_arguments():
     with pytest.raises(ValueError, match="statistic must be one of"):
         detection.interference_statistic(torch.eye(2), "kurtosis")
-    with pytest.raises(ValueError, match="W must have shape"):
+    with pytest.raises(ValueError, match="W must have at least 2 dimensions"):
         detection.interference_statistic(torch.ones(3))
-    with pytest.raises(ValueError, match="threshold must be a non-negative number"):
+    with pytest.raises(ValueError, match="threshold must be a finite number >= 0"):
         detection.interference_statistic(torch.eye(2), threshold=-1)
 
 
@@ -158,13 +158,13 @@ def test_z_score_of_a_known_case():
 def test_p_value_and_z_score_reject_bad_arguments():
     with pytest.raises(ValueError, match="alternative must be"):
         detection.p_value(1.0, torch.ones(3), "bigger")
-    with pytest.raises(ValueError, match="null must be a 1-D tensor"):
+    with pytest.raises(ValueError, match="null must have 1 dimensions"):
         detection.p_value(1.0, torch.ones(3, 2))
     with pytest.raises(ValueError, match="null contains NaN"):
         detection.p_value(1.0, torch.tensor([1.0, math.nan]))
     with pytest.raises(ValueError, match="observed must be a single number"):
         detection.z_score(torch.ones(2), torch.ones(3))
-    with pytest.raises(ValueError, match="observed must be a number"):
+    with pytest.raises(ValueError, match="observed must be a finite number"):
         detection.z_score(math.nan, torch.ones(3))
 
 
@@ -307,7 +307,7 @@ def test_fraction_in_superposition_rejects_bad_arguments():
         detection.fraction_in_superposition(torch.eye(2), threshold=0)
     with pytest.raises(ValueError, match="tolerance"):
         detection.fraction_in_superposition(torch.eye(2), tolerance=-0.1)
-    with pytest.raises(ValueError, match="W must have shape"):
+    with pytest.raises(ValueError, match="W must have at least 2 dimensions"):
         detection.fraction_in_superposition(torch.ones(3))
 
 
@@ -340,7 +340,7 @@ def test_count_distinct_latents_rejects_bad_arguments():
         detection.count_distinct_latents(torch.ones(3, 4), torch.ones(10, 4), min_frequency=1.0)
     with pytest.raises(ValueError, match="max_cosine"):
         detection.count_distinct_latents(torch.ones(3, 4), torch.ones(10, 4), max_cosine=1.5)
-    with pytest.raises(ValueError, match="decoder must have shape"):
+    with pytest.raises(ValueError, match="decoder must have at least 2 dimensions"):
         detection.count_distinct_latents(torch.ones(3), torch.ones(10, 4))
 
 

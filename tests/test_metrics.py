@@ -148,11 +148,11 @@ def test_mmcs_batched_over_instances():
         (lambda: metrics.kurtosis(torch.tensor(1.0)), "x must have"),
         (lambda: metrics.kurtosis(torch.ones(1, 3)), "at least 2 samples"),
         (lambda: metrics.kurtosis(torch.ones(4, 3), dim=2), "dim must be"),
-        (lambda: metrics.feature_dimensionality(torch.ones(3)), "W must have shape"),
+        (lambda: metrics.feature_dimensionality(torch.ones(3)), "W must have at least 2 dimensions"),
         (lambda: metrics.n_represented(torch.ones(2, 2), threshold=0), "threshold"),
         (lambda: metrics.antipodal_pairs(torch.ones(2, 2), threshold=0), "threshold"),
         (lambda: metrics.mmcs(torch.ones(3, 4), torch.ones(5, 4)), "same dimension"),
-        (lambda: metrics.mmcs(torch.ones(3), torch.ones(3, 4)), "learned and true must have shape"),
+        (lambda: metrics.mmcs(torch.ones(3), torch.ones(3, 4)), "learned must have at least 2 dimensions"),
     ],
 )
 def test_bad_arguments_raise_value_errors_that_name_them(call, words):

@@ -38,7 +38,7 @@ def test_similarity_heatmap_annotates_small_matrices():
     ("call", "message"),
     [
         (lambda: feature_directions_2d(torch.ones(3, 5)), r"W must have shape \(2, n_features\)"),
-        (lambda: feature_directions_2d(torch.ones(2, 5), limit=0), "limit must be a positive number"),
+        (lambda: feature_directions_2d(torch.ones(2, 5), limit=0), "limit must be a finite number > 0"),
         (lambda: similarity_heatmap(torch.ones(3)), "matrix must be 2-dimensional"),
         (lambda: similarity_heatmap(torch.ones(2, 2), labels=["a"]), "labels must have one entry per row"),
     ],

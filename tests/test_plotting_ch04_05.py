@@ -63,7 +63,8 @@ def test_coherence_versus_k_draws_error_bars_from_the_spread():
     ("call", "message"),
     [
         (lambda: dot_product_histogram(torch.tensor([]), 5), "at least one sampled dot product"),
-        (lambda: coherence_versus_k(10, [1, 5]), "ks must be a non-empty 1-D list"),
+        (lambda: coherence_versus_k(10, [1, 5]), "ks must be numbers of vectors >= 2"),
+        (lambda: coherence_versus_k(10, []), "ks must not be empty"),
         (lambda: coherence_versus_k(10, [5, 50], measured=[0.1]), "one value per k"),
         (lambda: coherence_versus_k(10, [5, 50], measured=[0.1, 0.2], spread=[0.01]), "spread must have one"),
         (lambda: coherence_versus_k(10, [5, 50], spread=[0.01, 0.02]), "spread needs measured"),

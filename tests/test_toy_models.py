@@ -78,10 +78,10 @@ def test_dense_features_are_not_superposed():
     ("kwargs", "message"),
     [
         ({"n_features": 0, "d_hidden": 2}, "n_features must be an integer >= 1"),
-        ({"n_features": 5, "d_hidden": 2, "activation": "gelu"}, 'activation must be "relu" or "linear"'),
+        ({"n_features": 5, "d_hidden": 2, "activation": "gelu"}, "activation must be one of 'relu', 'linear'"),
         ({"n_features": 5, "d_hidden": 2, "feature_probability": 0.0}, r"feature_probability must lie in \(0, 1\]"),
         ({"n_features": 5, "d_hidden": 2, "importance": torch.ones(3)}, "importance must be a number or broadcastable"),
-        ({"n_features": 5, "d_hidden": 2, "importance": -1.0}, "importance must be non-negative"),
+        ({"n_features": 5, "d_hidden": 2, "importance": -1.0}, "importance must be >= 0 everywhere"),
     ],
 )
 def test_bad_arguments_raise_value_errors(kwargs, message):
@@ -91,7 +91,7 @@ def test_bad_arguments_raise_value_errors(kwargs, message):
 
 def test_train_rejects_bad_arguments():
     model = ToyModel(5, 2, seed=0)
-    with pytest.raises(ValueError, match="lr must be a positive number"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         train(model, lr=0)
     with pytest.raises(ValueError, match="steps must be an integer"):
         train(model, steps=0)
@@ -156,7 +156,7 @@ def test_cosine_schedule_and_arguments():
     model = ToyModel(5, 2, seed=0)
     history = train(model, steps=50, lr=1e-2, schedule="cosine", warmup=5, seed=0, progress=False)
     assert history.shape == (50, 1) and torch.isfinite(history).all()
-    with pytest.raises(ValueError, match='schedule must be "constant" or "cosine"'):
+    with pytest.raises(ValueError, match="schedule must be one of 'constant', 'cosine'"):
         train(model, steps=5, schedule="linear")
     with pytest.raises(ValueError, match="model must be a ToyModel"):
         train(torch.nn.Linear(2, 2), steps=5)
