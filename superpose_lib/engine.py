@@ -156,10 +156,11 @@ class Adam:
         """One update of every parameter from its gradient (same order as the parameters)."""
         self.t += 1
         beta1, beta2 = self.betas
-        # the fused kernel walks parameter and gradient memory in step: a gradient laid out differently (autograd
-        # returns some transposed) is copied into its parameter's layout first
-        grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(self.params, grads)]
         if self._fused:
+            # the fused kernel walks parameter and gradient memory in step: a gradient laid out differently
+            # (autograd returns some transposed) is copied into its parameter's layout first
+            grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
+                     for p, g in zip(self.params, grads)]  # fmt: skip
             self._steps[0].fill_(self.t)
             try:
                 torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self._steps, lr=lr,

@@ -146,6 +146,22 @@ class SyntheticFeatures:
         x = codes @ self.features.T  # (n, d)
         return (x, codes) if return_codes else x
 
+    def _training_sampler(self):
+        """``(n, generator) -> x`` for `train_sae`: `sample` without its checks, the probabilities read once and
+        the codes and the batch written into buffers reused from step to step (the engine uses each batch within
+        its step only). The same draws and the same batches as `sample`."""
+        affine = self._codes._affine()
+        buffers = {}
+
+        def draw(n, generator):
+            if buffers.get("n") != n:
+                buffers.update(n=n, codes=self.features.new_empty(1, n, self.n_features),
+                               x=self.features.new_empty(n, self.d))  # fmt: skip
+            codes = self._codes._draw(n, generator, buffers["codes"], affine)[0]  # (n, features)
+            return torch.mm(codes, self.features.T, out=buffers["x"])  # (n, d)
+
+        return draw
+
     def __repr__(self) -> str:
         return (f"SyntheticFeatures(n_features={self.n_features}, d={self.d}, mean_active={self.mean_active}, "
                 f"decay={self.decay})")  # fmt: skip
@@ -416,11 +432,14 @@ class SAE(torch.nn.Module):
         W_enc, b_enc, W_dec, b_dec = (p.detach() for p in (self.W_enc, self.b_enc, self.W_dec, self.b_dec))
         n_batch = X.shape[-2]
         Xe = X.unsqueeze(0).expand(self.n_instances, -1, -1) if X.ndim == 2 else X
-        pre = torch.baddbmm(b_enc.unsqueeze(1), Xe, W_enc)  # (I, B, L)
+        # the batch-sized intermediates are written into buffers kept between steps (see `engine.scratch`)
+        pre = engine.scratch(self, "pre", b_enc.unsqueeze(1).expand(-1, n_batch, -1))  # (I, B, L)
+        torch.baddbmm(b_enc.unsqueeze(1), Xe, W_enc, out=pre)
         # ReLU in place; padding latents have zero weights and bias, so they stay 0
         z = pre.clamp_min_(0.0) if self.architecture == "relu" else self._activate(pre)
         z_sum = z.sum(dim=1)  # (I, L); z ≥ 0, so a latent fired on this batch iff its sum is positive
-        r = torch.baddbmm(b_dec.unsqueeze(1), z, W_dec.transpose(1, 2)).sub_(Xe)  # (I, B, d)
+        r = torch.baddbmm(b_dec.unsqueeze(1), z, W_dec.transpose(1, 2), out=engine.scratch(self, "r", Xe))
+        r.sub_(Xe)  # (I, B, d)
         scale = 2.0 / (n_batch * self.d_input)
         loss = torch.linalg.vector_norm(r.view(r.shape[0], -1), dim=1).square_().mul_(0.5 * scale)  # (I,)
         relu = self.architecture == "relu"
@@ -429,8 +448,8 @@ class SAE(torch.nn.Module):
         db_dec = r.sum(dim=1).mul_(scale)
         dW_dec = torch.bmm(r.transpose(1, 2), z).mul_(scale)  # (I, d, L)
         l1_grad = (self.l1_coeff / n_batch).view(-1, 1, 1) if relu else r.new_zeros(1, 1, 1)
-        g = torch.baddbmm(l1_grad, r, W_dec, alpha=scale)  # (I, B, L): ∂loss/∂z
-        g = torch.ops.aten.threshold_backward(g, z, 0.0)  # only through the active latents
+        g = torch.baddbmm(l1_grad, r, W_dec, alpha=scale, out=engine.scratch(self, "g", pre))  # ∂/∂z
+        torch.ops.aten.threshold_backward.grad_input(g, z, 0.0, grad_input=g)  # only through the active latents
         db_enc = g.sum(dim=1)
         dW_enc = torch.bmm(Xe.transpose(1, 2), g)  # (I, d, L)
         self._last_batch = (r, z_sum > 0)
@@ -464,6 +483,10 @@ def _per_instance_floats(name: str, value) -> list[float]:
 def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype):
     """A function ``(n, generator) -> (n, d_input)`` drawing batches from a tensor or a callable, in the SAE's
     device and dtype (as `SAE.encode` converts its input)."""
+    owner = getattr(data, "__self__", None)
+    if getattr(data, "__func__", None) is SyntheticFeatures.sample and (owner.d, owner.device) == (d_input, device):
+        fast = owner._training_sampler()  # the course's usual data: its draws without a check per step
+        return lambda n, gen: fast(n, gen).to(dtype)
     if callable(data):
         try:
             takes_generator = "generator" in inspect.signature(data).parameters
