@@ -33,7 +33,7 @@ import numbers
 import torch
 
 from . import _validate, engine
-from .features import SparseFeatures
+from .features import SparseFeatures, training_sampler
 from .geometry import random_unit_vectors
 from .metrics import mmcs as _mmcs
 
@@ -145,22 +145,6 @@ class SyntheticFeatures:
         codes = self._codes.sample(n, gen)[0]  # (n, features): each on with its probability, then uniform on [0, 1)
         x = codes @ self.features.T  # (n, d)
         return (x, codes) if return_codes else x
-
-    def _training_sampler(self):
-        """``(n, generator) -> x`` for `train_sae`: `sample` without its checks, the probabilities read once and
-        the codes and the batch written into buffers reused from step to step (the engine uses each batch within
-        its step only). The same draws and the same batches as `sample`."""
-        affine = self._codes._affine()
-        buffers = {}
-
-        def draw(n, generator):
-            if buffers.get("n") != n:
-                buffers.update(n=n, codes=self.features.new_empty(1, n, self.n_features),
-                               x=self.features.new_empty(n, self.d))  # fmt: skip
-            codes = self._codes._draw(n, generator, buffers["codes"], affine)[0]  # (n, features)
-            return torch.mm(codes, self.features.T, out=buffers["x"])  # (n, d)
-
-        return draw
 
     def __repr__(self) -> str:
         return (f"SyntheticFeatures(n_features={self.n_features}, d={self.d}, mean_active={self.mean_active}, "
@@ -405,8 +389,9 @@ class SAE(torch.nn.Module):
         True
         """
         with torch.no_grad():
-            # (a sum of squares is many times faster than .norm over the middle axis)
-            self.W_dec.div_(self.W_dec.square().sum(dim=1, keepdim=True).sqrt_().clamp_min_(1e-12))
+            # (a sum of squares is many times faster than .norm over the middle axis; squared into a kept buffer)
+            squares = torch.square(self.W_dec, out=engine.scratch(self, "decoder", self.W_dec))
+            self.W_dec.div_(squares.sum(dim=1, keepdim=True).sqrt_().clamp_min_(1e-12))
         return self
 
     # -- training (superpose_lib.engine) -----------------------------------------------------------------------
@@ -480,13 +465,14 @@ def _per_instance_floats(name: str, value) -> list[float]:
 # --- training ------------------------------------------------------------------------------------------------
 
 
-def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype):
+def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype, batch_size: int):
     """A function ``(n, generator) -> (n, d_input)`` drawing batches from a tensor or a callable, in the SAE's
     device and dtype (as `SAE.encode` converts its input)."""
     owner = getattr(data, "__self__", None)
     if getattr(data, "__func__", None) is SyntheticFeatures.sample and (owner.d, owner.device) == (d_input, device):
-        fast = owner._training_sampler()  # the course's usual data: its draws without a check per step
-        return lambda n, gen: fast(n, gen).to(dtype)
+        # the course's usual data: the same draws as `SyntheticFeatures.sample`, through the engine's sampler
+        codes = training_sampler(owner._codes, batch_size, 1, owner.n_features, like=owner.features)
+        return lambda n, gen: torch.mm(codes(n, gen)[0], owner.features.T).to(dtype)
     if callable(data):
         try:
             takes_generator = "generator" in inspect.signature(data).parameters
@@ -584,15 +570,15 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     # resampling draws from its own generator, so the batches do not depend on it (nor on n_instances)
     resample_gen = torch.Generator(device=device)
     resample_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen, device=device)))
-    draw = _batch_source(data, sae.d_input, device, sae.W_enc.dtype)
+    draw = _batch_source(data, sae.d_input, device, sae.W_enc.dtype, batch_size)
     resample_dead = _validate.flag("resample_dead", resample_dead)
     _validate.fits_in_memory("batch_size", 6 * 4 * batch_size * sae.n_instances * (sae.d_input + sae.d_latent_max),
                              device)  # fmt: skip
     since_fired = torch.zeros(sae.n_instances, sae.d_latent_max, dtype=torch.long, device=device)
 
     def tangent_decoder_gradient(grads):  # remove each decoder column's gradient along the column itself
-        W_dec, dW_dec = sae.W_dec.data, grads[2]
-        dW_dec.sub_(W_dec * (W_dec * dW_dec).sum(dim=1, keepdim=True))
+        W_dec, dW_dec, buf = sae.W_dec.data, grads[2], engine.scratch(sae, "decoder", sae.W_dec)
+        dW_dec.sub_(torch.mul(W_dec, torch.mul(W_dec, dW_dec, out=buf).sum(dim=1, keepdim=True), out=buf))
 
     def renormalise_and_resample(step, adam):
         sae.normalize_decoder_()
