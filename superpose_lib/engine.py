@@ -28,10 +28,10 @@ engine, and the machine's floor for the same step; the other items below are not
   ``_foreach`` passes elsewhere, updating the parameters in place, no ``zero_grad``;
 - **batch-sized buffers are reused** between steps (`scratch`, and the batch itself through
   `superpose_lib.features.training_sampler`, which also reads the probabilities once per run) instead of
-  allocated every step: for 16 SAEs of 256 latents at batch 128 on one thread, the SAE's three batch-sized
-  intermediates and its decoder temporaries in `scratch` buffers made a step 4 to 6% faster than the same
-  arithmetic on fresh tensors before the engine, side by side on a loaded 2-core machine (load average 7 to 8;
-  ``bench_sae.py``'s "before the engine" ratio);
+  allocated every step: for 16 SAEs of 256 latents at batch 128 on one thread, with the SAE's three
+  batch-sized intermediates and its decoder temporaries in `scratch` buffers, a step is 4 to 6% faster than
+  the loop before the engine, which did the same arithmetic on fresh tensors (side by side on a loaded 2-core
+  machine, load average 7 to 8: ``bench_sae.py``'s "before the engine" ratio);
 - **the loss history stays on the device** until training ends: no synchronisation per step;
 - **one thread for small work** (`threads_for`): below `ONE_THREAD_BELOW` multiply-adds per product; where it
   was measured (see the constant), a second thread saved 0 to 25% of a step on an idle machine and made it
