@@ -113,12 +113,25 @@ class SparseFeatures(torch.nn.Module):
         dev = p.device
         if out is not None and (out.shape != (I, n, F) or out.dtype != p.dtype or out.device != dev):
             raise ValueError(f"out must be a {p.dtype} tensor of shape {(I, n, F)} on {dev}, got {tuple(out.shape)}")
+        return self._draw(n, generator, out, self._affine())
+
+    def _affine(self):
+        """``(offset, slope)``, each (n_instances, 1, n_features), of the one-draw sampler (None unless
+        "independent"). Computed from p when asked: `sample` asks on every call (a cache keyed on p's version
+        missed writes through p.data, which the version counter does not see), a training run once."""
+        if self.correlation != "independent":
+            return None
+        p = self.probability
+        return (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1)
+
+    def _draw(self, n: int, generator, out, affine) -> torch.Tensor:
+        """`sample` without its checks, with `_affine`'s coefficients given (`training_sampler` reuses them)."""
+        I, F, p = self.n_instances, self.n_features, self.probability
+        dev = p.device
         if self.correlation == "independent":
             # one uniform draw per entry: x = max(0, (u − (1 − p)) / p) is non-zero with probability p, and then
-            # uniform on [0, 1), so one draw and two passes over memory make the batch. The coefficients are
-            # recomputed from p on every call (a few small kernels): a cache keyed on p's version missed writes
-            # through p.data, which the version counter does not see
-            offset, slope = (p - 1).div_(p).unsqueeze(1), p.reciprocal().unsqueeze(1)  # (I, 1, F)
+            # uniform on [0, 1), so one draw and two passes over memory make the batch
+            offset, slope = affine
             u = torch.rand((I, n, F), generator=generator, device=dev, dtype=p.dtype, out=out)
             x = torch.addcmul(offset, u, slope, out=u).clamp_min_(0.0)
         elif self.correlation == "correlated":
@@ -201,9 +214,11 @@ def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *
     """``sample(n, generator)`` for the training engine: batches of `data` for a model with `n_instances` and
     `n_features` whose parameters look like `like` (dtype, device).
 
-    A `SparseFeatures` writes every batch into one buffer (see `SparseFeatures.sample`); any other source (a
-    `FixedDataset`, or anything with ``sample(n, generator)``, ``n_instances`` and ``n_features``) has its first
-    batch checked, so a mismatch is a ValueError naming `data` rather than a shape error deep in a step.
+    A `SparseFeatures` writes every batch into one buffer (see `SparseFeatures.sample`), with its probabilities
+    read once, when the sampler is made (a change to them during a training run is seen by the next run); any
+    other source (a `FixedDataset`, or anything with ``sample(n, generator)``, ``n_instances`` and
+    ``n_features``) has its first batch checked, so a mismatch is a ValueError naming `data` rather than a shape
+    error deep in a step.
     """
     # `like` is a model parameter: only its dtype and device are used
     shape = (getattr(data, "n_instances", None), getattr(data, "n_features", None))
@@ -216,7 +231,8 @@ def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *
     if isinstance(data, SparseFeatures):
         p = data.probability
         batch = torch.empty(n_instances, batch_size, n_features, dtype=p.dtype, device=p.device)
-        return lambda n, generator: data.sample(n, generator, out=batch)
+        affine = data._affine()  # the probabilities are read once, when training starts
+        return lambda n, generator: data._draw(n, generator, batch, affine)
     checked = False
 
     def sample(n, generator):

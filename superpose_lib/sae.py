@@ -32,7 +32,7 @@ import math
 import torch
 
 from . import _validate, engine
-from .features import SparseFeatures
+from .features import SparseFeatures, training_sampler
 from .geometry import random_unit_vectors
 from .metrics import mmcs as _mmcs
 
@@ -397,8 +397,9 @@ class SAE(torch.nn.Module):
         True
         """
         with torch.no_grad():
-            # (a sum of squares is many times faster than .norm over the middle axis)
-            self.W_dec.div_(self.W_dec.square().sum(dim=1, keepdim=True).sqrt_().clamp_min_(1e-12))
+            # (a sum of squares is many times faster than .norm over the middle axis; squared into a kept buffer)
+            squares = torch.square(self.W_dec, out=engine.scratch(self, "decoder", self.W_dec))
+            self.W_dec.div_(squares.sum(dim=1, keepdim=True).sqrt_().clamp_min_(1e-12))
         return self
 
     # -- training (superpose_lib.engine) -----------------------------------------------------------------------
@@ -424,11 +425,14 @@ class SAE(torch.nn.Module):
         W_enc, b_enc, W_dec, b_dec = (p.detach() for p in (self.W_enc, self.b_enc, self.W_dec, self.b_dec))
         n_batch = X.shape[-2]
         Xe = X.unsqueeze(0).expand(self.n_instances, -1, -1) if X.ndim == 2 else X
-        pre = torch.baddbmm(b_enc.unsqueeze(1), Xe, W_enc)  # (I, B, L)
+        # the batch-sized intermediates are written into buffers kept between steps (see `engine.scratch`)
+        pre = engine.scratch(self, "pre", b_enc.unsqueeze(1).expand(-1, n_batch, -1))  # (I, B, L)
+        torch.baddbmm(b_enc.unsqueeze(1), Xe, W_enc, out=pre)
         # ReLU in place; padding latents have zero weights and bias, so they stay 0
         z = pre.clamp_min_(0.0) if self.architecture == "relu" else self._activate(pre)
         z_sum = z.sum(dim=1)  # (I, L); z ≥ 0, so a latent fired on this batch iff its sum is positive
-        r = torch.baddbmm(b_dec.unsqueeze(1), z, W_dec.transpose(1, 2)).sub_(Xe)  # (I, B, d)
+        r = torch.baddbmm(b_dec.unsqueeze(1), z, W_dec.transpose(1, 2), out=engine.scratch(self, "r", Xe))
+        r.sub_(Xe)  # (I, B, d)
         scale = 2.0 / (n_batch * self.d_input)
         loss = torch.linalg.vector_norm(r.view(r.shape[0], -1), dim=1).square_().mul_(0.5 * scale)  # (I,)
         relu = self.architecture == "relu"
@@ -437,8 +441,8 @@ class SAE(torch.nn.Module):
         db_dec = r.sum(dim=1).mul_(scale)
         dW_dec = torch.bmm(r.transpose(1, 2), z).mul_(scale)  # (I, d, L)
         l1_grad = (self.l1_coeff / n_batch).view(-1, 1, 1) if relu else r.new_zeros(1, 1, 1)
-        g = torch.baddbmm(l1_grad, r, W_dec, alpha=scale)  # (I, B, L): ∂loss/∂z
-        g = torch.ops.aten.threshold_backward(g, z, 0.0)  # only through the active latents
+        g = torch.baddbmm(l1_grad, r, W_dec, alpha=scale, out=engine.scratch(self, "g", pre))  # ∂/∂z
+        torch.ops.aten.threshold_backward.grad_input(g, z, 0.0, grad_input=g)  # only through the active latents
         db_enc = g.sum(dim=1)
         dW_enc = torch.bmm(Xe.transpose(1, 2), g)  # (I, d, L)
         self._last_batch = (r, z_sum > 0)
@@ -448,9 +452,14 @@ class SAE(torch.nn.Module):
 # --- training ------------------------------------------------------------------------------------------------
 
 
-def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype):
+def _batch_source(data, d_input: int, device: torch.device, dtype: torch.dtype, batch_size: int):
     """A function ``(n, generator) -> (n, d_input)`` drawing batches from a tensor or a callable, in the SAE's
     device and dtype (as `SAE.encode` converts its input)."""
+    owner = getattr(data, "__self__", None)
+    if getattr(data, "__func__", None) is SyntheticFeatures.sample and (owner.d, owner.device) == (d_input, device):
+        # the course's usual data: the same draws as `SyntheticFeatures.sample`, through the engine's sampler
+        codes = training_sampler(owner._codes, batch_size, 1, owner.n_features, like=owner.features)
+        return lambda n, gen: torch.mm(codes(n, gen)[0], owner.features.T).to(dtype)
     if callable(data):
         try:
             takes_generator = "generator" in inspect.signature(data).parameters
@@ -555,14 +564,14 @@ def train_sae(sae: SAE, data, steps=2_000, batch_size=1_024, lr=1e-3, *, resampl
     # resampling draws from its own generator, so the batches do not depend on it (nor on n_instances)
     resample_gen = torch.Generator(device=device)
     resample_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen, device=device)))
-    draw = _batch_source(data, sae.d_input, device, sae.W_enc.dtype)
+    draw = _batch_source(data, sae.d_input, device, sae.W_enc.dtype, batch_size)
     _validate.fits_in_memory("batch_size", 6 * 4 * batch_size * sae.n_instances * (sae.d_input + sae.d_latent_max),
                              device)  # fmt: skip
     since_fired = torch.zeros(sae.n_instances, sae.d_latent_max, dtype=torch.long, device=device)
 
     def tangent_decoder_gradient(grads):  # remove each decoder column's gradient along the column itself
-        W_dec, dW_dec = sae.W_dec.data, grads[2]
-        dW_dec.sub_(W_dec * (W_dec * dW_dec).sum(dim=1, keepdim=True))
+        W_dec, dW_dec, buf = sae.W_dec.data, grads[2], engine.scratch(sae, "decoder", sae.W_dec)
+        dW_dec.sub_(torch.mul(W_dec, torch.mul(W_dec, dW_dec, out=buf).sum(dim=1, keepdim=True), out=buf))
 
     def renormalise_and_resample(step, adam):
         sae.normalize_decoder_()

@@ -206,6 +206,17 @@ def test_autograd_trains_the_same_sae_as_the_hand_gradients(architecture, monkey
         assert torch.allclose(p, q, atol=1e-4)
 
 
+def test_training_on_synthetic_features_draws_the_batches_sample_draws():
+    # train_sae draws SyntheticFeatures.sample's batches through a sampler with no per-step checks and reused
+    # buffers: the same batches, so the same training as through any other callable that returns them
+    data = SyntheticFeatures(16, 8, mean_active=2.0, seed=0)
+    histories = []
+    for source in (data.sample, lambda n, generator: data.sample(n, generator=generator)):
+        sae = SAE(8, 16, n_instances=2, l1_coeff=[1e-3, 1e-2], seed=0)
+        histories.append(train_sae(sae, source, steps=60, batch_size=32, lr=1e-2, seed=0, progress=False))
+    assert torch.equal(histories[0], histories[1])
+
+
 def test_training_data_of_another_dtype_is_converted_to_the_saes():
     data = SyntheticFeatures(16, 8, mean_active=2.0, seed=0, dtype=torch.float64)
     for source in (data.sample, data.sample(500, seed=1)):
