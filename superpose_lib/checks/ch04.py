@@ -1,4 +1,5 @@
-"""Chapter 04: the density of a random dot product, coherence, the Welch bound, the Johnson–Lindenstrauss dimension."""
+"""Chapter 04: the density of a random dot product, coherence, how many random directions fit within ε, the
+Johnson–Lindenstrauss dimension."""
 
 from __future__ import annotations
 
@@ -22,12 +23,6 @@ def _density_cases():
         dict(t=torch.tensor([-1.5, 0.0, 1.5], dtype=torch.float64), n=5),
         fresh,
     ]
-
-
-def _fresh_k_n():
-    gen = seeded(1)
-    n = int(torch.randint(2, 40, (1,), generator=gen))
-    return int(torch.randint(n + 1, 4 * n + 2, (1,), generator=gen)), n
 
 
 def _fresh_jl():
@@ -59,6 +54,38 @@ def _cosines(V):
 
 def _jl(log, denominator):
     return lambda n_points, eps: int(4 * log(n_points) / denominator(eps))
+
+
+def _count_cases():
+    eps = (0.55, 0.6, 0.65)[int(torch.randint(3, (1,), generator=seeded(0)))]
+    return [
+        dict(n=8, eps=eps, k_max=40),  # a few vectors fit (about 4)
+        dict(n=30, eps=0.5, k_max=80),  # about 20, spread widely
+        dict(n=1, eps=0.5, k_max=5),  # ±1 only: exactly one fits
+        dict(n=200, eps=0.5, k_max=12),  # all of them fit (a pair within 0.5 has chance below 1e-9)
+    ]
+
+
+def _unit(n, k_max, generator):
+    return geometry.random_unit_vectors(k_max, n, generator=generator)
+
+
+def _count(V, eps, *, diagonal=False, signed=False, normalise=True):
+    """The prefix count with one step changed."""
+    unit = V / V.norm(dim=1, keepdim=True) if normalise else V
+    cos = unit @ unit.T
+    overlaps = (cos if signed else cos.abs()).tril(diagonal=0 if diagonal else -1)
+    breaks = (overlaps >= eps).any(dim=1)
+    return int(breaks.int().argmax()) if bool(breaks.any()) else len(V)
+
+
+def _greedy_count(n, eps, k_max, generator=None):
+    V = _unit(n, k_max, generator)
+    kept = V[:1]
+    for v in V[1:]:
+        if bool(((kept @ v).abs() < eps).all()):
+            kept = torch.cat([kept, v[None]])
+    return len(kept)
 
 
 declare(
@@ -109,21 +136,40 @@ declare(
         passed="the largest |cos| between two different rows, for any row lengths.",
     ),
     Exercise(
-        "welch_bound(k, n)",
-        reference=geometry.welch_bound,
-        cases=lambda: [dict(k=k, n=n) for k, n in ((3, 2), (100, 10), (7, 3), (3, 5), (4, 4), _fresh_k_n())],
-        returns="number",
-        atol=1e-9,
+        "count_almost_orthogonal(n, eps, k_max, generator=None)",
+        reference=lambda n, eps, k_max, generator=None: geometry.almost_orthogonal_prefix(
+            geometry.random_unit_vectors(k_max, n, generator=generator), eps
+        ),
+        cases=_count_cases,
+        returns="count",
+        calls=150,
+        statistics=lambda counts: counts.mean().view(1),
+        statistic_names=("the mean count over 150 calls",),
+        atol=0,
+        rtol=0.3,  # two runs' means differ by 6% (1 sd) at most; each mistake moves a case's mean by 40% or more
         mistakes={
-            "you returned the square of the bound: take the square root.": lambda k, n: geometry.welch_bound(k, n) ** 2,
-            "k and n are swapped: the bound is √((k − n) / (n (k − 1))).": lambda k, n: (
-                math.sqrt(abs((n - k) / (k * (n - 1)))) if n > 1 else 0.0
+            "every vector has cos 1 with itself: leave the diagonal out (compare each vector with the earlier ones "
+            "only).": lambda n, eps, k_max, generator=None: _count(_unit(n, k_max, generator), eps, diagonal=True),
+            "you compared cos, not |cos|: a cosine of −0.9 is as far from orthogonal as 0.9, so take "
+            ".abs().": lambda n, eps, k_max, generator=None: _count(_unit(n, k_max, generator), eps, signed=True),
+            "your vectors are not unit length: normalise each row, or the dot products of Gaussian vectors are "
+            "about √n, not cosines.": lambda n, eps, k_max, generator=None: _count(
+                torch.randn(k_max, n, generator=generator), eps, normalise=False
             ),
-            "for k ≤ n orthonormal vectors exist, so the bound is 0 (the formula's root of a negative "
-            "number is not).": lambda k, n: float(torch.tensor((k - n) / (n * (k - 1))).sqrt()),
+            "off by one: you counted the first vector that comes within ε; the answer is how many come "
+            "*before* it.": lambda n, eps, k_max, generator=None: min(
+                _count(_unit(n, k_max, generator), eps) + 1, k_max
+            ),
+            "torch.rand draws from [0, 1)ⁿ, one corner of the space (cosines near ¾): draw Gaussian vectors "
+            "(torch.randn) and normalise them, which is uniform on the sphere.": (
+                lambda n, eps, k_max, generator=None: _count(torch.rand(k_max, n, generator=generator), eps)
+            ),
+            "you skipped the vectors that came too close and kept going: stop at the first one; the count is "
+            "how far the draw gets in order.": _greedy_count,
         },
-        formula="√((k − n)/(n(k − 1))) for k > n, and 0 for k ≤ n.",
-        passed="√((k − n)/(n(k − 1))), and 0 when k ≤ n.",
+        formula="the largest k such that the first k of k_max random unit vectors in Rⁿ are pairwise within "
+        "|cos| < ε (at least 1).",
+        passed="how many random directions, drawn in order, stay pairwise within ε.",
     ),
     Exercise(
         "jl_min_dim(n_points, eps)",
