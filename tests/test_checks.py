@@ -67,12 +67,9 @@ MORE_WRONG = {
     "max_axis_cosine": lambda direction: direction.abs().min() / direction.norm(),
     "dot_product_density": lambda t, n: geometry.dot_product_density(t, n + 1),
     "coherence": lambda V: geometry.coherence(V.T),
-    "count_almost_orthogonal": lambda n, eps, k_max, generator=None: int(
-        (geometry.cosine_similarity(*[geometry.random_unit_vectors(k_max, n, generator=generator)] * 2).abs() < eps)
-        .logical_or(torch.eye(k_max, dtype=torch.bool))
-        .all(dim=1)
-        .sum()
-    ),  # every vector within ε of all the others, not the draw taken in order
+    "count_almost_orthogonal": lambda V, eps: int(
+        ((geometry.cosine_similarity(V, V).abs() < eps) | torch.eye(len(V), dtype=torch.bool)).all(dim=1).sum()
+    ),  # the vectors within ε of all the others, not the first ones in order
     "jl_min_dim": lambda n_points, eps: int(8 * math.log(n_points) / eps**2),
     "interference_terms": lambda W, x: x @ (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) * 0.5,
     "predicted_readout_error": lambda W, p: p / 3 * (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)).pow(2).sum(1) * 2,

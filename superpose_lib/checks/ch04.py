@@ -57,32 +57,33 @@ def _jl(log, denominator):
 
 
 def _count_cases():
-    eps = (0.55, 0.6, 0.65)[int(torch.randint(3, (1,), generator=seeded(0)))]
+    gen = seeded(0)
+    eps = (0.5, 0.6, 0.7)[int(torch.randint(3, (1,), generator=gen))]
+    lengths = 0.2 + 3 * torch.rand(40, 1, generator=gen)  # raw dot products are not cosines
+    turned = geometry.random_rotation(5, generator=gen) * (0.2 + 3 * torch.rand(5, 1, generator=gen))
+    hand = torch.tensor([[2.0, 0, 0], [0, -3, 0], [0, 0, 0.5], [-1, 0, 0.1], [0, 1, 1], [0.2, 0.1, 0]])
     return [
-        dict(n=8, eps=eps, k_max=40),  # a few vectors fit (about 4)
-        dict(n=30, eps=0.5, k_max=80),  # about 20, spread widely
-        dict(n=1, eps=0.5, k_max=5),  # ±1 only: exactly one fits
-        dict(n=200, eps=0.5, k_max=12),  # all of them fit (a pair within 0.5 has chance below 1e-9)
+        dict(V=geometry.random_unit_vectors(40, 8, generator=gen) * lengths, eps=eps),
+        dict(V=geometry.random_unit_vectors(40, 12, generator=gen) * lengths, eps=0.45),
+        dict(V=hand, eps=0.5),  # row 3 is nearly −row 0: |cos| stops the count at 3, cos would not
+        dict(V=turned, eps=0.5),  # orthogonal rows: all 5 fit
+        dict(V=torch.tensor([[1.0, 0, 0, 0], [1, 1, 1, 1]]), eps=0.5),  # cos exactly ½ is not below ½: 1
     ]
 
 
-def _unit(n, k_max, generator):
-    return geometry.random_unit_vectors(k_max, n, generator=generator)
-
-
-def _count(V, eps, *, diagonal=False, signed=False, normalise=True):
+def _count(V, eps, *, diagonal=False, signed=False, normalise=True, below=torch.ge):
     """The prefix count with one step changed."""
     unit = V / V.norm(dim=1, keepdim=True) if normalise else V
     cos = unit @ unit.T
     overlaps = (cos if signed else cos.abs()).tril(diagonal=0 if diagonal else -1)
-    breaks = (overlaps >= eps).any(dim=1)
+    breaks = below(overlaps, eps).any(dim=1)
     return int(breaks.int().argmax()) if bool(breaks.any()) else len(V)
 
 
-def _greedy_count(n, eps, k_max, generator=None):
-    V = _unit(n, k_max, generator)
-    kept = V[:1]
-    for v in V[1:]:
+def _greedy_count(V, eps):
+    unit = V / V.norm(dim=1, keepdim=True)
+    kept = unit[:1]
+    for v in unit[1:]:
         if bool(((kept @ v).abs() < eps).all()):
             kept = torch.cat([kept, v[None]])
     return len(kept)
@@ -136,40 +137,28 @@ declare(
         passed="the largest |cos| between two different rows, for any row lengths.",
     ),
     Exercise(
-        "count_almost_orthogonal(n, eps, k_max, generator=None)",
-        reference=lambda n, eps, k_max, generator=None: geometry.almost_orthogonal_prefix(
-            geometry.random_unit_vectors(k_max, n, generator=generator), eps
-        ),
+        "count_almost_orthogonal(V, eps)",
+        reference=geometry.almost_orthogonal_prefix,
         cases=_count_cases,
         returns="count",
-        calls=150,
-        statistics=lambda counts: counts.mean().view(1),
-        statistic_names=("the mean count over 150 calls",),
         atol=0,
-        rtol=0.3,  # two runs' means differ by 6% (1 sd) at most; each mistake moves a case's mean by 40% or more
+        rtol=0,
         mistakes={
             "every vector has cos 1 with itself: leave the diagonal out (compare each vector with the earlier ones "
-            "only).": lambda n, eps, k_max, generator=None: _count(_unit(n, k_max, generator), eps, diagonal=True),
+            "only).": lambda V, eps: _count(V, eps, diagonal=True),
             "you compared cos, not |cos|: a cosine of −0.9 is as far from orthogonal as 0.9, so take "
-            ".abs().": lambda n, eps, k_max, generator=None: _count(_unit(n, k_max, generator), eps, signed=True),
-            "your vectors are not unit length: normalise each row, or the dot products of Gaussian vectors are "
-            "about √n, not cosines.": lambda n, eps, k_max, generator=None: _count(
-                torch.randn(k_max, n, generator=generator), eps, normalise=False
-            ),
+            ".abs().": lambda V, eps: _count(V, eps, signed=True),
+            "you compared raw dot products: the rows are not unit length, so normalise them (or divide by both "
+            "norms) to get cosines.": lambda V, eps: _count(V, eps, normalise=False),
             "off by one: you counted the first vector that comes within ε; the answer is how many come "
-            "*before* it.": lambda n, eps, k_max, generator=None: min(
-                _count(_unit(n, k_max, generator), eps) + 1, k_max
-            ),
-            "torch.rand draws from [0, 1)ⁿ, one corner of the space (cosines near ¾): draw Gaussian vectors "
-            "(torch.randn) and normalise them, which is uniform on the sphere.": (
-                lambda n, eps, k_max, generator=None: _count(torch.rand(k_max, n, generator=generator), eps)
-            ),
+            "*before* it.": lambda V, eps: min(_count(V, eps) + 1, len(V)),
+            "a pair with |cos| exactly ε is not *below* ε: it stops the count (use >= ε for the pairs that "
+            "break it).": lambda V, eps: _count(V, eps, below=torch.gt),
             "you skipped the vectors that came too close and kept going: stop at the first one; the count is "
-            "how far the draw gets in order.": _greedy_count,
+            "how far the vectors get in order.": _greedy_count,
         },
-        formula="the largest k such that the first k of k_max random unit vectors in Rⁿ are pairwise within "
-        "|cos| < ε (at least 1).",
-        passed="how many random directions, drawn in order, stay pairwise within ε.",
+        formula="the largest k such that the first k rows of V are pairwise within |cos| < ε (at least 1).",
+        passed="how many of the vectors, taken in order, stay pairwise within ε of orthogonal.",
     ),
     Exercise(
         "jl_min_dim(n_points, eps)",
