@@ -111,58 +111,42 @@ def _basis_p_value(activations, n_rotations=200, generator=None):
                              alternative="greater")  # fmt: skip
 
 
-def _null_by(activations, n_rotations, rotate):
-    return torch.stack([metrics.kurtosis(rotate(activations)).mean() for _ in range(n_rotations)])
+def _test_with(rotate=None, p=None, reuse=False):
+    """The test with one step changed: how the activations are rotated (`rotate(a, generator)`), how the p-value
+    is read off the null (`p(observed, null)`), or one rotation drawn once and reused."""
+    rotate = rotate or (lambda a, g: a @ geometry.random_rotation(a.shape[1], generator=g).to(a))
+    p = p or (lambda o, n: (1 + (n >= o).sum()) / (len(n) + 1))
 
+    def test(activations, n_rotations=200, generator=None):
+        fixed = geometry.random_rotation(activations.shape[1], generator=generator).to(activations) if reuse else 0
+        null = [metrics.kurtosis(activations @ fixed if reuse else rotate(activations, generator)).mean()
+                for _ in range(n_rotations)]  # fmt: skip
+        return float(p(metrics.kurtosis(activations).mean(), torch.stack(null)))
 
-def _p_from(activations, n_rotations, generator, *, rotate=None, p=None):
-    """A test with one step changed: how the activations are rotated, or how the p-value is read off the null."""
-    d = activations.shape[1]
-    rotate = rotate or (lambda a: a @ geometry.random_rotation(d, generator=generator).to(a))
-    null = _null_by(activations, n_rotations, rotate)
-    observed = metrics.kurtosis(activations).mean()
-    return float((p or (lambda o, n: (1 + (n >= o).sum()) / (len(n) + 1)))(observed, null))
-
-
-def _one_rotation_reused(activations, n_rotations=200, generator=None):
-    R = geometry.random_rotation(activations.shape[1], generator=generator).to(activations)
-    return _p_from(activations, n_rotations, generator, rotate=lambda a: a @ R)
+    return test
 
 
 _BASIS_TEST_MISTAKES = {
     "you counted the random bases strictly above the neuron basis (>): count those at or above it (≥), so that a "
-    "tie counts against the neuron basis (with one neuron every basis ties, and p must be 1).": (
-        lambda activations, n_rotations=200, generator=None: _p_from(
-            activations, n_rotations, generator, p=lambda o, n: (1 + (n > o).sum()) / (len(n) + 1)
-        )
+    "tie counts against the neuron basis (with one neuron every basis ties, and p must be 1).": _test_with(
+        p=lambda o, n: (1 + (n > o).sum()) / (len(n) + 1)
     ),
     "you left out the +1 (the neuron basis itself counts as one of the bases): p = (1 + #{random ≥ neuron}) "
-    "/ (1 + N), never 0.": lambda activations, n_rotations=200, generator=None: _p_from(
-        activations, n_rotations, generator, p=lambda o, n: (n >= o).sum() / len(n)
-    ),
+    "/ (1 + N), never 0.": _test_with(p=lambda o, n: (n >= o).sum() / len(n)),
     "you rotated with Gaussian matrices: their columns are not orthogonal, so they are not a basis; draw "
-    "orthogonal ones (random_rotation).": lambda activations, n_rotations=200, generator=None: _p_from(
-        activations,
-        n_rotations,
-        generator,
-        rotate=lambda a: a @ torch.randn(a.shape[1], a.shape[1], generator=generator, dtype=a.dtype),
+    "orthogonal ones (random_rotation).": _test_with(
+        rotate=lambda a, g: a @ torch.randn(a.shape[1], a.shape[1], generator=g, dtype=a.dtype)
     ),
     "you rotated the examples (an (n, n) matrix on the left): a basis of the hidden space acts on the right, "
-    "activations @ R with R of shape (d, d).": lambda activations, n_rotations=200, generator=None: _p_from(
-        activations,
-        n_rotations,
-        generator,
-        rotate=lambda a: geometry.random_rotation(a.shape[0], generator=generator).to(a) @ a,
+    "activations @ R with R of shape (d, d).": _test_with(
+        rotate=lambda a, g: geometry.random_rotation(a.shape[0], generator=g).to(a) @ a
     ),
     "you counted the random bases at or *below* the neuron basis: the question is whether the neuron basis is "
-    "more heavy-tailed, so count those at or above it.": lambda activations, n_rotations=200, generator=None: _p_from(
-        activations, n_rotations, generator, p=lambda o, n: (1 + (n <= o).sum()) / (len(n) + 1)
-    ),
+    "more heavy-tailed, so count those at or above it.": _test_with(p=lambda o, n: (1 + (n <= o).sum()) / (len(n) + 1)),
     "you drew one rotation and used it for every random basis: draw a new one for each of the n_rotations.": (
-        _one_rotation_reused
+        _test_with(reuse=True)
     ),
 }
-
 
 declare(
     Exercise(
