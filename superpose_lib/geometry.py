@@ -291,6 +291,37 @@ def almost_orthogonal_count(n: int, eps: float) -> float:
     return math.exp(exponent)
 
 
+@_validate.arguments(V=_validate.Tensor(2, nonempty=True), eps=_validate.Real(0, 1, low_open=True))
+def almost_orthogonal_prefix(V, eps: float) -> int:
+    """How many of the rows of `V`, taken in order, stay pairwise within `eps` of orthogonal.
+
+    The largest k such that every pair among the first k rows has |cos| < eps, i.e. the first k rows have
+    coherence below eps (one row alone has no pair, so the answer is at least 1). For random rows it grows
+    exponentially with the dimension (the union bound of `almost_orthogonal_count`); chapter 04 measures it.
+
+    Parameters
+    ----------
+    V : tensor of shape (k_max, n) with non-zero rows.
+    eps : float in (0, 1]
+
+    Returns
+    -------
+    int between 1 and k_max.
+
+    Examples
+    --------
+    >>> almost_orthogonal_prefix(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), 0.5)  # the third is 45° off both
+    2
+    """
+    norms = V.norm(dim=1, keepdim=True)  # (k_max, 1)
+    if (norms == 0).any():
+        raise ValueError("V must have non-zero rows: a zero vector has no direction; remove all-zero rows")
+    unit = V / norms
+    overlaps = (unit @ unit.T).abs().tril(diagonal=-1)  # (k_max, k_max): |cos| of each row with the earlier ones
+    breaks = (overlaps >= eps).any(dim=1)  # (k_max,): the rows that come within eps of an earlier one
+    return int(breaks.int().argmax()) if bool(breaks.any()) else V.shape[0]
+
+
 @_validate.arguments(X=_validate.Tensor(ndim=2), n_components=_validate.Int(1), **_validate.RANDOMNESS)
 def random_projection(X, n_components: int, *, seed=None, generator=None) -> torch.Tensor:
     """Project the rows of X (N, d) to `n_components` dimensions with a Gaussian matrix scaled by 1/√n_components.

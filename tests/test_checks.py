@@ -95,7 +95,18 @@ MORE_WRONG = {
     "rotate_hidden_layer": lambda W1, b1, W2, R: (R @ W1, b1 @ R, W2 @ R.T),
     "pearson_kurtosis": lambda x: ((x - x.mean(0)) ** 4).mean(0) / x.std(0) ** 4,
     "class_selectivity": lambda activations, labels, n_classes=10: metrics.kurtosis(activations, dim=0),
-    "top_activating": lambda activations, k: torch.topk(activations.T.abs(), k, dim=1).indices,
+    "basis_p_value": lambda activations, n_rotations=200, generator=None: detection.p_value(
+        metrics.kurtosis(activations)[0],  # the first neuron only, not the mean over the basis
+        torch.stack(
+            [
+                metrics.kurtosis(
+                    activations @ geometry.random_rotation(activations.shape[1], generator=generator).double()
+                )[0]
+                for _ in range(n_rotations)
+            ]
+        ),
+        alternative="greater",
+    ),
     "read_features": lambda h, W: h @ (W / W.norm(dim=0)),
     "neuron_weights": lambda W, coefficients: W @ coefficients / coefficients.norm(),
     "mean_difference_probe": lambda activations, targets: (lambda m1, m0: m1 / m1.norm() - m0 / m0.norm())(
@@ -104,7 +115,9 @@ MORE_WRONG = {
     "max_axis_cosine": lambda direction: direction.abs().min() / direction.norm(),
     "dot_product_density": lambda t, n: geometry.dot_product_density(t, n + 1),
     "coherence": lambda V: geometry.coherence(V.T),
-    "welch_bound": lambda k, n: math.sqrt(max(k - n, 0) / (n * k)),
+    "count_almost_orthogonal": lambda V, eps: int(
+        ((geometry.cosine_similarity(V, V).abs() < eps) | torch.eye(len(V), dtype=torch.bool)).all(dim=1).sum()
+    ),  # the vectors within ε of all the others, not the first ones in order
     "jl_min_dim": lambda n_points, eps: int(8 * math.log(n_points) / eps**2),
     "interference_terms": lambda W, x: x @ (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)) * 0.5,
     "predicted_readout_error": lambda W, p: p / 3 * (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)).pow(2).sum(1) * 2,

@@ -158,6 +158,7 @@ from sklearn.random_projection import johnson_lindenstrauss_min_dim  # noqa: E40
 
 from superpose_lib.geometry import (  # noqa: E402
     almost_orthogonal_count,
+    almost_orthogonal_prefix,
     coherence,
     coherence_estimate,
     dot_product_density,
@@ -324,6 +325,9 @@ def test_packing_finds_the_frames_that_meet_the_welch_bound(n):
         (lambda: pack_unit_vectors(1, 3), "k must be an integer >= 2"),
         (lambda: pack_unit_vectors(4, 3, power=1), r"power must be a number in \[2, 128\]"),
         (lambda: random_projection(torch.ones(3), 2), "X must have 2 dimensions"),
+        (lambda: almost_orthogonal_prefix(torch.eye(3), 0.0), r"eps must be a number in \(0, 1\]"),
+        (lambda: almost_orthogonal_prefix(torch.zeros(2, 3), 0.5), "non-zero rows"),
+        (lambda: almost_orthogonal_prefix(torch.ones(0, 3), 0.5), "V must not be empty"),
     ],
 )
 def test_chapter_04_bad_arguments_raise_value_errors_naming_the_argument(call, message):
@@ -340,3 +344,19 @@ def test_chapter_04_functions_run_on_cuda():
     assert torch.allclose(dot_product_density(t, 7).cpu(), dot_product_density(t.cpu(), 7), atol=1e-6)
     X = torch.randn(10, 50, device="cuda")
     assert random_projection(X, 8, seed=0).device.type == "cuda"
+
+
+def test_almost_orthogonal_prefix_stops_before_the_first_row_within_eps_of_an_earlier_one():
+    V = torch.tensor([[2.0, 0.0, 0.0], [0.0, -3.0, 0.0], [0.0, 0.0, 0.5], [-1.0, 0.0, 0.1], [0.0, 1.0, 1.0]])
+    assert almost_orthogonal_prefix(V, 0.5) == 3  # row 3 is nearly −row 0: |cos| counts, not cos
+    assert almost_orthogonal_prefix(V[:3], 0.5) == 3  # all of them fit
+    assert almost_orthogonal_prefix(V[:1], 0.01) == 1  # one row has no pair
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_almost_orthogonal_prefix_is_the_longest_prefix_with_coherence_below_eps(seed):
+    V = random_unit_vectors(60, 12, seed=seed).double()
+    k = almost_orthogonal_prefix(V, 0.5)
+    assert k < 60  # at n = 12 some pair among 60 random vectors comes within 0.5
+    assert k == 1 or coherence(V[:k]).item() < 0.5
+    assert coherence(V[: k + 1]).item() >= 0.5

@@ -1,10 +1,12 @@
-"""Chapter 02: rotating a hidden layer, kurtosis, class selectivity, top-activating examples."""
+"""Chapter 02: rotating a hidden layer, kurtosis, the random-basis test of a privileged basis, class selectivity."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from .. import digits, geometry, metrics
+from .. import detection, digits, geometry, metrics
 from ._common import Exercise, declare, seeded
 
 
@@ -65,6 +67,87 @@ def _unnormalised(activations, labels, n_classes=10):
     return top - (means.sum(dim=0) - top) / (n_classes - 1)
 
 
+# The random-basis test. Its cases are planar point sets whose kurtosis is known in closed form: for unit-variance,
+# uncorrelated coordinates the kurtosis along the direction at angle θ is a0 + a2 cos 2θ + a4 cos 4θ, so the mean
+# over an orthonormal basis (θ and θ + 90°) is a0 + a4 cos 4θ, while two independent random directions keep the
+# a2 terms. Each case fixes the share of random bases that beat the neuron basis, so most answers are exact.
+
+
+def _planar(xs, ys, turn, gen):
+    """The grid of x values by y values, shuffled, each axis flipped at random, turned by `turn` radians."""
+    grid = torch.cartesian_prod(torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64))
+    grid = grid[torch.randperm(len(grid), generator=gen)] * (2 * torch.randint(2, (2,), generator=gen) - 1)
+    c, s = math.cos(turn), math.sin(turn)
+    return grid @ torch.tensor([[c, s], [-s, c]], dtype=torch.float64)
+
+
+def _basis_test_cases():
+    gen = seeded(0)
+    spike = math.sqrt(6.0)
+    kurtosis_one_and_six = ([-1.0, 1.0], [spike, -spike] + [0.0] * 10)  # a0 = 27/8, a2 = −5/2, a4 = 1/8
+    eighth = math.pi / 8 + math.pi / 4 * int(torch.randint(4, (1,), generator=gen))  # cos 4θ = 0
+    sparse = (torch.rand(200, 5, generator=gen, dtype=torch.float64) < 0.05) * (
+        1 + torch.rand(200, 5, generator=gen, dtype=torch.float64)
+    )
+    sparse[range(5), range(5)] = 1.5  # every neuron fires at least once
+    axes = torch.cat([torch.eye(2, dtype=torch.float64), -torch.eye(2, dtype=torch.float64)]).repeat(50, 1)
+    return [
+        # the neuron basis at a0 exactly: half the random bases beat it (p about ½, spread by the draws)
+        dict(activations=_planar(*kurtosis_one_and_six, eighth, gen), n_rotations=100),
+        # sparse spikes along the neurons: no random basis comes close, p = 1 / (N + 1)
+        dict(activations=sparse),
+        # the neuron basis at the top of a0 + a4 cos 4θ, which random single directions often exceed
+        dict(activations=_planar(*kurtosis_one_and_six, 0.0, gen), n_rotations=4),
+        # ±e₁, ±e₂: kurtosis 2 along the neurons, less along any other basis, about 3 once the examples are mixed
+        dict(activations=axes[torch.randperm(len(axes), generator=gen)], n_rotations=4),
+        # one neuron: every basis is ±1, every random basis ties with the neuron basis, p = 1
+        dict(activations=torch.rand(30, 1, generator=gen, dtype=torch.float64) ** 3, n_rotations=9),
+    ]
+
+
+def _basis_p_value(activations, n_rotations=200, generator=None):
+    observed = digits.basis_kurtosis(activations).mean()
+    return detection.p_value(observed, digits.random_basis_kurtosis(activations, n_rotations, generator=generator),
+                             alternative="greater")  # fmt: skip
+
+
+def _test_with(rotate=None, p=None, reuse=False):
+    """The test with one step changed: how the activations are rotated (`rotate(a, generator)`), how the p-value
+    is read off the null (`p(observed, null)`), or one rotation drawn once and reused."""
+    rotate = rotate or (lambda a, g: a @ geometry.random_rotation(a.shape[1], generator=g).to(a))
+    p = p or (lambda o, n: (1 + (n >= o).sum()) / (len(n) + 1))
+
+    def test(activations, n_rotations=200, generator=None):
+        fixed = geometry.random_rotation(activations.shape[1], generator=generator).to(activations) if reuse else 0
+        null = [metrics.kurtosis(activations @ fixed if reuse else rotate(activations, generator)).mean()
+                for _ in range(n_rotations)]  # fmt: skip
+        return float(p(metrics.kurtosis(activations).mean(), torch.stack(null)))
+
+    return test
+
+
+_BASIS_TEST_MISTAKES = {
+    "you counted the random bases strictly above the neuron basis (>): count those at or above it (≥), so that a "
+    "tie counts against the neuron basis (with one neuron every basis ties, and p must be 1).": _test_with(
+        p=lambda o, n: (1 + (n > o).sum()) / (len(n) + 1)
+    ),
+    "you left out the +1 (the neuron basis itself counts as one of the bases): p = (1 + #{random ≥ neuron}) "
+    "/ (1 + N), never 0.": _test_with(p=lambda o, n: (n >= o).sum() / len(n)),
+    "you rotated with Gaussian matrices: their columns are not orthogonal, so they are not a basis; draw "
+    "orthogonal ones (random_rotation).": _test_with(
+        rotate=lambda a, g: a @ torch.randn(a.shape[1], a.shape[1], generator=g, dtype=a.dtype)
+    ),
+    "you rotated the examples (an (n, n) matrix on the left): a basis of the hidden space acts on the right, "
+    "activations @ R with R of shape (d, d).": _test_with(
+        rotate=lambda a, g: geometry.random_rotation(a.shape[0], generator=g).to(a) @ a
+    ),
+    "you counted the random bases at or *below* the neuron basis: the question is whether the neuron basis is "
+    "more heavy-tailed, so count those at or above it.": _test_with(p=lambda o, n: (1 + (n <= o).sum()) / (len(n) + 1)),
+    "you drew one rotation and used it for every random basis: draw a new one for each of the n_rotations.": (
+        _test_with(reuse=True)
+    ),
+}
+
 declare(
     Exercise(
         "rotate_hidden_layer(W1, b1, W2, R)",
@@ -123,6 +206,21 @@ declare(
         passed="Pearson kurtosis E[(x − μ)⁴] / σ⁴ per column (3 for a Gaussian).",
     ),
     Exercise(
+        "basis_p_value(activations, n_rotations=200, generator=None)",
+        reference=_basis_p_value,
+        cases=_basis_test_cases,
+        returns="number",
+        calls=6,
+        statistics=lambda p: torch.stack([p.clamp_min(1e-6).log().mean(), p.std()]),
+        statistic_names=("the mean of ln p over 6 calls", "the standard deviation of p over the calls"),
+        atol=0.3,  # ln p spreads by 0.04 where p is near ½; each mistake moves a statistic by 0.4 or more
+        rtol=0,
+        mistakes=_BASIS_TEST_MISTAKES,
+        formula="(1 + #{random bases whose mean kurtosis ≥ the neuron basis's}) / (1 + n_rotations), each random "
+        "basis a new random_rotation applied as activations @ R.",
+        passed="where the neuron basis ranks among random orthonormal bases, as a p-value that is never 0.",
+    ),
+    Exercise(
         "class_selectivity(activations, labels, n_classes=10)",
         reference=digits.class_selectivity,
         cases=_selectivity_cases,
@@ -147,28 +245,5 @@ declare(
         formula="(μ_max − μ_rest) / (μ_max + μ_rest) per neuron, μ_rest the mean of the other classes' means; 0 "
         "for a neuron that never fires.",
         passed="(μ_max − μ_rest) / (μ_max + μ_rest) per neuron.",
-    ),
-    Exercise(
-        "top_activating(activations, k)",
-        reference=digits.top_activating,
-        cases=lambda: [
-            dict(activations=torch.randn(30, 4, generator=seeded(0)), k=3),
-            dict(activations=torch.randn(9, 6, generator=seeded(1)), k=5),
-        ],
-        mistakes={
-            "return one row per neuron, shape (d_hidden, k): rank each neuron's column.": lambda activations, k: (
-                torch.topk(activations, k, dim=0).indices
-            ),
-            "you returned the weakest examples: sort in descending order (largest first).": lambda activations, k: (
-                torch.topk(activations.T, k, dim=1, largest=False).indices
-            ),
-            "you found the right examples in the wrong order: list the strongest first.": lambda activations, k: (
-                torch.topk(activations.T, k, dim=1).indices.sort(dim=1).values
-            ),
-            "you ranked along the wrong dimension: for each neuron (column) rank the examples (rows), e.g. "
-            "on activations.T.": lambda activations, k: torch.topk(activations, k, dim=1).indices,
-        },
-        formula="for each neuron, the indices of its k largest activations, strongest first, shape (d_hidden, k).",
-        passed="each neuron's k strongest examples, strongest first.",
     ),
 )

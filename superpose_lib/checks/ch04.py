@@ -1,4 +1,5 @@
-"""Chapter 04: the density of a random dot product, coherence, the Welch bound, the Johnson–Lindenstrauss dimension."""
+"""Chapter 04: the density of a random dot product, coherence, how many random directions fit within ε, the
+Johnson–Lindenstrauss dimension."""
 
 from __future__ import annotations
 
@@ -22,12 +23,6 @@ def _density_cases():
         dict(t=torch.tensor([-1.5, 0.0, 1.5], dtype=torch.float64), n=5),
         fresh,
     ]
-
-
-def _fresh_k_n():
-    gen = seeded(1)
-    n = int(torch.randint(2, 40, (1,), generator=gen))
-    return int(torch.randint(n + 1, 4 * n + 2, (1,), generator=gen)), n
 
 
 def _fresh_jl():
@@ -59,6 +54,39 @@ def _cosines(V):
 
 def _jl(log, denominator):
     return lambda n_points, eps: int(4 * log(n_points) / denominator(eps))
+
+
+def _count_cases():
+    gen = seeded(0)
+    eps = (0.5, 0.6, 0.7)[int(torch.randint(3, (1,), generator=gen))]
+    lengths = 0.2 + 3 * torch.rand(40, 1, generator=gen)  # raw dot products are not cosines
+    turned = geometry.random_rotation(5, generator=gen) * (0.2 + 3 * torch.rand(5, 1, generator=gen))
+    hand = torch.tensor([[2.0, 0, 0], [0, -3, 0], [0, 0, 0.5], [-1, 0, 0.1], [0, 1, 1], [0.2, 0.1, 0]])
+    return [
+        dict(V=geometry.random_unit_vectors(40, 8, generator=gen) * lengths, eps=eps),
+        dict(V=geometry.random_unit_vectors(40, 12, generator=gen) * lengths, eps=0.45),
+        dict(V=hand, eps=0.5),  # row 3 is nearly −row 0: |cos| stops the count at 3, cos would not
+        dict(V=turned, eps=0.5),  # orthogonal rows: all 5 fit
+        dict(V=torch.tensor([[1.0, 0, 0, 0], [1, 1, 1, 1]]), eps=0.5),  # cos exactly ½ is not below ½: 1
+    ]
+
+
+def _count(V, eps, *, diagonal=False, signed=False, normalise=True, below=torch.ge):
+    """The prefix count with one step changed."""
+    unit = V / V.norm(dim=1, keepdim=True) if normalise else V
+    cos = unit @ unit.T
+    overlaps = (cos if signed else cos.abs()).tril(diagonal=0 if diagonal else -1)
+    breaks = below(overlaps, eps).any(dim=1)
+    return int(breaks.int().argmax()) if bool(breaks.any()) else len(V)
+
+
+def _greedy_count(V, eps):
+    unit = V / V.norm(dim=1, keepdim=True)
+    kept = unit[:1]
+    for v in unit[1:]:
+        if bool(((kept @ v).abs() < eps).all()):
+            kept = torch.cat([kept, v[None]])
+    return len(kept)
 
 
 declare(
@@ -109,21 +137,28 @@ declare(
         passed="the largest |cos| between two different rows, for any row lengths.",
     ),
     Exercise(
-        "welch_bound(k, n)",
-        reference=geometry.welch_bound,
-        cases=lambda: [dict(k=k, n=n) for k, n in ((3, 2), (100, 10), (7, 3), (3, 5), (4, 4), _fresh_k_n())],
-        returns="number",
-        atol=1e-9,
+        "count_almost_orthogonal(V, eps)",
+        reference=geometry.almost_orthogonal_prefix,
+        cases=_count_cases,
+        returns="count",
+        atol=0,
+        rtol=0,
         mistakes={
-            "you returned the square of the bound: take the square root.": lambda k, n: geometry.welch_bound(k, n) ** 2,
-            "k and n are swapped: the bound is √((k − n) / (n (k − 1))).": lambda k, n: (
-                math.sqrt(abs((n - k) / (k * (n - 1)))) if n > 1 else 0.0
-            ),
-            "for k ≤ n orthonormal vectors exist, so the bound is 0 (the formula's root of a negative "
-            "number is not).": lambda k, n: float(torch.tensor((k - n) / (n * (k - 1))).sqrt()),
+            "every vector has cos 1 with itself: leave the diagonal out (compare each vector with the earlier ones "
+            "only).": lambda V, eps: _count(V, eps, diagonal=True),
+            "you compared cos, not |cos|: a cosine of −0.9 is as far from orthogonal as 0.9, so take "
+            ".abs().": lambda V, eps: _count(V, eps, signed=True),
+            "you compared raw dot products: the rows are not unit length, so normalise them (or divide by both "
+            "norms) to get cosines.": lambda V, eps: _count(V, eps, normalise=False),
+            "off by one: you counted the first vector that comes within ε; the answer is how many come "
+            "*before* it.": lambda V, eps: min(_count(V, eps) + 1, len(V)),
+            "a pair with |cos| exactly ε is not *below* ε: it stops the count (use >= ε for the pairs that "
+            "break it).": lambda V, eps: _count(V, eps, below=torch.gt),
+            "you skipped the vectors that came too close and kept going: stop at the first one; the count is "
+            "how far the vectors get in order.": _greedy_count,
         },
-        formula="√((k − n)/(n(k − 1))) for k > n, and 0 for k ≤ n.",
-        passed="√((k − n)/(n(k − 1))), and 0 when k ≤ n.",
+        formula="the largest k such that the first k rows of V are pairwise within |cos| < ε (at least 1).",
+        passed="how many of the vectors, taken in order, stay pairwise within ε of orthogonal.",
     ),
     Exercise(
         "jl_min_dim(n_points, eps)",
