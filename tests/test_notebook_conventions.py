@@ -121,3 +121,17 @@ def test_workbook_is_stored_without_outputs_or_answers(path):
         assert "SOLUTION" not in cell.source
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
+
+
+LATEX_AFTER_BACKSLASH_N = re.compile(r"\\n(?:e|eq|otin|abla|u|ot|leq|geq|mid|parallel|exists|ewline)(?![a-z])")
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_markdown_has_no_escaped_line_breaks(path):
+    """A ``\\n`` typed into a markdown cell (an escape that should have been a line break) shows up literally."""
+    stray = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            text = LATEX_AFTER_BACKSLASH_N.sub("", cell.source)
+            stray += [text[max(0, i - 30) : i + 12] for i in (m.start() for m in re.finditer(r"\\n", text))]
+    assert not stray, f"{path.name}: a literal \\n in markdown (a LaTeX command is fine): {stray}"
