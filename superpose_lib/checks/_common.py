@@ -31,6 +31,7 @@ import functools
 import inspect
 import math
 import secrets
+import sys
 import threading
 import time
 import traceback
@@ -95,6 +96,9 @@ class Exercise:
         ``statistics(outputs, inputs)``, which also gets the case's inputs (for a result judged against them,
         such as a trained model scored on the data it was asked to learn).
     statistic_names : what each statistic is, for a message that names the ones that are off.
+    not_yours : library functions that do the exercise's whole work (a training loop the learner is asked to
+        write): a learner's function that calls one of them gets a verdict naming it, whatever it returns. Calls
+        made from the checks' own code (the reference, the named mistakes) are allowed.
     """
 
     signature: str
@@ -109,6 +113,7 @@ class Exercise:
     statistics: Callable | None = None
     statistic_names: tuple[str, ...] = ()
     calls: int = 1
+    not_yours: tuple[Callable, ...] = ()
 
     def __post_init__(self):
         if isinstance(self.mistakes, dict):  # {hint: answer}, the compact way to write them
@@ -276,14 +281,25 @@ def _run(fn, exercise: Exercise, inputs: dict, progress: str = ""):
     box: dict = {}
     threads = torch.get_num_threads()
 
+    forbidden = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in exercise.not_yours}
+
+    def watch(frame, event, arg):  # a 'call' event for every Python call in this thread; no line tracing
+        caller = frame.f_back
+        if frame.f_code in forbidden and not (caller and caller.f_code.co_filename.startswith(str(_CHECKS_FOLDER))):
+            box.setdefault("forbidden", forbidden[frame.f_code])
+
     def work():
         # a new thread starts with OpenMP's default team: a learner's training loop of small products then runs
         # ten times slower on a busy machine than on the caller's (one) thread
         torch.set_num_threads(threads)
+        if forbidden:
+            sys.settrace(watch)
         try:
             box["result"] = fn(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
             box["error"] = error
+        finally:
+            sys.settrace(None)
 
     worker = threading.Thread(target=work, daemon=True, name=f"check_{name}")
     worker.start()
@@ -295,6 +311,11 @@ def _run(fn, exercise: Exercise, inputs: dict, progress: str = ""):
         raise Failed(
             f"{call} took more than {fmt(TIME_LIMIT_S, 3)} s, so the check stopped waiting: look for a loop over "
             "every entry (use tensor operations) or a call that waits (sleep, input)."
+        )
+    if "forbidden" in box:
+        raise Failed(
+            f"{name} calls the library's {box['forbidden']}, which does this exercise's work: write that part "
+            "yourself (the library's version is what the check compares yours with)."
         )
     if "error" in box:
         error = box["error"]

@@ -114,15 +114,19 @@ def _training_cases():
 def _training_statistics(outputs, inputs) -> torch.Tensor:
     """The best of the trained models (one in 50 runs of the sparse case stops at four features): its loss on
     fresh batches (the same ones for every answer) and the mean of the last quarter of its own loss history, both
-    as fractions of the loss of a model that keeps no feature (W = 0, b = p/2: Iᵢ (p/3 − p²/4), chapter 05)."""
+    as fractions of the loss of a model that keeps no feature (W = 0, b = p/2: Iᵢ (p/3 − p²/4), chapter 05); and,
+    over all the models, the spread of that last quarter relative to its mean, which falls as 1/√batch_size (the
+    loss of a batch is a mean over its samples), so that a loop that ignores batch_size is told apart."""
     W, b, history = outputs  # (calls, d_hidden, n_features), (calls, n_features), (calls, steps)
     p, importance = inputs["feature_probability"], inputs["importance"].double()
     keeps_nothing = importance.mean() * (p / 3 - p**2 / 4)
     losses = torch.tensor([interference.expected_loss(w, c, p, importance, n_samples=20_000, seed=0)
                            for w, c in zip(W, b, strict=True)])  # fmt: skip
     best = int(losses.argmin())
-    late = history[best, -(history.shape[1] // 4) :].mean()
-    return torch.stack([losses[best], late]) / keeps_nothing
+    last_quarter = history[:, -(history.shape[1] // 4) :].double()  # (calls, steps // 4)
+    late = last_quarter[best].mean()
+    noise = (last_quarter.std(dim=1) / last_quarter.mean(dim=1)).mean()
+    return torch.cat([torch.stack([losses[best], late]) / keeps_nothing, noise.reshape(1)])
 
 
 def _without_zero_grad(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
@@ -355,6 +359,8 @@ declare(
             "the loss of your best trained model on fresh batches (a fraction of the loss of a model that keeps no "
             "feature)",
             "the mean of the last quarter of its loss history (same units)",
+            "the spread of the last quarter of your loss histories relative to their mean (it shrinks as "
+            "1/√batch_size: is every batch batch_size samples?)",
         ),
         # Measured, best of 3 each time, over 40 seeds of the library's loop and 40 of a learner's plain loop that
         # draws in another order: the largest relative gap between two runs is 0.17 (loss) and 0.23 (history) in
@@ -363,6 +369,7 @@ declare(
         # 3 (no ReLU; the history summed over features) and 8 or more (the others) in one case at least.
         rtol=0.35,
         atol=0.0,
+        not_yours=(toy_models.train,),
         mistakes={
             "your model has no ReLU: the output is x' = ReLU(Wᵀ W x + b), and without the ReLU a sparse model keeps "
             "only as many features as it has neurons.": lambda *args, generator=None: _trained(
