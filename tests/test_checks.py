@@ -10,7 +10,7 @@ import hostile
 import pytest
 import torch
 
-from superpose_lib import checks, detection, geometry, metrics, sparse
+from superpose_lib import checks, detection, geometry, metrics, sparse, toy_models
 from superpose_lib.checks import _common
 
 test_reference_passes, test_named_mistake_fails_with_its_hint, test_hostile_battery = check_contract.contract_tests()
@@ -32,12 +32,14 @@ def _pairs_value_from_coin(n_batch, n_pairs, feature_probability, correlation, g
     return (u * torch.cat([first, second], dim=-1)).reshape(n_batch, 2 * n_pairs)
 
 
-def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False):
+def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False, fixed_batch=None):
     """A training loop as a learner writes it (plain autograd); `optimizer_class`, `dtype` and `two_draws` (a batch
-    from separate value and presence draws, made before W's initial draw) change how."""
+    from separate value and presence draws, made before W's initial draw) change how; `fixed_batch` hard-codes the
+    batch size, whatever `batch_size` says."""
 
     def train_toy_model(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
         n_features = len(importance)
+        batch_size = fixed_batch or batch_size
 
         def batch():
             if two_draws:
@@ -284,6 +286,33 @@ FOUND_IN_REVIEW_H18 = [
         None,
     ),
 ]
+
+
+def _library_training(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
+    model = toy_models.ToyModel(len(importance), d_hidden, feature_probability=feature_probability,
+                                importance=importance, generator=generator)  # fmt: skip
+    history = toy_models.train(model, steps, batch_size, lr, generator=generator, progress=False)
+    return model.W.detach()[0], model.b.detach()[0], history[:, 0]
+
+
+# Wrong answers that passed before review e06: (exercise, label, answer, words its verdict must contain).
+FOUND_IN_REVIEW_E06 = [
+    ("train_toy_model", "calls the library's toy_models.train", _library_training, "toy_models.train"),
+    ("train_toy_model", "batch size hard-coded to 1024", _toy_training_loop(fixed_batch=1024), "batch_size"),
+    ("train_toy_model", "batch size hard-coded to 64", _toy_training_loop(fixed_batch=64), "batch_size"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "wrong", "words"),
+    FOUND_IN_REVIEW_E06,
+    ids=[f"{n}-{l[:30]}" for n, l, _, _ in FOUND_IN_REVIEW_E06],
+)
+def test_wrong_answers_found_in_review_e06_fail_with_their_reason(name, label, wrong, words):
+    wrong.__name__ = name
+    for seed in (0, 1):
+        outcome, message = hostile.run(getattr(checks, f"check_{name}"), wrong, seed=seed)
+        assert outcome == "verdict" and words in message, f"{label}: {message}"
 
 
 @pytest.mark.parametrize(
