@@ -295,11 +295,17 @@ def _library_training(importance, feature_probability, d_hidden, steps, batch_si
     return model.W.detach()[0], model.b.detach()[0], history[:, 0]
 
 
+def _flat_history(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
+    W, b, history = _toy_training_loop()(importance, feature_probability, d_hidden, steps, batch_size, lr, generator)
+    return W, b, torch.full_like(history, float(history[-(steps // 4) :].mean()))  # not the loss of each step
+
+
 # Wrong answers that passed before review e06: (exercise, label, answer, words its verdict must contain).
 FOUND_IN_REVIEW_E06 = [
     ("train_toy_model", "calls the library's toy_models.train", _library_training, "toy_models.train"),
     ("train_toy_model", "batch size hard-coded to 1024", _toy_training_loop(fixed_batch=1024), "batch_size"),
     ("train_toy_model", "batch size hard-coded to 64", _toy_training_loop(fixed_batch=64), "batch_size"),
+    ("train_toy_model", "a flat history (the late mean repeated)", _flat_history, "spread"),
 ]
 
 
