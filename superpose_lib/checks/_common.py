@@ -9,7 +9,9 @@ What every check does, whatever the exercise:
 2. calls the learner with the declared signature (a mismatch, or a default changed, is a message naming the
    signature; an optional argument at its declared default is left out, so a default hidden in ``**kwargs``
    is exercised too), in a worker
-   thread with a time limit (a message, not a silent wait; a progress line when a call is slow);
+   thread with a time limit (a message, not a silent wait; a progress line when a call is slow) and with the
+   caller's thread count; a call of a library function the exercise declares ``not_yours`` (the work it asks the
+   learner to write) is a verdict, whatever the function returns;
 3. reads the result as the declared kind (tensor, number, count, words, or a tuple of these): numpy arrays,
    wrong types and wrong shapes get messages, any float dtype is compared in float64;
 4. rejects NaN and inf, then compares with the reference; on a mismatch, names the declared mistake the
