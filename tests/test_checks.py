@@ -32,10 +32,12 @@ def _pairs_value_from_coin(n_batch, n_pairs, feature_probability, correlation, g
     return (u * torch.cat([first, second], dim=-1)).reshape(n_batch, 2 * n_pairs)
 
 
-def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False, fixed_batch=None):
+def _toy_training_loop(
+    optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False, fixed_batch=None, init_std=None
+):
     """A training loop as a learner writes it (plain autograd); `optimizer_class`, `dtype` and `two_draws` (a batch
     from separate value and presence draws, made before W's initial draw) change how; `fixed_batch` hard-codes the
-    batch size, whatever `batch_size` says."""
+    batch size, whatever `batch_size` says; `init_std` replaces W's starting standard deviation."""
 
     def train_toy_model(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
         n_features = len(importance)
@@ -49,7 +51,7 @@ def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, tw
             return ((u - (1 - feature_probability)) / feature_probability).clamp_min(0.0)
 
         first = batch() if two_draws else None
-        std = (2 / (n_features + d_hidden)) ** 0.5
+        std = init_std or (2 / (n_features + d_hidden)) ** 0.5
         W = torch.nn.Parameter(std * torch.randn(d_hidden, n_features, generator=generator, dtype=dtype))
         b = torch.nn.Parameter(torch.zeros(n_features, dtype=dtype))
         optimizer = optimizer_class([W, b], lr=lr)
@@ -306,6 +308,7 @@ FOUND_IN_REVIEW_E06 = [
     ("train_toy_model", "batch size hard-coded to 1024", _toy_training_loop(fixed_batch=1024), "batch_size"),
     ("train_toy_model", "batch size hard-coded to 64", _toy_training_loop(fixed_batch=64), "batch_size"),
     ("train_toy_model", "a flat history (the late mean repeated)", _flat_history, "spread"),
+    ("train_toy_model", "W starts at std 1 (passes about one run in four)", _toy_training_loop(init_std=1.0), "starts"),
 ]
 
 
