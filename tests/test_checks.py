@@ -10,7 +10,7 @@ import hostile
 import pytest
 import torch
 
-from superpose_lib import checks, detection, geometry, metrics, sparse
+from superpose_lib import checks, detection, geometry, metrics, sparse, toy_models
 from superpose_lib.checks import _common
 
 test_reference_passes, test_named_mistake_fails_with_its_hint, test_hostile_battery = check_contract.contract_tests()
@@ -48,12 +48,16 @@ def _sweep_backwards(D, H, Z):  # block coordinate descent, the atoms visited fr
     return D
 
 
-def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False):
+def _toy_training_loop(
+    optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False, fixed_batch=None, init_std=None
+):
     """A training loop as a learner writes it (plain autograd); `optimizer_class`, `dtype` and `two_draws` (a batch
-    from separate value and presence draws, made before W's initial draw) change how."""
+    from separate value and presence draws, made before W's initial draw) change how; `fixed_batch` hard-codes the
+    batch size, whatever `batch_size` says; `init_std` replaces W's starting standard deviation."""
 
     def train_toy_model(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
         n_features = len(importance)
+        batch_size = fixed_batch or batch_size
 
         def batch():
             if two_draws:
@@ -63,7 +67,7 @@ def _toy_training_loop(optimizer_class=torch.optim.Adam, dtype=torch.float32, tw
             return ((u - (1 - feature_probability)) / feature_probability).clamp_min(0.0)
 
         first = batch() if two_draws else None
-        std = (2 / (n_features + d_hidden)) ** 0.5
+        std = init_std or (2 / (n_features + d_hidden)) ** 0.5
         W = torch.nn.Parameter(std * torch.randn(d_hidden, n_features, generator=generator, dtype=dtype))
         b = torch.nn.Parameter(torch.zeros(n_features, dtype=dtype))
         optimizer = optimizer_class([W, b], lr=lr)
@@ -321,6 +325,40 @@ FOUND_IN_REVIEW_H18 = [
         None,
     ),
 ]
+
+
+def _library_training(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
+    model = toy_models.ToyModel(len(importance), d_hidden, feature_probability=feature_probability,
+                                importance=importance, generator=generator)  # fmt: skip
+    history = toy_models.train(model, steps, batch_size, lr, generator=generator, progress=False)
+    return model.W.detach()[0], model.b.detach()[0], history[:, 0]
+
+
+def _flat_history(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
+    W, b, history = _toy_training_loop()(importance, feature_probability, d_hidden, steps, batch_size, lr, generator)
+    return W, b, torch.full_like(history, float(history[-(steps // 4) :].mean()))  # not the loss of each step
+
+
+# Wrong answers that passed before review e06: (exercise, label, answer, words its verdict must contain).
+FOUND_IN_REVIEW_E06 = [
+    ("train_toy_model", "calls the library's toy_models.train", _library_training, "toy_models.train"),
+    ("train_toy_model", "batch size hard-coded to 1024", _toy_training_loop(fixed_batch=1024), "batch_size"),
+    ("train_toy_model", "batch size hard-coded to 64", _toy_training_loop(fixed_batch=64), "batch_size"),
+    ("train_toy_model", "a flat history (the late mean repeated)", _flat_history, "spread"),
+    ("train_toy_model", "W starts at std 1 (passes about one run in four)", _toy_training_loop(init_std=1.0), "starts"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "wrong", "words"),
+    FOUND_IN_REVIEW_E06,
+    ids=[f"{n}-{l[:30]}" for n, l, _, _ in FOUND_IN_REVIEW_E06],
+)
+def test_wrong_answers_found_in_review_e06_fail_with_their_reason(name, label, wrong, words):
+    wrong.__name__ = name
+    for seed in (0, 1):
+        outcome, message = hostile.run(getattr(checks, f"check_{name}"), wrong, seed=seed)
+        assert outcome == "verdict" and words in message, f"{label}: {message}"
 
 
 @pytest.mark.parametrize(

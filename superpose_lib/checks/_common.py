@@ -9,7 +9,9 @@ What every check does, whatever the exercise:
 2. calls the learner with the declared signature (a mismatch, or a default changed, is a message naming the
    signature; an optional argument at its declared default is left out, so a default hidden in ``**kwargs``
    is exercised too), in a worker
-   thread with a time limit (a message, not a silent wait; a progress line when a call is slow);
+   thread with a time limit (a message, not a silent wait; a progress line when a call is slow) and with the
+   caller's thread count; a call of a library function the exercise declares ``not_yours`` (the work it asks the
+   learner to write) is a verdict, whatever the function returns;
 3. reads the result as the declared kind (tensor, number, count, words, or a tuple of these): numpy arrays,
    wrong types and wrong shapes get messages, any float dtype is compared in float64;
 4. rejects NaN and inf, then compares with the reference; on a mismatch, names the declared mistake the
@@ -33,6 +35,7 @@ import functools
 import inspect
 import math
 import secrets
+import sys
 import threading
 import time
 import traceback
@@ -100,6 +103,9 @@ class Exercise:
     differentiable : the inputs a later cell trains through the answer (it calls ``.backward()`` on it): once the
         values agree, the answer must carry a graph back to them, with the reference's gradients (an answer
         computed through ``.item()``, numpy or ``torch.tensor(...)`` has the right value and trains nothing).
+    not_yours : library functions that do the exercise's whole work (a training loop the learner is asked to
+        write): a learner's function that calls one of them gets a verdict naming it, whatever it returns. Calls
+        made from the checks' own code (the reference, the named mistakes) are allowed.
     """
 
     signature: str
@@ -115,6 +121,7 @@ class Exercise:
     statistic_names: tuple[str, ...] = ()
     calls: int = 1
     differentiable: tuple[str, ...] = ()
+    not_yours: tuple[Callable, ...] = ()
 
     def __post_init__(self):
         if isinstance(self.mistakes, dict):  # {hint: answer}, the compact way to write them
@@ -282,14 +289,25 @@ def _run(fn, exercise: Exercise, inputs: dict, progress: str = ""):
     box: dict = {}
     threads = torch.get_num_threads()
 
+    forbidden = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in exercise.not_yours}
+
+    def watch(frame, event, arg):  # a 'call' event for every Python call in this thread; no line tracing
+        caller = frame.f_back
+        if frame.f_code in forbidden and not (caller and caller.f_code.co_filename.startswith(str(_CHECKS_FOLDER))):
+            box.setdefault("forbidden", forbidden[frame.f_code])
+
     def work():
         # a new thread starts with OpenMP's default team: a learner's training loop of small products then runs
         # ten times slower on a busy machine than on the caller's (one) thread
         torch.set_num_threads(threads)
+        if forbidden:
+            sys.settrace(watch)
         try:
             box["result"] = fn(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
             box["error"] = error
+        finally:
+            sys.settrace(None)
 
     worker = threading.Thread(target=work, daemon=True, name=f"check_{name}")
     worker.start()
@@ -301,6 +319,11 @@ def _run(fn, exercise: Exercise, inputs: dict, progress: str = ""):
         raise Failed(
             f"{call} took more than {fmt(TIME_LIMIT_S, 3)} s, so the check stopped waiting: look for a loop over "
             "every entry (use tensor operations) or a call that waits (sleep, input)."
+        )
+    if "forbidden" in box:
+        raise Failed(
+            f"{name} calls the library's {box['forbidden']}, which does this exercise's work: write that part "
+            "yourself (the library's version is what the check compares yours with)."
         )
     if "error" in box:
         error = box["error"]
