@@ -49,11 +49,17 @@ def _sweep_backwards(D, H, Z):  # block coordinate descent, the atoms visited fr
 
 
 def _toy_training_loop(
-    optimizer_class=torch.optim.Adam, dtype=torch.float32, two_draws=False, fixed_batch=None, init_std=None
+    optimizer_class=torch.optim.Adam,
+    dtype=torch.float32,
+    two_draws=False,
+    fixed_batch=None,
+    init_std=None,
+    fixed_lr=None,
 ):
     """A training loop as a learner writes it (plain autograd); `optimizer_class`, `dtype` and `two_draws` (a batch
     from separate value and presence draws, made before W's initial draw) change how; `fixed_batch` hard-codes the
-    batch size, whatever `batch_size` says; `init_std` replaces W's starting standard deviation."""
+    batch size, whatever `batch_size` says; `init_std` replaces W's starting standard deviation; `fixed_lr` hard-codes
+    the learning rate."""
 
     def train_toy_model(importance, feature_probability, d_hidden, steps, batch_size, lr, generator=None):
         n_features = len(importance)
@@ -70,7 +76,7 @@ def _toy_training_loop(
         std = init_std or (2 / (n_features + d_hidden)) ** 0.5
         W = torch.nn.Parameter(std * torch.randn(d_hidden, n_features, generator=generator, dtype=dtype))
         b = torch.nn.Parameter(torch.zeros(n_features, dtype=dtype))
-        optimizer = optimizer_class([W, b], lr=lr)
+        optimizer = optimizer_class([W, b], lr=fixed_lr or lr)
         history = []
         for step in range(steps):
             x = first if step == 0 and first is not None else batch()
@@ -346,6 +352,8 @@ FOUND_IN_REVIEW_E06 = [
     ("train_toy_model", "batch size hard-coded to 64", _toy_training_loop(fixed_batch=64), "batch_size"),
     ("train_toy_model", "a flat history (the late mean repeated)", _flat_history, "spread"),
     ("train_toy_model", "W starts at std 1 (passes about one run in four)", _toy_training_loop(init_std=1.0), "starts"),
+    ("train_toy_model", "learning rate hard-coded to 0.02", _toy_training_loop(fixed_lr=0.02), "one step"),
+    ("train_toy_model", "learning rate hard-coded to 0.05", _toy_training_loop(fixed_lr=0.05), "one step"),
 ]
 
 
