@@ -159,7 +159,8 @@ def neuron_weights(W, coefficients) -> torch.Tensor:
         raise ValueError(
             f"coefficients must have one entry per feature (W has {W.shape[1]} columns), got {coefficients.shape[0]}"
         )
-    return torch.linalg.pinv(W).T @ coefficients.to(W.dtype)  # (n, k) @ (k,)
+    work = torch.promote_types(W.dtype, torch.float32)  # pinv needs float32 or float64
+    return (torch.linalg.pinv(W.to(work)).T @ coefficients.to(work)).to(W.dtype)  # (n, k) @ (k,)
 
 
 @_validate.arguments(W=_W, feature_probability=_PROBABILITY)
