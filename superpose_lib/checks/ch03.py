@@ -38,10 +38,6 @@ def _neuron_cases():
     ]
 
 
-def _solve_gram(W, coefficients):
-    return torch.linalg.solve(W.T @ W, coefficients)  # a with (WᵀW) a = c, shape (k,)
-
-
 def _probe(activations, targets):
     direction = activations[targets].mean(dim=0) - activations[~targets].mean(dim=0)
     return direction / direction.norm()
@@ -89,7 +85,9 @@ declare(
             "you solved W v = c, or used W⁺ c = (WᵀW)⁻¹ Wᵀ c with (WᵀW)⁻¹ on the wrong side: the conditions "
             "v · wᵢ = cᵢ read Wᵀ v = c, so v = (W⁺)ᵀ c = W (WᵀW)⁻¹ c.": lambda W, c: torch.linalg.pinv(W) @ c,
             "you returned the coefficients a = (WᵀW)⁻¹ c of v in the basis of the directions, one per feature: "
-            "the neuron's weights are v = W a, one per hidden dimension, shape (n,).": _solve_gram,
+            "the neuron's weights are v = W a, one per hidden dimension, shape (n,).": lambda W, c: torch.linalg.solve(
+                W.T @ W, c
+            ),
             "you normalised v: its length is part of what makes v · wᵢ equal cᵢ, so leave it as it "
             "comes.": lambda W, c: (lambda v: v / v.norm())(interference.neuron_weights(W, c)),
             "you corrected for the lengths of the directions (dividing by ‖wᵢ‖²) but not for the angles between "
