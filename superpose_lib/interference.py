@@ -127,6 +127,42 @@ def interference(W, x) -> torch.Tensor:
     return x @ off_diagonal  # gram is symmetric: (x @ G)ⱼ = Σᵢ xᵢ Gᵢⱼ
 
 
+@_validate.arguments(W=_W, coefficients=_validate.Tensor(ndim=1))
+def neuron_weights(W, coefficients) -> torch.Tensor:
+    """The weights v of a neuron that reads Σᵢ cᵢ xᵢ from h = W x: the v with v·wᵢ = cᵢ for every feature i.
+
+    The conditions are k equations Wᵀ v = c in n unknowns. For linearly independent directions (k ≤ n) they
+    hold exactly, and the answer is the one of smallest norm, v = W (WᵀW)⁻¹ c (for orthonormal directions,
+    v = W c). For k > n there is in general no exact solution (Wᵀ has rank at most n < k), and the answer is the
+    least-squares v, which minimises ‖Wᵀ v − c‖; both are v = (W⁺)ᵀ c with W⁺ the pseudo-inverse.
+
+    Parameters
+    ----------
+    W : tensor (n, k)
+        Feature directions as columns.
+    coefficients : tensor (k,)
+        The weight cᵢ the neuron should give feature i.
+
+    Returns
+    -------
+    tensor (n,): the neuron's weights v, in W's dtype.
+
+    Examples
+    --------
+    >>> W = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # two skewed directions in the plane
+    >>> v = neuron_weights(W, torch.tensor([1.0, 0.0]))
+    >>> W.T @ v  # v·w₁ = 1, v·w₂ = 0
+    tensor([1., 0.])
+    """
+    W = _feature_matrix(W)
+    if coefficients.shape[0] != W.shape[1]:
+        raise ValueError(
+            f"coefficients must have one entry per feature (W has {W.shape[1]} columns), got {coefficients.shape[0]}"
+        )
+    work = torch.promote_types(W.dtype, torch.float32)  # pinv needs float32 or float64
+    return (torch.linalg.pinv(W.to(work)).T @ coefficients.to(work)).to(W.dtype)  # (n, k) @ (k,)
+
+
 @_validate.arguments(W=_W, feature_probability=_PROBABILITY)
 def expected_readout_error(W, feature_probability: float) -> torch.Tensor:
     """The exact expected squared error of the linear readout, E[(x̂ⱼ − xⱼ)²], for every feature j, shape (k,).

@@ -118,7 +118,8 @@ MORE_WRONG = {
         alternative="greater",
     ),
     "read_features": lambda h, W: h @ (W / W.norm(dim=0)),
-    "neuron_weights": lambda W, coefficients: W @ coefficients / coefficients.norm(),
+    # one correction step, (WᵀW)⁻¹ ≈ 2I − WᵀW: right for orthonormal directions only
+    "neuron_weights": lambda W, coefficients: W @ (2 * coefficients - W.T @ W @ coefficients),
     "mean_difference_probe": lambda activations, targets: (lambda m1, m0: m1 / m1.norm() - m0 / m0.norm())(
         activations[targets.bool()].mean(0), activations[~targets.bool()].mean(0)
     ),
@@ -432,6 +433,16 @@ def _resample_all_at_once(W_dec, x, x_hat, z):
 
 # Correct answers written another way (another algorithm, dtype or order of draws): each must pass.
 OTHER_RIGHT_ANSWERS = [
+    (
+        "neuron_weights",
+        "through the Gram matrix",
+        lambda W, coefficients: W @ torch.linalg.solve(W.T @ W, coefficients),
+    ),
+    (
+        "neuron_weights",
+        "least squares",
+        lambda W, coefficients: torch.linalg.lstsq(W.T, coefficients[:, None]).solution[:, 0],
+    ),
     (
         "sae_loss",
         "mse_loss and an L1 norm",

@@ -17,6 +17,7 @@ from superpose_lib.interference import (
     expected_loss,
     expected_readout_error,
     interference,
+    neuron_weights,
     readout,
     sparse_features,
 )
@@ -31,6 +32,33 @@ def test_readout_is_true_activation_plus_interference_for_unit_columns(k, n, see
     W = W / W.norm(dim=0)  # unit length in float64 too: float32's rounding alone would leave ~1e-7
     x = sparse_features(5, k, 0.5, seed=seed).double()
     assert torch.allclose(readout(W, x), x + interference(W, x), atol=1e-10)
+
+
+@given(n=st.integers(1, 8), data=st.data(), seed=seeds)
+@settings(max_examples=40, deadline=None)
+def test_a_neuron_reads_exactly_its_coefficients_from_independent_directions(n, data, seed):
+    k = data.draw(st.integers(1, n))
+    gen = torch.Generator().manual_seed(seed)
+    W = torch.randn(n, k, generator=gen, dtype=torch.float64)  # skewed, of any length; independent almost surely
+    c = torch.randn(k, generator=gen, dtype=torch.float64)
+    v = neuron_weights(W, c)
+    assert torch.allclose(W.T @ v, c, atol=1e-8)  # v·wᵢ = cᵢ
+    assert torch.allclose(v, W @ torch.linalg.solve(W.T @ W, c), atol=1e-8)  # the minimum-norm form W (WᵀW)⁻¹ c
+
+
+@given(n=st.integers(1, 6), extra=st.integers(1, 6), seed=seeds)
+@settings(max_examples=40, deadline=None)
+def test_with_more_features_than_dimensions_the_neuron_is_the_least_squares_fit(n, extra, seed):
+    gen = torch.Generator().manual_seed(seed)
+    W = torch.randn(n, n + extra, generator=gen, dtype=torch.float64)
+    c = torch.randn(n + extra, generator=gen, dtype=torch.float64)
+    v = neuron_weights(W, c)
+    assert torch.allclose(W @ (W.T @ v - c), torch.zeros(n, dtype=torch.float64), atol=1e-8)  # normal equations
+
+
+def test_neuron_weights_names_a_mismatched_coefficient_count():
+    with pytest.raises(ValueError, match="coefficients must have one entry per feature"):
+        neuron_weights(torch.eye(3), torch.ones(2))
 
 
 def test_orthonormal_features_read_back_exactly():

@@ -341,6 +341,10 @@ OVERRIDES = {
     "geometry.coherence_estimate": lambda: {"k": 30, "n": 8},
     "geometry.random_projection": lambda: {"X": torch.randn(6, 10, generator=_gen()), "n_components": 3, "seed": 0},
     "geometry.pack_unit_vectors": lambda: {"k": 3, "n": 2, "steps": 3, "seed": 0, "progress": False},
+    "interference.neuron_weights": lambda: {
+        "W": torch.randn(4, 3, generator=_gen()),
+        "coefficients": torch.randn(3, generator=_gen()),
+    },
     "interference.readout": lambda: {"W": torch.randn(2, 5, generator=_gen()), "x": torch.rand(8, 5, generator=_gen())},
     "interference.interference": lambda: {
         "W": torch.randn(2, 5, generator=_gen()),

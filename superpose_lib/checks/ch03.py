@@ -1,10 +1,11 @@
-"""Chapter 03: reading features, composing a neuron, a difference-of-means probe, alignment with neurons."""
+"""Chapter 03: reading features, a neuron that reads a combination of skewed features, a difference-of-means probe,
+alignment with neurons."""
 
 from __future__ import annotations
 
 import torch
 
-from .. import geometry
+from .. import geometry, interference
 from ._common import Exercise, declare, seeded
 
 
@@ -23,14 +24,17 @@ def _read_cases():
     return [square, dict(h=x @ W.T, W=W)]
 
 
+def _skewed(n, k, gen):
+    """k linearly independent directions in ℝⁿ, neither unit nor orthogonal: U diag(s) Vᵀ, condition number ≤ 4."""
+    U, V = _orthonormal(n, k, gen), geometry.random_rotation(k, generator=gen).double()
+    return U @ torch.diag(0.5 + 1.5 * torch.rand(k, generator=gen, dtype=torch.float64)) @ V.T  # (n, k)
+
+
 def _neuron_cases():
     gen = seeded(0)
-    c = torch.tensor([0.0, 1.0, -2.0, 0.5], dtype=torch.float64) + 0.2 * torch.randn(
-        4, generator=gen, dtype=torch.float64
-    )
-    return [
-        dict(W=geometry.random_rotation(4, generator=gen).double(), coefficients=c),
-        dict(W=_orthonormal(7, 4, gen), coefficients=torch.randn(4, generator=gen, dtype=torch.float64)),
+    return [  # square cases tell the transposes apart; k < n cases need the minimum-norm answer
+        dict(W=_skewed(n, k, gen), coefficients=torch.randn(k, generator=gen, dtype=torch.float64))
+        for n, k in ((4, 4), (7, 3), (5, 5), (6, 1))
     ]
 
 
@@ -68,19 +72,32 @@ declare(
     ),
     Exercise(
         "neuron_weights(W, coefficients)",
-        reference=lambda W, coefficients: W @ coefficients,
+        reference=interference.neuron_weights,
         cases=_neuron_cases,
-        atol=1e-6,
         mistakes={
-            "the sign is wrong: v · wᵢ should equal +cᵢ.": lambda W, coefficients: -(W @ coefficients),
-            "you used the rows of W: the feature directions are its columns, v = W @ c.": lambda W, coefficients: (
-                W.T @ coefficients
+            "v = W c reads cᵢ only when the directions are orthonormal. These are skewed, so v · wⱼ = Σᵢ cᵢ (wᵢ · wⱼ) "
+            "mixes in the other coefficients: solve the k conditions Wᵀ v = c instead.": lambda W, coefficients: (
+                W @ coefficients
             ),
-            "the neuron's weights live in the hidden space: v = Σᵢ cᵢ wᵢ has shape (n,), one per neuron of "
-            "the layer below, not one per feature.": lambda W, coefficients: W.T @ (W @ coefficients),
+            "you multiplied by the Gram matrix WᵀW where it must be inverted: v = W (WᵀW)⁻¹ c.": lambda W, c: (
+                W @ (W.T @ W) @ c
+            ),
+            "you solved W v = c, or used W⁺ c = (WᵀW)⁻¹ Wᵀ c with (WᵀW)⁻¹ on the wrong side: the conditions "
+            "v · wᵢ = cᵢ read Wᵀ v = c, so v = (W⁺)ᵀ c = W (WᵀW)⁻¹ c.": lambda W, c: torch.linalg.pinv(W) @ c,
+            "you returned the coefficients a = (WᵀW)⁻¹ c of v in the basis of the directions, one per feature: "
+            "the neuron's weights are v = W a, one per hidden dimension, shape (n,).": lambda W, c: torch.linalg.solve(
+                W.T @ W, c
+            ),
+            "you normalised v: its length is part of what makes v · wᵢ equal cᵢ, so leave it as it "
+            "comes.": lambda W, c: (lambda v: v / v.norm())(interference.neuron_weights(W, c)),
+            "you corrected for the lengths of the directions (dividing by ‖wᵢ‖²) but not for the angles between "
+            "them: solve with the whole Gram matrix WᵀW, not its diagonal.": lambda W, c: W @ (c / (W * W).sum(0)),
+            "you made the directions unit length first: v · wᵢ uses wᵢ as it is given, length included.": lambda W, c: (
+                interference.neuron_weights(W / W.norm(dim=0), c)
+            ),
         },
-        formula="v = Σᵢ cᵢ wᵢ = W @ c, so that v · wᵢ = cᵢ for orthonormal wᵢ.",
-        passed="v = Σᵢ cᵢ wᵢ, so the neuron computes Σᵢ cᵢ xᵢ.",
+        formula="v = W (WᵀW)⁻¹ c, the v with Wᵀ v = c (v · wᵢ = cᵢ for every feature i), shape (n,).",
+        passed="v · wᵢ = cᵢ for skewed directions too: v = W (WᵀW)⁻¹ c, the shortest such v.",
     ),
     Exercise(
         "mean_difference_probe(activations, targets)",
