@@ -170,7 +170,7 @@ def test_the_total_row_adds_up():
 
 
 def test_there_is_a_half_day_and_a_full_day_schedule():
-    assert {(kind, hours) for kind, hours, _ in schedules()} == {("Half-day", 3.5), ("Full-day", 6.5)}
+    assert {(kind, hours) for kind, hours, _ in schedules()} == {("Half-day", 3.5), ("Full-day", 7.0)}
 
 
 @pytest.mark.parametrize("kind", ["Half-day", "Full-day"])

@@ -30,13 +30,6 @@ def _represented_cases():
     return fixed + [dict(W=W) for W in spread]
 
 
-def _count_antipodal_pairs(W, threshold=0.5):
-    norms = W.norm(dim=0)
-    cos = (W.T @ W) / (norms[:, None] * norms[None, :]).clamp_min(1e-12)
-    represented = norms > threshold
-    return int(((cos < -0.9) & represented[:, None] & represented[None, :]).triu().sum())
-
-
 def _antipodal_cases():
     # an exact pair; a pair at cos −0.95 with short columns (raw dot −0.53) and one with long columns (raw dot
     # −1.37); a loner with a tiny opposite feature (not represented); a column at cos −0.87 with the loner
@@ -283,15 +276,15 @@ declare(
     ),
     Exercise(
         "count_antipodal_pairs(W, threshold=0.5)",
-        reference=_count_antipodal_pairs,
+        reference=metrics.antipodal_pairs,
         cases=_antipodal_cases,
         returns="count",
         mistakes={
             "you counted each pair twice: count each unordered pair once (i < j).": lambda W, threshold=0.5: (
-                2 * _count_antipodal_pairs(W, threshold)
+                2 * metrics.antipodal_pairs(W, threshold)
             ),
             "only pairs of represented features count (both longer than the threshold).": lambda W, threshold=0.5: (
-                _count_antipodal_pairs(W, 1e-9)
+                metrics.antipodal_pairs(W, 1e-9)
             ),
             "any negative cosine is not antipodal: a pair needs cosine below −0.9.": _antipodal_by(
                 lambda cos, dots: cos < 0
