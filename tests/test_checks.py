@@ -249,6 +249,34 @@ FOUND_IN_REVIEW = [
 ]
 
 
+def _prefix_count(V, eps, normalise=lambda V: V / V.norm(dim=1, keepdim=True), earlier=True):
+    """The count of the first rows pairwise within eps, rows normalised by `normalise`; `earlier=False` compares
+    each row with the row just before it only."""
+    unit = normalise(V)
+    for j in range(1, len(V)):
+        overlaps = (unit[:j] @ unit[j]).abs() if earlier else (unit[j - 1] @ unit[j]).abs()[None]
+        if bool((overlaps >= eps).any()):
+            return j
+    return len(V)
+
+
+# Wrong answers that a check of review e24 ticked (count_almost_orthogonal with a hard-coded eps, 1 in 5 runs) or
+# that differ from every named mistake: each must get a verdict.
+FOUND_IN_REVIEW += [
+    ("count_almost_orthogonal", "eps hard-coded to 0.45", lambda V, eps: _prefix_count(V, 0.45)),
+    (
+        "count_almost_orthogonal",
+        "each row against the one before it only",
+        lambda V, eps: _prefix_count(V, eps, earlier=False),
+    ),
+    (
+        "count_almost_orthogonal",
+        "the columns normalised, not the rows",
+        lambda V, eps: _prefix_count(V, eps, normalise=lambda V: V / V.norm(dim=0, keepdim=True)),
+    ),
+]
+
+
 @pytest.mark.parametrize(("name", "label", "wrong"), FOUND_IN_REVIEW, ids=[f"{n}-{l}" for n, l, _ in FOUND_IN_REVIEW])
 def test_wrong_answers_found_in_review_fail(name, label, wrong, monkeypatch):
     monkeypatch.setattr(_common, "TIME_LIMIT_S", 5.0)
@@ -451,6 +479,29 @@ OTHER_RIGHT_ANSWERS = [
         )(torch.relu(x @ W_enc + b_enc)),
     ),
     ("dictionary_update", "through the Gram matrices", _sweep_by_gram_matrices),
+    (
+        "basis_p_value",
+        "the sum of the kurtoses (the same ranking as their mean), rotations from QR without the sign fix",
+        lambda activations, n_rotations=200, generator=None: (
+            lambda observed, null: float((1 + (null >= observed).sum()) / (1 + n_rotations))
+        )(
+            metrics.kurtosis(activations).sum(),
+            torch.stack(
+                [
+                    metrics.kurtosis(
+                        activations
+                        @ torch.linalg.qr(
+                            torch.randn(
+                                activations.shape[1], activations.shape[1], generator=generator, dtype=torch.float64
+                            )
+                        )[0]
+                    ).sum()
+                    for _ in range(n_rotations)
+                ]
+            ),
+        ),
+    ),
+    ("count_almost_orthogonal", "one row at a time against the earlier ones", _prefix_count),
     ("resample_dead", "all dead latents at once", _resample_all_at_once),
     (
         "loss_without_superposition",

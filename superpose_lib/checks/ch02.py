@@ -85,6 +85,9 @@ def _basis_test_cases():
     gen = seeded(0)
     spike = math.sqrt(6.0)
     kurtosis_one_and_six = ([-1.0, 1.0], [spike, -spike] + [0.0] * 10)  # a0 = 27/8, a2 = −5/2, a4 = 1/8
+    kurtosis_one_and_four = ([-1.0, 1.0], [2.0, -2.0] + [0.0] * 6)  # kurtosis 1 along x, 4 along y
+    unequal = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    offset = torch.tensor([4.0, 0.0], dtype=torch.float64)
     eighth = math.pi / 8 + math.pi / 4 * int(torch.randint(4, (1,), generator=gen))  # cos 4θ = 0
     sparse = (torch.rand(200, 5, generator=gen, dtype=torch.float64) < 0.05) * (
         1 + torch.rand(200, 5, generator=gen, dtype=torch.float64)
@@ -100,8 +103,15 @@ def _basis_test_cases():
         dict(activations=_planar(*kurtosis_one_and_six, 0.0, gen), n_rotations=4),
         # ±e₁, ±e₂: kurtosis 2 along the neurons, less along any other basis, about 3 once the examples are mixed
         dict(activations=axes[torch.randperm(len(axes), generator=gen)], n_rotations=4),
-        # one neuron: every basis is ±1, every random basis ties with the neuron basis, p = 1
-        dict(activations=torch.rand(30, 1, generator=gen, dtype=torch.float64) ** 3, n_rotations=9),
+        # one neuron: every basis is ±1, every random basis ties with the neuron basis, p = 1; with two random bases
+        # a denominator of N instead of N + 1 gives 3/2
+        dict(activations=torch.rand(30, 1, generator=gen, dtype=torch.float64) ** 3, n_rotations=2),
+        # columns of kurtosis 1 and 4 (mean 2.5 < 3): the neuron basis has the *lowest* mean kurtosis, p = 1, but
+        # the highest single kurtosis (the max instead of the mean gives 1/5); unequal column scales make the
+        # kurtosis of all entries pooled differ from the mean over columns
+        dict(activations=_planar(*kurtosis_one_and_four, 0.0, gen) * unequal, n_rotations=4),
+        # the same shifted off the origin: an uncentred "kurtosis" ranks the neuron basis first (p = 1/5)
+        dict(activations=_planar(*kurtosis_one_and_four, 0.0, gen) * unequal + offset, n_rotations=4),
     ]
 
 
@@ -111,17 +121,19 @@ def _basis_p_value(activations, n_rotations=200, generator=None):
                              alternative="greater")  # fmt: skip
 
 
-def _test_with(rotate=None, p=None, reuse=False):
+def _test_with(rotate=None, p=None, reuse=False, statistic=None):
     """The test with one step changed: how the activations are rotated (`rotate(a, generator)`), how the p-value
-    is read off the null (`p(observed, null)`), or one rotation drawn once and reused."""
+    is read off the null (`p(observed, null)`), one rotation drawn once and reused, or the statistic of a basis
+    (`statistic(a)`, the mean kurtosis of the columns of `a`)."""
     rotate = rotate or (lambda a, g: a @ geometry.random_rotation(a.shape[1], generator=g).to(a))
     p = p or (lambda o, n: (1 + (n >= o).sum()) / (len(n) + 1))
+    statistic = statistic or (lambda a: metrics.kurtosis(a).mean())
 
     def test(activations, n_rotations=200, generator=None):
         fixed = geometry.random_rotation(activations.shape[1], generator=generator).to(activations) if reuse else 0
-        null = [metrics.kurtosis(activations @ fixed if reuse else rotate(activations, generator)).mean()
+        null = [statistic(activations @ fixed if reuse else rotate(activations, generator))
                 for _ in range(n_rotations)]  # fmt: skip
-        return float(p(metrics.kurtosis(activations).mean(), torch.stack(null)))
+        return float(p(statistic(activations), torch.stack(null)))
 
     return test
 
@@ -146,6 +158,14 @@ _BASIS_TEST_MISTAKES = {
     "you drew one rotation and used it for every random basis: draw a new one for each of the n_rotations.": (
         _test_with(reuse=True)
     ),
+    "you divided by N: the neuron basis is one of the 1 + N bases, so divide by 1 + N (else p can exceed "
+    "1).": _test_with(p=lambda o, n: (1 + (n >= o).sum()) / len(n)),
+    "you took the largest kurtosis over the columns: the statistic of a basis is the *mean* of its d "
+    "kurtoses.": _test_with(statistic=lambda a: metrics.kurtosis(a).max()),
+    "you did not centre the columns: kurtosis uses x − μ, so subtract each column's mean (or use "
+    "metrics.kurtosis).": _test_with(statistic=lambda a: (a.pow(4).mean(dim=0) / a.pow(2).mean(dim=0) ** 2).mean()),
+    "you took one kurtosis of all the entries pooled: take the kurtosis of each column (dim 0), then their "
+    "mean.": _test_with(statistic=lambda a: metrics.kurtosis(a.flatten())),
 }
 
 declare(

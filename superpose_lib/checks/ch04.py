@@ -61,6 +61,7 @@ def _count_cases():
     eps = (0.5, 0.6, 0.7)[int(torch.randint(3, (1,), generator=gen))]
     lengths = 0.2 + 3 * torch.rand(40, 1, generator=gen)  # raw dot products are not cosines
     turned = geometry.random_rotation(5, generator=gen) * (0.2 + 3 * torch.rand(5, 1, generator=gen))
+    stairs = _staircase(gen)
     hand = torch.tensor([[2.0, 0, 0], [0, -3, 0], [0, 0, 0.5], [-1, 0, 0.1], [0, 1, 1], [0.2, 0.1, 0]])
     return [
         dict(V=geometry.random_unit_vectors(40, 8, generator=gen) * lengths, eps=eps),
@@ -68,14 +69,39 @@ def _count_cases():
         dict(V=hand, eps=0.5),  # row 3 is nearly −row 0: |cos| stops the count at 3, cos would not
         dict(V=turned, eps=0.5),  # orthogonal rows: all 5 fit
         dict(V=torch.tensor([[1.0, 0, 0, 0], [1, 1, 1, 1]]), eps=0.5),  # cos exactly ½ is not below ½: 1
+        # the same staircase at two eps of different steps: two different counts, whatever eps is hard-coded
+        dict(V=stairs, eps=_staircase_eps(gen, low=True)),
+        dict(V=stairs, eps=_staircase_eps(gen, low=False)),
     ]
 
 
-def _count(V, eps, *, diagonal=False, signed=False, normalise=True, below=torch.ge):
+def _staircase(gen):
+    """Rows whose largest |cos| with an earlier row climbs 0.1, 0.2, …, 0.9 (row j at cos ±0.1 j with row 0, and
+    at 0.01 j l with row l), turned by a random rotation and given random lengths: the count is a step function
+    of eps with nine steps, so an answer that ignores eps or hard-codes one cannot match two eps of different
+    steps."""
+    steps = 9
+    cos = torch.arange(1, steps + 1, dtype=torch.float64) / 10 * (2 * torch.randint(2, (steps,), generator=gen) - 1)
+    rows = torch.zeros(steps + 1, steps + 1, dtype=torch.float64)
+    rows[0, 0] = 1.0
+    rows[1:, 0] = cos
+    rows[1:, 1:] = torch.diag((1 - cos**2).sqrt())
+    lengths = 0.2 + 3 * torch.rand(steps + 1, 1, generator=gen, dtype=torch.float64)
+    return (rows @ geometry.random_rotation(steps + 1, generator=gen).double()) * lengths
+
+
+def _staircase_eps(gen, low):
+    """An eps inside one step of the staircase, away from its edges: from the steps 1–4 or 5–8."""
+    step = int(torch.randint(1, 5, (1,), generator=gen)) + (0 if low else 4)
+    return round(step / 10 + 0.02 + 0.06 * float(torch.rand(1, generator=gen)), 3)
+
+
+def _count(V, eps, *, diagonal=False, signed=False, normalise=True, below=torch.ge, later=False):
     """The prefix count with one step changed."""
     unit = V / V.norm(dim=1, keepdim=True) if normalise else V
     cos = unit @ unit.T
-    overlaps = (cos if signed else cos.abs()).tril(diagonal=0 if diagonal else -1)
+    size = cos if signed else cos.abs()
+    overlaps = size.triu(diagonal=1) if later else size.tril(diagonal=0 if diagonal else -1)
     breaks = below(overlaps, eps).any(dim=1)
     return int(breaks.int().argmax()) if bool(breaks.any()) else len(V)
 
@@ -156,6 +182,13 @@ declare(
             "break it).": lambda V, eps: _count(V, eps, below=torch.gt),
             "you skipped the vectors that came too close and kept going: stop at the first one; the count is "
             "how far the vectors get in order.": _greedy_count,
+            "you compared with a fixed 0.5: use the eps you are given (the count changes with it).": lambda V, eps: (
+                _count(V, 0.5)
+            ),
+            "you compared each row with the *later* rows (above the diagonal): the row that breaks the count is "
+            "the first that comes within ε of an *earlier* one (below the diagonal).": lambda V, eps: _count(
+                V, eps, later=True
+            ),
         },
         formula="the largest k such that the first k rows of V are pairwise within |cos| < ε (at least 1).",
         passed="how many of the vectors, taken in order, stay pairwise within ε of orthogonal.",

@@ -148,6 +148,7 @@ declare(
                     (1.0, 0.4),
                     (0.45, -0.55),
                     (-0.6, 0.52),
+                    (0.3, -0.2),  # both short: the extra feature is dropped (0), whatever feature 0 does
                 )
             ]
             + [dict(w=1.2 * torch.rand(2, generator=seeded(i)) * torch.tensor([1.0, -1.0])) for i in range(4)]
@@ -164,6 +165,8 @@ declare(
             ),
             "a feature counts as dropped when its length is below ½ (the task's threshold), not only when it is "
             "near 0.": lambda w: 0 if abs(w[1]) < 0.1 else 1 if abs(w[0]) < 0.1 else 2,
+            "decide about the extra feature first: when |w₁| < ½ it is dropped (0), even if feature 0 is short "
+            "too.": lambda w: 1 if abs(w[0]) < 0.5 else 0 if abs(w[1]) < 0.5 else 2,
         },
         formula="0 if |w₁| < ½ (the extra feature dropped), else 1 if |w₀| < ½ (it owns the dimension), else 2.",
         passed="dropped, own dimension and antipodal told apart.",
