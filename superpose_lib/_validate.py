@@ -30,11 +30,17 @@ import os
 import numpy as np
 import torch
 
+# The largest integer a torch size, count or seed holds (int64): a larger one overflows deep inside torch.
+LARGEST_INT = 2**63 - 1
+
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
-    """Return `value` as an int, or raise a ValueError naming `name` unless it is an integer >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    """Return `value` as an int, or raise a ValueError naming `name` unless it is an integer >= `minimum` (and
+    at most `LARGEST_INT`)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value > LARGEST_INT:
+        raise ValueError(f"{name} must be at most 2**63 - 1 (the largest integer torch holds), got {value!r}")
     return int(value)
 
 
@@ -45,7 +51,7 @@ def tensor(name: str, value, ndim: int | tuple[int, ...] | None = None, *, finit
     other objects are refused, and so are NaN and ±inf entries unless `finite` is False (for an argument whose
     docstring says what a non-finite entry means).
     """
-    if isinstance(value, str | bytes | bool) or value is None:
+    if isinstance(value, str | bytes | bool | np.bool_) or value is None:
         raise ValueError(f"{name} must be a tensor or array of numbers, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor):
         try:
@@ -81,9 +87,7 @@ def generator(seed=None, generator: torch.Generator | None = None, device="cpu")
     if seed is None:
         new.seed()
     else:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        new.manual_seed(int(seed))
+        new.manual_seed(positive_int("seed", seed, 0))
     return new
 
 
@@ -95,8 +99,15 @@ def device(value=None) -> torch.device:
         resolved = torch.device(value)
     except (RuntimeError, TypeError) as error:
         raise ValueError(f'device must be "cpu", "cuda" or a torch.device, got {value!r}') from error
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f'device must be "cpu", "cuda" or a torch.device of those, got {value!r}')
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError('device "cuda" was asked for, but torch sees no CUDA device here; pass device="cpu"')
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {value!r} was asked for, but torch sees {torch.cuda.device_count()} CUDA device(s) here; "
+            'pass device="cuda" (the first) or an index below that'
+        )
     return resolved
 
 
@@ -191,15 +202,18 @@ def fits_in_memory(name: str, n_bytes: float, device=None, *, hint: str | None =
 
 
 class Int:
-    """An integer argument >= `minimum` (None: any integer) and <= `maximum` when given; a bool is refused."""
+    """An integer argument >= `minimum` (None: any integer) and <= `maximum` when given; a bool is refused, and
+    so is an integer beyond `LARGEST_INT` (it would overflow inside torch)."""
 
     def __init__(self, minimum: int | None = 1, maximum: int | None = None):
         self.minimum, self.maximum = minimum, maximum
 
     def __call__(self, name, value):
         if self.minimum is None:
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
+            if abs(value) > LARGEST_INT:
+                raise ValueError(f"{name} must be between -(2**63 - 1) and 2**63 - 1, got {value!r}")
             value = int(value)
         else:
             value = positive_int(name, value, self.minimum)
@@ -275,12 +289,14 @@ class Tensor:
     any; `min_ndim` for at least that many), finite unless `finite=False`, with at least one entry when
     `nonempty`. With `convert=False` the value is checked but passed on as it came (for a function whose result
     keeps its input's type). With `integer=True` it must hold integers (class labels; not floats, not bools) and
-    becomes int64; with `nonnegative=True` every entry must be >= 0."""
+    becomes int64; with `nonnegative=True` every entry must be >= 0. With `detach=True` the value is data that
+    the function does not differentiate through (a solver's input): a tensor that requires grad is detached."""
 
     def __init__(self, ndim=None, *, finite: bool = True, min_ndim: int | None = None, nonempty: bool = False,
-                 convert: bool = True, integer: bool = False, nonnegative: bool = False):  # fmt: skip
+                 convert: bool = True, integer: bool = False, nonnegative: bool = False,
+                 detach: bool = False):  # fmt: skip
         self.ndim, self.finite, self.min_ndim, self.nonempty, self.convert = ndim, finite, min_ndim, nonempty, convert
-        self.integer, self.nonnegative = integer, nonnegative
+        self.integer, self.nonnegative, self.detach = integer, nonnegative, detach
 
     def __call__(self, name, value):
         converted = (
@@ -294,6 +310,8 @@ class Tensor:
             raise ValueError(
                 f"{name} must have at least {self.min_ndim} dimensions, got shape {tuple(converted.shape)}"
             )
+        if self.detach:
+            converted = converted.detach()
         return converted if self.convert else value
 
     def describe(self):
@@ -306,6 +324,7 @@ class Tensor:
             return f"an integer tensor or array {dims}" + (" (not empty)" if self.nonempty else "")
         extra = ("finite" if self.finite else "NaN and inf allowed") + (", not empty" if self.nonempty else "")
         extra += ", >= 0" if self.nonnegative else ""
+        extra += ", taken as data: no gradient flows back to it" if self.detach else ""
         return f"a real tensor or array {dims} ({extra})"
 
     def __repr__(self):

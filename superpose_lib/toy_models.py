@@ -197,6 +197,8 @@ class ToyModel(torch.nn.Module):
         """
         self._check_batch("x", x)
         self._check_batch("x_hat", x_hat)
+        if x_hat.shape != x.shape:
+            raise ValueError(f"x_hat must have x's shape {tuple(x.shape)}, got {tuple(x_hat.shape)}")
         per = (self.importance * (self.target(x) - x_hat) ** 2).mean(dim=(0, 2))  # (instances,)
         return per if per_instance else per.sum()
 
@@ -253,6 +255,10 @@ class ToyModel(torch.nn.Module):
             raise ValueError(
                 f"{name} must be a tensor of shape (batch, n_instances, n_features) = "
                 f"(batch, {self.n_instances}, {self.n_features}), got {shape}; generate_batch makes one"
+            )
+        if x.dtype != self.W.dtype:  # else torch's "expected scalar type ..." from deep inside
+            raise ValueError(
+                f"{name} must hold the model's dtype {self.W.dtype}, got {x.dtype}; pass {name}.to({self.W.dtype})"
             )
 
 
