@@ -310,9 +310,9 @@ class Tensor:
             raise ValueError(
                 f"{name} must have at least {self.min_ndim} dimensions, got shape {tuple(converted.shape)}"
             )
-        if self.detach:
-            converted = converted.detach()
-        return converted if self.convert else value
+        if not self.convert:
+            return value.detach() if self.detach and isinstance(value, torch.Tensor) else value
+        return converted.detach() if self.detach else converted
 
     def describe(self):
         if self.ndim is None:

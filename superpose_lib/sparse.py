@@ -1070,7 +1070,7 @@ def _rho_of(delta: float, kappa: float) -> float:
     return float(max(values.max(), value(np.array([(lo + hi) / 2]))[0]))
 
 
-@_validate.arguments(delta=_validate.Tensor(nonempty=True, convert=False), signed=_validate.Flag())
+@_validate.arguments(delta=_validate.Tensor(nonempty=True, convert=False, detach=True), signed=_validate.Flag())
 def l1_phase_transition(delta, signed: bool = True):
     """The Donoho–Tanner phase transition of L1 recovery: the critical sparsity ρ(δ) for undersampling δ.
 
