@@ -91,8 +91,9 @@ def generator(seed=None, generator: torch.Generator | None = None, device="cpu")
     return new
 
 
-def device(value=None) -> torch.device:
-    """Resolve a device argument: None means CPU; "cuda" is checked to exist."""
+def device(value=None, *, present: bool = True) -> torch.device:
+    """Resolve a device argument: None means CPU; "cuda" is checked to exist (unless `present` is False: for
+    an argument whose device type is all that matters)."""
     if value is None:
         return torch.device("cpu")
     try:
@@ -101,6 +102,8 @@ def device(value=None) -> torch.device:
         raise ValueError(f'device must be "cpu", "cuda" or a torch.device, got {value!r}') from error
     if resolved.type not in ("cpu", "cuda"):
         raise ValueError(f'device must be "cpu", "cuda" or a torch.device of those, got {value!r}')
+    if not present:
+        return resolved
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError('device "cuda" was asked for, but torch sees no CUDA device here; pass device="cpu"')
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
@@ -407,19 +410,23 @@ class Generator:
 
 
 class Device:
-    """A device: None (the CPU), "cpu", "cuda" (checked to exist) or a torch.device; becomes a torch.device.
-    Wrap it in `Optional` where None means something else (the device of the data) and must stay None."""
+    """A device: None (the CPU), "cpu", "cuda" (checked to exist unless `present=False`) or a torch.device;
+    becomes a torch.device. Wrap it in `Optional` where None means something else (the device of the data) and
+    must stay None."""
+
+    def __init__(self, *, present: bool = True):
+        self.present = present
 
     def __call__(self, name, value):
         if name != "device":
             try:
-                return device(value)
+                return device(value, present=self.present)
             except ValueError as error:
                 raise ValueError(f"{name}: {error}") from None
-        return device(value)
+        return device(value, present=self.present)
 
     def describe(self):
-        return '"cpu", "cuda", a torch.device, or None (the CPU)'
+        return '"cpu", "cuda", a torch.device, or None (the CPU)' + ("" if self.present else "; need not be present")
 
     def __repr__(self):
         return "Device()"

@@ -1012,6 +1012,12 @@ def test_integers_beyond_int64_bools_and_devices_torch_lacks_are_refused_by_name
         random_rotation(3, device="meta")
     with pytest.raises(ValueError, match=r"device 'cuda:\d+' was asked for|torch sees no CUDA device"):
         random_rotation(3, device=f"cuda:{torch.cuda.device_count()}")
+    from superpose_lib.environment import cpu_threads
+
+    with pytest.raises(ValueError, match=r"device must be \"cpu\", \"cuda\" or a torch.device of those"):
+        cpu_threads(1, "meta")  # declared once: refused at the call, not on entering the block
+    with cpu_threads(1, "cuda:7"):  # only the type matters here: a GPU's device need not be present
+        pass
     with pytest.raises(ValueError, match=r"x must be a tensor or array of numbers, got bool"):
         _validate.tensor("x", np.bool_(True))
     D = torch.eye(3, requires_grad=True)  # a solver's data may come from a graph: its codes do not
