@@ -188,6 +188,8 @@ class ToyModel(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct a batch: x of shape (batch, n_instances, n_features) → x' of the same shape."""
         self._check_batch("x", x)
+        if x.dtype != self.W.dtype:  # else torch's "expected scalar type ..." from deep inside
+            raise ValueError(f"x must hold the model's dtype {self.W.dtype}, got {x.dtype}; pass x.to({self.W.dtype})")
         return self.readout(self.hidden(x))
 
     def loss(self, x: torch.Tensor, x_hat: torch.Tensor, per_instance: bool = False) -> torch.Tensor:
@@ -256,10 +258,8 @@ class ToyModel(torch.nn.Module):
                 f"{name} must be a tensor of shape (batch, n_instances, n_features) = "
                 f"(batch, {self.n_instances}, {self.n_features}), got {shape}; generate_batch makes one"
             )
-        if x.dtype != self.W.dtype:  # else torch's "expected scalar type ..." from deep inside
-            raise ValueError(
-                f"{name} must hold the model's dtype {self.W.dtype}, got {x.dtype}; pass {name}.to({self.W.dtype})"
-            )
+        if not x.is_floating_point():  # else torch's "Subtraction ... with a bool tensor" from deep inside
+            raise ValueError(f"{name} must hold floating-point numbers, got {x.dtype}; pass {name}.float()")
 
 
 class PrivilegedBasisModel(ToyModel):

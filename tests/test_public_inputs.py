@@ -1031,10 +1031,15 @@ def test_models_name_a_batch_of_another_dtype_or_shape_and_nearest_a_zero_query(
     toy, mlp, wv = _toy(), _mlp(), _wv()
     x = torch.rand(8, 2, 5, generator=_gen())
     for dtype in (torch.float64, torch.float16, torch.int64, torch.bool):
-        with pytest.raises(ValueError, match=rf"x must hold the model's dtype torch.float32, got {dtype}"):
+        with pytest.raises(
+            ValueError, match=rf"x must hold (the model's dtype torch.float32|floating-point numbers), got {dtype}"
+        ):
             toy(x.to(dtype))
         with pytest.raises(ValueError, match=rf"x must hold the model's dtype torch.float32, got {dtype}"):
             mlp(torch.rand(3, 64, generator=_gen()).to(dtype))
+    with pytest.raises(ValueError, match=r"x_hat must hold floating-point numbers, got torch.bool"):
+        toy.loss(x, x > 0.5)
+    assert toy.loss(x.double(), toy(x)).dtype == torch.float64  # a float64 target is still compared, promoted
     with pytest.raises(ValueError, match=r"x_hat must have x's shape \(8, 2, 5\), got \(0, 2, 5\)"):
         toy.loss(x, x[:0])
     for query in (torch.zeros(50), torch.zeros(0)):
