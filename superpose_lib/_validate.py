@@ -30,11 +30,17 @@ import os
 import numpy as np
 import torch
 
+# The largest integer a torch size, count or seed holds (int64): a larger one overflows deep inside torch.
+LARGEST_INT = 2**63 - 1
+
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
-    """Return `value` as an int, or raise a ValueError naming `name` unless it is an integer >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    """Return `value` as an int, or raise a ValueError naming `name` unless it is an integer >= `minimum` (and
+    at most `LARGEST_INT`)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value > LARGEST_INT:
+        raise ValueError(f"{name} must be at most 2**63 - 1 (the largest integer torch holds), got {value!r}")
     return int(value)
 
 
@@ -45,7 +51,7 @@ def tensor(name: str, value, ndim: int | tuple[int, ...] | None = None, *, finit
     other objects are refused, and so are NaN and ±inf entries unless `finite` is False (for an argument whose
     docstring says what a non-finite entry means).
     """
-    if isinstance(value, str | bytes | bool) or value is None:
+    if isinstance(value, str | bytes | bool | np.bool_) or value is None:
         raise ValueError(f"{name} must be a tensor or array of numbers, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor):
         try:
@@ -81,22 +87,30 @@ def generator(seed=None, generator: torch.Generator | None = None, device="cpu")
     if seed is None:
         new.seed()
     else:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        new.manual_seed(int(seed))
+        new.manual_seed(positive_int("seed", seed, 0))
     return new
 
 
-def device(value=None) -> torch.device:
-    """Resolve a device argument: None means CPU; "cuda" is checked to exist."""
+def device(value=None, *, present: bool = True) -> torch.device:
+    """Resolve a device argument: None means CPU; "cuda" is checked to exist (unless `present` is False: for
+    an argument whose device type is all that matters)."""
     if value is None:
         return torch.device("cpu")
     try:
         resolved = torch.device(value)
     except (RuntimeError, TypeError) as error:
         raise ValueError(f'device must be "cpu", "cuda" or a torch.device, got {value!r}') from error
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f'device must be "cpu", "cuda" or a torch.device of those, got {value!r}')
+    if not present:
+        return resolved
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError('device "cuda" was asked for, but torch sees no CUDA device here; pass device="cpu"')
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {value!r} was asked for, but torch sees {torch.cuda.device_count()} CUDA device(s) here; "
+            'pass device="cuda" (the first) or an index below that'
+        )
     return resolved
 
 
@@ -191,15 +205,18 @@ def fits_in_memory(name: str, n_bytes: float, device=None, *, hint: str | None =
 
 
 class Int:
-    """An integer argument >= `minimum` (None: any integer) and <= `maximum` when given; a bool is refused."""
+    """An integer argument >= `minimum` (None: any integer) and <= `maximum` when given; a bool is refused, and
+    so is an integer beyond `LARGEST_INT` (it would overflow inside torch)."""
 
     def __init__(self, minimum: int | None = 1, maximum: int | None = None):
         self.minimum, self.maximum = minimum, maximum
 
     def __call__(self, name, value):
         if self.minimum is None:
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
+            if abs(value) > LARGEST_INT:
+                raise ValueError(f"{name} must be between -(2**63 - 1) and 2**63 - 1, got {value!r}")
             value = int(value)
         else:
             value = positive_int(name, value, self.minimum)
@@ -275,12 +292,14 @@ class Tensor:
     any; `min_ndim` for at least that many), finite unless `finite=False`, with at least one entry when
     `nonempty`. With `convert=False` the value is checked but passed on as it came (for a function whose result
     keeps its input's type). With `integer=True` it must hold integers (class labels; not floats, not bools) and
-    becomes int64; with `nonnegative=True` every entry must be >= 0."""
+    becomes int64; with `nonnegative=True` every entry must be >= 0. With `detach=True` the value is data that
+    the function does not differentiate through (a solver's input): a tensor that requires grad is detached."""
 
     def __init__(self, ndim=None, *, finite: bool = True, min_ndim: int | None = None, nonempty: bool = False,
-                 convert: bool = True, integer: bool = False, nonnegative: bool = False):  # fmt: skip
+                 convert: bool = True, integer: bool = False, nonnegative: bool = False,
+                 detach: bool = False):  # fmt: skip
         self.ndim, self.finite, self.min_ndim, self.nonempty, self.convert = ndim, finite, min_ndim, nonempty, convert
-        self.integer, self.nonnegative = integer, nonnegative
+        self.integer, self.nonnegative, self.detach = integer, nonnegative, detach
 
     def __call__(self, name, value):
         converted = (
@@ -294,7 +313,9 @@ class Tensor:
             raise ValueError(
                 f"{name} must have at least {self.min_ndim} dimensions, got shape {tuple(converted.shape)}"
             )
-        return converted if self.convert else value
+        if not self.convert:
+            return value.detach() if self.detach and isinstance(value, torch.Tensor) else value
+        return converted.detach() if self.detach else converted
 
     def describe(self):
         if self.ndim is None:
@@ -306,6 +327,7 @@ class Tensor:
             return f"an integer tensor or array {dims}" + (" (not empty)" if self.nonempty else "")
         extra = ("finite" if self.finite else "NaN and inf allowed") + (", not empty" if self.nonempty else "")
         extra += ", >= 0" if self.nonnegative else ""
+        extra += ", taken as data: no gradient flows back to it" if self.detach else ""
         return f"a real tensor or array {dims} ({extra})"
 
     def __repr__(self):
@@ -388,19 +410,23 @@ class Generator:
 
 
 class Device:
-    """A device: None (the CPU), "cpu", "cuda" (checked to exist) or a torch.device; becomes a torch.device.
-    Wrap it in `Optional` where None means something else (the device of the data) and must stay None."""
+    """A device: None (the CPU), "cpu", "cuda" (checked to exist unless `present=False`) or a torch.device;
+    becomes a torch.device. Wrap it in `Optional` where None means something else (the device of the data) and
+    must stay None."""
+
+    def __init__(self, *, present: bool = True):
+        self.present = present
 
     def __call__(self, name, value):
         if name != "device":
             try:
-                return device(value)
+                return device(value, present=self.present)
             except ValueError as error:
                 raise ValueError(f"{name}: {error}") from None
-        return device(value)
+        return device(value, present=self.present)
 
     def describe(self):
-        return '"cpu", "cuda", a torch.device, or None (the CPU)'
+        return '"cpu", "cuda", a torch.device, or None (the CPU)' + ("" if self.present else "; need not be present")
 
     def __repr__(self):
         return "Device()"

@@ -287,7 +287,10 @@ def random_directions_test(
             "features, so it needs at least 2 (lower the threshold, or test a model that represents more)"
         )
     observed = interference_statistic(W, statistic, threshold=threshold).item()
-    null = null_distribution(k, d_hidden, statistic, n_null, seed=seed, generator=generator)
+    try:
+        null = null_distribution(k, d_hidden, statistic, n_null, seed=seed, generator=generator)
+    except ValueError as error:  # its n_samples is this function's n_null
+        raise ValueError(f"n_null={n_null}: {error}".replace("n_samples", "n_null")) from None
     return RandomDirectionsTest(
         statistic=statistic,
         observed=observed,

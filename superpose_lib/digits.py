@@ -164,6 +164,10 @@ class DigitsMLP(torch.nn.Module):
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.d_in:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x must be a tensor of shape (batch, d_in) = (batch, {self.d_in}), got {shape}")
+        if x.dtype != self.W1.dtype:  # torch's own error ("expected m1 and m2 to have the same dtype") is deep
+            raise ValueError(
+                f"x must hold the model's dtype {self.W1.dtype}, got {x.dtype}; pass x.to({self.W1.dtype})"
+            )
 
     def extra_repr(self) -> str:
         return f"{self.d_in} → {self.d_hidden} ({self.activation}) → {self.n_classes}"

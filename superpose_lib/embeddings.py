@@ -84,6 +84,11 @@ class WordVectors:
         Words in `exclude` are skipped. Returns (word, cosine) pairs, most similar first.
         """
         vector = self[query] if isinstance(query, str) else query
+        if vector.shape != self.vectors.shape[1:] or not vector.abs().sum() > 0:
+            raise ValueError(
+                f"query must be a word or a non-zero vector of length {self.vectors.shape[1]} (its cosines are "
+                f"undefined otherwise), got shape {tuple(vector.shape)}" + (" of zeros" if vector.numel() else "")
+            )
         cos = cosine_similarity(vector, self.vectors).clone()  # (n_words,)
         for word in exclude:
             cos[self.index(word)] = -torch.inf

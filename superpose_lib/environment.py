@@ -32,7 +32,7 @@ def report_environment() -> None:
 
 @_validate.arguments(
     threads=_validate.Int(1),
-    device=_validate.Instance(str, torch.device, what='device ("cpu", "cuda" or a torch.device)'),
+    device=_validate.Device(present=False),
 )
 @contextlib.contextmanager
 def cpu_threads(threads: int, device="cpu"):
@@ -42,10 +42,6 @@ def cpu_threads(threads: int, device="cpu"):
     machine and costs many times more on a busy one (`superpose_lib.engine.ONE_THREAD_BELOW`). Nothing changes
     when `device` is a GPU.
     """
-    try:
-        device = torch.device(device)  # only its type matters here: a CUDA device need not be present
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f'device must be "cpu", "cuda" or a torch.device, got {device!r}') from error
     saved = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(threads)

@@ -60,7 +60,10 @@ _X = _validate.Tensor(ndim=(1, 2))
 _LAM = _validate.Real(0, 1e30)
 _TOL = _validate.Real(0)  # 0 runs every iteration
 _DEVICE = _validate.Optional(_validate.Device(), none="None (where D is)")
-_SOLVER = {"D": _D, "X": _X, "lam": _LAM, "device": _DEVICE}
+# The solvers' D and X are data (no solver differentiates through them): a tensor that requires grad is detached.
+_D_DATA = _validate.Tensor(ndim=2, detach=True)
+_X_DATA = _validate.Tensor(ndim=(1, 2), detach=True)
+_SOLVER = {"D": _D_DATA, "X": _X_DATA, "lam": _LAM, "device": _DEVICE}
 
 
 def _prepare(D: torch.Tensor, X: torch.Tensor, device, name: str = "X"):
@@ -206,7 +209,7 @@ def _row_max(t: torch.Tensor, absolute: bool = False):
     times faster than torch's max-with-indices over a (b, k) array, and without a (b, k) temporary for |t|.
     NaN counts as the largest."""
     if t.device.type == "cpu" and t.is_contiguous() and t.dtype in (torch.float32, torch.float64):
-        a = t.numpy()
+        a = t.detach().numpy()  # (a solver's input may require grad; the codes it returns do not)
         rows = np.arange(a.shape[0])
         j = a.argmax(axis=1)
         value = a[rows, j]
@@ -868,7 +871,7 @@ def _homotopy(G, C0, lam, nonnegative, max_steps, scan, support=None, events=Non
 
 
 @_validate.arguments(
-    D=_D, X=_X, n_nonzero=_validate.Optional(_validate.Int(1)), tol=_validate.Optional(_TOL), device=_DEVICE
+    D=_D_DATA, X=_X_DATA, n_nonzero=_validate.Optional(_validate.Int(1)), tol=_validate.Optional(_TOL), device=_DEVICE
 )
 def omp(D, X, n_nonzero=None, *, tol=None, device=None) -> torch.Tensor:
     """Batched orthogonal matching pursuit (Pati, Rezaiifar and Krishnaprasad, 1993), Gram-matrix form.
@@ -1067,7 +1070,7 @@ def _rho_of(delta: float, kappa: float) -> float:
     return float(max(values.max(), value(np.array([(lo + hi) / 2]))[0]))
 
 
-@_validate.arguments(delta=_validate.Tensor(nonempty=True, convert=False), signed=_validate.Flag())
+@_validate.arguments(delta=_validate.Tensor(nonempty=True, convert=False, detach=True), signed=_validate.Flag())
 def l1_phase_transition(delta, signed: bool = True):
     """The Donoho–Tanner phase transition of L1 recovery: the critical sparsity ρ(δ) for undersampling δ.
 
@@ -1296,14 +1299,14 @@ def resample_unused(D, residual, Z) -> torch.Tensor:
 
 
 @_validate.arguments(
-    H=_validate.Tensor(ndim=2),
+    H=_validate.Tensor(ndim=2, detach=True),
     n_atoms=_validate.Int(1),
     lam=_LAM,
     n_iter=_validate.Int(0),
     method=_validate.Choice(*_DL_METHODS),
     n_nonzero=_validate.Optional(_validate.Int(1)),
     nonnegative=_validate.Flag(),
-    init=_validate.Either(_validate.Choice("data", "random"), _D),
+    init=_validate.Either(_validate.Choice("data", "random"), _D_DATA),
     tol=_TOL,
     resample_unused=_validate.Flag(),
     fista_iter=_validate.Int(1),

@@ -188,6 +188,8 @@ class ToyModel(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct a batch: x of shape (batch, n_instances, n_features) → x' of the same shape."""
         self._check_batch("x", x)
+        if x.dtype != self.W.dtype:  # else torch's "expected scalar type ..." from deep inside
+            raise ValueError(f"x must hold the model's dtype {self.W.dtype}, got {x.dtype}; pass x.to({self.W.dtype})")
         return self.readout(self.hidden(x))
 
     def loss(self, x: torch.Tensor, x_hat: torch.Tensor, per_instance: bool = False) -> torch.Tensor:
@@ -197,6 +199,8 @@ class ToyModel(torch.nn.Module):
         """
         self._check_batch("x", x)
         self._check_batch("x_hat", x_hat)
+        if x_hat.shape != x.shape:
+            raise ValueError(f"x_hat must have x's shape {tuple(x.shape)}, got {tuple(x_hat.shape)}")
         per = (self.importance * (self.target(x) - x_hat) ** 2).mean(dim=(0, 2))  # (instances,)
         return per if per_instance else per.sum()
 
@@ -254,6 +258,8 @@ class ToyModel(torch.nn.Module):
                 f"{name} must be a tensor of shape (batch, n_instances, n_features) = "
                 f"(batch, {self.n_instances}, {self.n_features}), got {shape}; generate_batch makes one"
             )
+        if not x.is_floating_point():  # else torch's "Subtraction ... with a bool tensor" from deep inside
+            raise ValueError(f"{name} must hold floating-point numbers, got {x.dtype}; pass {name}.float()")
 
 
 class PrivilegedBasisModel(ToyModel):

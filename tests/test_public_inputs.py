@@ -39,6 +39,7 @@ import importlib
 import inspect
 import math
 import os
+import pkgutil
 import signal
 import sys
 import types
@@ -556,6 +557,10 @@ def fuzzed_parameters(name: str) -> list[str]:
 # --- hostile values, from the declarations -------------------------------------------------------------------
 
 
+class _IntSubclass(int):  # an integer of a user's own type (an enum's value, say)
+    pass
+
+
 class Hostile:
     """A hostile value for one argument, and whether its declaration refuses it (then the call must refuse it
     with a ValueError naming the argument; any other value must give a result or such a ValueError)."""
@@ -597,6 +602,7 @@ def candidates(spec, parameter: str, name: str, example) -> list[tuple[str, obje
         values = [*nonsense, ("nan", math.nan), ("inf", math.inf), ("True", True), ("2.5", 2.5), ("[1, 2]", [1, 2]),
                   (f"minimum {low}", low), (f"below minimum {low - 1}", low - 1), ("np.int64", np.int64(valid)),
                   ("torch int", torch.tensor(valid))]  # fmt: skip
+        values += [("np.bool_", np.bool_(True)), ("int subclass", _IntSubclass(valid)), ("2**63", 2**63)]
         if spec.maximum is not None:
             values += [
                 (f"maximum {spec.maximum}", spec.maximum),
@@ -614,6 +620,7 @@ def candidates(spec, parameter: str, name: str, example) -> list[tuple[str, obje
             else:
                 values += [(f"bound {bound:g}", float(bound)), (f"beyond bound {bound + sign:g}", float(bound + sign)),
                            (f"just beyond {bound:g}", math.nextafter(float(bound), sign * math.inf))]  # fmt: skip
+        values.append(("np.bool_", np.bool_(True)))
         if isinstance(example, float):
             values += [("np.float32", np.float32(example)), ("0-d tensor", torch.tensor(example))]
         if spec.low is None or spec.low <= 0 <= (spec.high if spec.high is not None else 1):
@@ -642,7 +649,8 @@ def candidates(spec, parameter: str, name: str, example) -> list[tuple[str, obje
         if kind != "Function":  # (a function of the wrong signature is the hook's own business)
             values.append(("a function", len))
         if kind == "Device":
-            values += [("'tpu'", "tpu"), ("'cpu'", "cpu"), ("'cuda'", "cuda")]
+            values += [("'tpu'", "tpu"), ("'cpu'", "cpu"), ("'cuda'", "cuda"), ("'meta'", "meta"),
+                       ("'cuda:7'", "cuda:7")]  # fmt: skip
         return values
     raise AssertionError(f"{name}({parameter}): no hostile values for a {kind} declaration; teach `candidates` it")
 
@@ -657,11 +665,14 @@ def _tensor_candidates(spec, example) -> list[tuple[str, object]]:
               ("int64", base.round().long()), ("bool", base > 0), ("scalar", torch.tensor(0.5)),
               ("extra axis", base.unsqueeze(0)), ("1-D", base.reshape(-1)),
               ("zeros", torch.zeros_like(base, dtype=torch.float32)), ("huge entries", torch.full(base.shape, 1e30)),
-              ("negated", -base.float()), ("complex", base.to(torch.complex64))]  # fmt: skip
+              ("negated", -base.float()), ("complex", base.to(torch.complex64)), ("np.bool_", np.bool_(True)),
+              ("requires grad", base.float().requires_grad_())]  # fmt: skip
     if base.ndim:
         values += [("empty", base[:0]), ("empty last axis", base[..., :0]), ("one row", base[:1])]
     if base.ndim == 2:
-        values.append(("transposed", base.T))
+        values += [("transposed", base.T), ("non-contiguous", base.T.contiguous().T)]
+    if base.ndim and base.numel():
+        values.append(("expanded", base[:1].expand(base.shape)))
     if not spec.integer:
         values += [("with NaN", _with(base, math.nan)), ("with inf", _with(base, math.inf))]
     return values
@@ -962,6 +973,82 @@ def test_every_public_argument_is_declared():
             ):
                 missing.append(f"{name}({parameter.name})")
     assert not missing, "declare these with superpose_lib._validate.arguments: " + ", ".join(missing)
+
+
+# Public-looking functions of a module with an ``__all__`` that are left out of it on purpose, each with the reason.
+NOT_EXPORTED = {
+    "superpose_lib.features.broadcast": "the constructors' shared helper for an argument they declared already",
+}
+
+
+def test_a_new_module_or_function_cannot_escape_the_declarations():
+    """Every module of the package is in `MODULES` (the exercise checks have their own battery), and in a module
+    with an ``__all__`` every public-looking function is exported (so it is declared and fuzzed) or listed in
+    `NOT_EXPORTED`."""
+    import superpose_lib
+
+    modules = {f"superpose_lib.{m.name}" for m in pkgutil.iter_modules(superpose_lib.__path__)}
+    modules = {m for m in modules if not m.rsplit(".", 1)[1].startswith("_")} - {"superpose_lib.checks"}
+    assert modules <= set(MODULES), f"add to MODULES: {sorted(modules - set(MODULES))}"
+    hidden = []
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name, value in vars(module).items():
+            if name.startswith("_") or not callable(value) or getattr(value, "__module__", None) != module_name:
+                continue
+            if name not in getattr(module, "__all__", [name]) and f"{module_name}.{name}" not in NOT_EXPORTED:
+                hidden.append(f"{module_name}.{name}")
+    assert not hidden, f"export (and declare) these, or list them in NOT_EXPORTED with a reason: {hidden}"
+
+
+def test_integers_beyond_int64_bools_and_devices_torch_lacks_are_refused_by_name():
+    from superpose_lib import _validate
+    from superpose_lib.geometry import random_rotation, random_unit_vectors
+    from superpose_lib.sparse import lasso
+
+    with pytest.raises(ValueError, match=r"seed must be at most 2\*\*63 - 1"):
+        random_rotation(3, seed=2**70)
+    with pytest.raises(ValueError, match=r"k must be at most 2\*\*63 - 1"):
+        random_unit_vectors(2**64, 3)
+    with pytest.raises(ValueError, match=r"n must be an integer >= 1, got np.True_"):
+        random_rotation(np.bool_(True))
+    with pytest.raises(ValueError, match=r"device must be \"cpu\", \"cuda\" or a torch.device of those"):
+        random_rotation(3, device="meta")
+    with pytest.raises(ValueError, match=r"device 'cuda:\d+' was asked for|torch sees no CUDA device"):
+        random_rotation(3, device=f"cuda:{torch.cuda.device_count()}")
+    from superpose_lib.environment import cpu_threads
+
+    with pytest.raises(ValueError, match=r"device must be \"cpu\", \"cuda\" or a torch.device of those"):
+        cpu_threads(1, "meta")  # declared once: refused at the call, not on entering the block
+    with cpu_threads(1, "cuda:7"):  # only the type matters here: a GPU's device need not be present
+        pass
+    with pytest.raises(ValueError, match=r"x must be a tensor or array of numbers, got bool"):
+        _validate.tensor("x", np.bool_(True))
+    D = torch.eye(3, requires_grad=True)  # a solver's data may come from a graph: its codes do not
+    Z = lasso(D, torch.tensor([2.0, 0.0, 0.0]), lam=1.0)
+    assert not Z.requires_grad and Z.tolist() == [1.0, 0.0, 0.0]
+
+
+def test_models_name_a_batch_of_another_dtype_or_shape_and_nearest_a_zero_query():
+    """Methods that take a learner's data (not declared: they run inside training loops) say what to pass
+    instead of torch's "expected m1 and m2 to have the same dtype" from deep inside."""
+    toy, mlp, wv = _toy(), _mlp(), _wv()
+    x = torch.rand(8, 2, 5, generator=_gen())
+    for dtype in (torch.float64, torch.float16, torch.int64, torch.bool):
+        with pytest.raises(
+            ValueError, match=rf"x must hold (the model's dtype torch.float32|floating-point numbers), got {dtype}"
+        ):
+            toy(x.to(dtype))
+        with pytest.raises(ValueError, match=rf"x must hold the model's dtype torch.float32, got {dtype}"):
+            mlp(torch.rand(3, 64, generator=_gen()).to(dtype))
+    with pytest.raises(ValueError, match=r"x_hat must hold floating-point numbers, got torch.bool"):
+        toy.loss(x, x > 0.5)
+    assert toy.loss(x.double(), toy(x)).dtype == torch.float64  # a float64 target is still compared, promoted
+    with pytest.raises(ValueError, match=r"x_hat must have x's shape \(8, 2, 5\), got \(0, 2, 5\)"):
+        toy.loss(x, x[:0])
+    for query in (torch.zeros(50), torch.zeros(0)):
+        with pytest.raises(ValueError, match="query must be a word or a non-zero vector of length 50"):
+            wv.nearest(query)
 
 
 def test_declared_defaults_are_valid_and_the_docstring_lists_each_declaration():
