@@ -76,6 +76,11 @@ def load_digits_split(test_fraction: float = 0.25, *, seed=0, generator=None) ->
     return DigitsSplit(X[train], y[train], X[test], y[test])
 
 
+# Images passed to a model's method: real and finite, not converted; their shape and dtype against the model's
+# are checked in the method (`DigitsMLP._check_input`, whose message gives the sizes to pass)
+_IMAGES = _validate.Tensor(convert=False)
+
+
 @_validate.declare_init(
     d_in=_validate.Int(1),
     d_hidden=_validate.Int(1),
@@ -138,19 +143,34 @@ class DigitsMLP(torch.nn.Module):
         self.b2 = torch.nn.Parameter(torch.zeros(self.n_classes))
         self.to(device)
 
+    @_validate.arguments(x=_IMAGES)
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """The hidden layer before its non-linearity, ``W₁ x + b₁``: x of shape (batch, d_in) → (batch, d_hidden)."""
         self._check_input(x)
-        return x @ self.W1.T + self.b1
+        return self._pre_activations(x)
 
+    @_validate.arguments(x=_IMAGES)
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden activations ``act(W₁ x + b₁)``: x of shape (batch, d_in) → (batch, d_hidden)."""
-        pre = self.pre_activations(x)  # (batch, d_hidden)
-        return torch.relu(pre) if self.activation == "relu" else pre
+        self._check_input(x)
+        return self._hidden(x)
 
+    @_validate.arguments(x=_IMAGES)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (batch, n_classes) for images x of shape (batch, d_in)."""
-        return self.hidden(x) @ self.W2.T + self.b2
+        self._check_input(x)
+        return self._logits(x)
+
+    # the layers without the door checks (the training loop calls these)
+    def _pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.W1.T + self.b1
+
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self._pre_activations(x)  # (batch, d_hidden)
+        return torch.relu(pre) if self.activation == "relu" else pre
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self._hidden(x) @ self.W2.T + self.b2
 
     @_validate.arguments(X=_validate.Tensor(ndim=2), y=_validate.Tensor(ndim=1, integer=True))
     @torch.no_grad()
@@ -240,7 +260,7 @@ def train(
             total = 0.0
             for start in range(0, len(y), batch_size):
                 batch = order[start : start + batch_size]
-                loss = torch.nn.functional.cross_entropy(model(X[batch]), y[batch])
+                loss = torch.nn.functional.cross_entropy(model._logits(X[batch]), y[batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

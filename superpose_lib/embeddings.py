@@ -56,6 +56,7 @@ class WordVectors:
     def __repr__(self) -> str:
         return f"WordVectors({len(self.words)} words, dim={self.vectors.shape[1]})"
 
+    @_validate.arguments(word=_validate.Text())
     def index(self, word: str) -> int:
         """Row of `word`; an UnknownWordError (a KeyError and a ValueError) names close spellings."""
         try:

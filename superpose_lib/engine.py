@@ -160,8 +160,19 @@ class Adam:
         self._steps = [step] * len(self.params)  # one counter, shared (the fused kernel only reads it)
         self._fused = hasattr(torch, "_fused_adam_")
 
+    @_validate.arguments(grads=_validate.Each(_validate.Tensor(convert=False)), lr=_validate.Real(0, low_open=True))
     def step(self, grads: list[torch.Tensor], lr: float) -> None:
         """One update of every parameter from its gradient (same order as the parameters)."""
+        if len(grads) != len(self.params):
+            raise ValueError(f"grads must hold one gradient per parameter ({len(self.params)}), got {len(grads)}")
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if not isinstance(g, torch.Tensor) or g.shape != p.shape or g.dtype != p.dtype or g.device != p.device:
+                got = f"{tuple(g.shape)} {g.dtype}" if isinstance(g, torch.Tensor) else type(g).__name__
+                raise ValueError(f"grads[{i}] must be a tensor like its parameter, {tuple(p.shape)} {p.dtype} on "
+                                 f"{p.device}; got {got}")  # fmt: skip
+        self._step(grads, lr)
+
+    def _step(self, grads: list[torch.Tensor], lr: float) -> None:  # `step` without its checks (the engine's)
         self.t += 1
         beta1, beta2 = self.betas
         if self._fused:
@@ -303,7 +314,7 @@ def fit(
             history[step] = loss
             if before_update is not None:
                 before_update(grads)
-            adam.step(grads, _learning_rate(step, steps, lr, schedule, warmup))
+            adam._step(grads, _learning_rate(step, steps, lr, schedule, warmup))
             if after_update is not None:
                 after_update(step, adam)
             if on_step is not None:

@@ -95,6 +95,11 @@ class SparseFeatures(torch.nn.Module):
         self.register_buffer("probability", p)
         self.to(device)
 
+    @_validate.arguments(
+        n=_validate.Int(1),
+        generator=_validate.Optional(_validate.Generator(), none="None (torch's global generator)"),
+        out=_validate.Optional(_validate.Tensor(ndim=3, finite=False, convert=False), none="None (a new tensor)"),
+    )
     def sample(
         self, n: int, generator: torch.Generator | None = None, *, out: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -108,12 +113,19 @@ class SparseFeatures(torch.nn.Module):
         >>> SparseFeatures(5, 0.1, n_instances=3).sample(8).shape
         torch.Size([3, 8, 5])
         """
-        n = _validate.positive_int("n", n)
+        self._fits("n", n)
         I, F, p = self.n_instances, self.n_features, self.probability
         dev = p.device
-        if out is not None and (out.shape != (I, n, F) or out.dtype != p.dtype or out.device != dev):
-            raise ValueError(f"out must be a {p.dtype} tensor of shape {(I, n, F)} on {dev}, got {tuple(out.shape)}")
+        if out is not None and (out.shape != (I, n, F) or out.dtype != p.dtype or out.device != dev
+                                or not out.is_contiguous() or out.requires_grad):  # fmt: skip
+            raise ValueError(f"out must be a contiguous {p.dtype} tensor of shape {(I, n, F)} on {dev}, not requiring "
+                             f"grad; got {tuple(out.shape)} {out.dtype}")  # fmt: skip
         return self._draw(n, generator, out, self._affine())
+
+    def _fits(self, name: str, n: int) -> None:
+        """A ValueError naming `name` if a batch of `n` samples cannot fit in memory."""
+        p = self.probability
+        _validate.fits_in_memory(name, 2 * p.element_size() * self.n_instances * n * self.n_features, p.device)
 
     def _affine(self):
         """``(offset, slope)``, each (n_instances, 1, n_features), of the one-draw sampler (None unless
@@ -194,9 +206,14 @@ class FixedDataset(torch.nn.Module):
         gen = _validate.generator(seed, generator, device=features.probability.device)
         return cls(features.sample(n_samples, gen))
 
+    @_validate.arguments(
+        n=_validate.Int(1), generator=_validate.Optional(_validate.Generator(), none="None (torch's global generator)")
+    )
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """`n` samples per instance, shape (n_instances, n, n_features): all of them (in order) when n ≥ n_samples."""
-        n = _validate.positive_int("n", n)
+        return self._sample(n, generator)
+
+    def _sample(self, n: int, generator) -> torch.Tensor:  # `sample` without its checks (a training step's)
         if n >= self.n_samples:
             return self.x
         rows = torch.randint(0, self.n_samples, (n,), generator=generator, device=self.x.device)
@@ -234,10 +251,11 @@ def training_sampler(data, batch_size: int, n_instances: int, n_features: int, *
         affine = data._affine()  # the probabilities are read once, when training starts
         return lambda n, generator: data._draw(n, generator, batch, affine)
     checked = False
+    draw = data._sample if isinstance(data, FixedDataset) else data.sample  # no door checks in every step
 
     def sample(n, generator):
         nonlocal checked
-        X = data.sample(n, generator)
+        X = draw(n, generator)
         if not checked:
             ok = isinstance(X, torch.Tensor) and X.ndim == 3 and (X.shape[0], X.shape[2]) == (n_instances, n_features)
             if not ok or (X.dtype, X.device) != (like.dtype, like.device):

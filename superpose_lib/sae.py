@@ -143,7 +143,8 @@ class SyntheticFeatures:
         gen = (
             self._generator if seed is None and generator is None else _validate.generator(seed, generator, self.device)
         )
-        codes = self._codes.sample(n, gen)[0]  # (n, features): each on with its probability, then uniform on [0, 1)
+        # (n, features): each on with its probability, then uniform on [0, 1) (`sample` without its door checks)
+        codes = self._codes._draw(n, gen, None, self._codes._affine())[0]
         x = codes @ self.features.T  # (n, d)
         return (x, codes) if return_codes else x
 
@@ -169,6 +170,11 @@ def _capped_probabilities(n: int, mean_active: float, decay: float) -> torch.Ten
 
 
 # --- the model -----------------------------------------------------------------------------------------------
+
+
+# A batch passed to an SAE's method: real and finite; its shape against the SAE's is checked in the method
+# (`_check_input`, whose message gives the sizes to pass)
+_SAE_BATCH = _validate.Tensor()
 
 
 @_validate.declare_init(
@@ -272,6 +278,7 @@ class SAE(torch.nn.Module):
         self.reset_parameters(generator=_validate.generator(seed, generator))
         self.to(dev)
 
+    @_validate.arguments(generator=_validate.Optional(_validate.Generator(), none="None (a fresh random seed)"))
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Random unit-norm decoder columns, the encoder initialised to the decoder (tied), zero biases.
 
@@ -299,6 +306,14 @@ class SAE(torch.nn.Module):
             )
         return x.to(self.W_enc.dtype)
 
+    def _reconstruct(self, x: torch.Tensor):
+        """``(x̂, z)`` for a checked x (`forward` without its door checks)."""
+        z = self._activate(self._pre(x))
+        return self._decode(z), z
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.b_dec.unsqueeze(1), z, self.W_dec.transpose(1, 2))
+
     def _pre(self, x: torch.Tensor) -> torch.Tensor:
         """Pre-activations ``x W_enc + b_enc``, shape (n_instances, batch, d_latent_max)."""
         if x.ndim == 2:
@@ -314,6 +329,7 @@ class SAE(torch.nn.Module):
         values, indices = pre.topk(self.k, dim=-1)  # (I, B, k)
         return torch.zeros_like(pre).scatter_(-1, indices, torch.relu(values))
 
+    @_validate.arguments(x=_SAE_BATCH)
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes ``z = act(x W_enc + b_enc)``.
 
@@ -332,6 +348,7 @@ class SAE(torch.nn.Module):
         """
         return self._activate(self._pre(self._check_input(x)))
 
+    @_validate.arguments(z=_validate.Tensor())
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstructions ``x̂ = z W_decᵀ + b_dec``, shape (n_instances, batch, d_input).
 
@@ -349,8 +366,9 @@ class SAE(torch.nn.Module):
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
             raise ValueError(f"z must be a tensor of shape (n_instances, batch, d_latent_max) = "
                              f"({self.n_instances}, batch, {self.d_latent_max}), got {shape}")  # fmt: skip
-        return torch.baddbmm(self.b_dec.unsqueeze(1), z.to(self.W_dec.dtype), self.W_dec.transpose(1, 2))
+        return self._decode(z.to(self.W_dec.dtype))
 
+    @_validate.arguments(x=_SAE_BATCH)
     def forward(self, x: torch.Tensor):
         """``(x̂, z)`` for x of shape (batch, d_input) or (n_instances, batch, d_input).
 
@@ -360,9 +378,9 @@ class SAE(torch.nn.Module):
         >>> x_hat.shape, z.shape
         (torch.Size([2, 5, 4]), torch.Size([2, 5, 6]))
         """
-        z = self.encode(x)
-        return self.decode(z), z
+        return self._reconstruct(self._check_input(x))
 
+    @_validate.arguments(x=_validate.Tensor(nonempty=True))
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """Per-instance loss ``mean((x − x̂)²) + λ · mean_batch ‖z‖₁``, shape (n_instances,).
 
@@ -370,7 +388,7 @@ class SAE(torch.nn.Module):
         the L1 term is the batch mean of each code's L1 norm. So λ trades one unit of a code's L1 norm for
         ``d_input`` units of summed squared error, and good values scale like ``1 / d_input``: on
         ``SyntheticFeatures(128, 64)`` (inputs of norm about 1.2) MMCS ≥ 0.95 from λ ≈ 1.3e-3 to 7.5e-3, best
-        near 3e-3 to 5e-3 (see `train_sae`). "topk" has no L1 term.
+        near 3e-3 to 5e-3 (see `train_sae`). "topk" has no L1 term. An empty batch has no mean, and is refused.
 
         Examples
         --------
@@ -381,7 +399,7 @@ class SAE(torch.nn.Module):
         True
         """
         x = self._check_input(x)
-        x_hat, z = self(x)
+        x_hat, z = self._reconstruct(x)
         mse = (x_hat - x).square().mean(dim=(1, 2))  # (I,)
         return mse + self.l1_coeff * z.abs().sum(dim=2).mean(dim=1)
 

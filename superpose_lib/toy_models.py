@@ -45,6 +45,9 @@ __all__ = [
 # The declarations the models and their training share.
 _SIZES = {"n_features": _validate.Int(1), "d_hidden": _validate.Int(1), "n_instances": _validate.Int(1)}
 _DATA = {"feature_probability": _validate.Tensor(), "importance": _validate.Tensor(nonnegative=True)}
+# A batch a learner passes to a model's method: real and finite; its shape and dtype against the model's are
+# checked in the method (`ToyModel._check_batch`, whose message gives the sizes to pass). Not converted.
+_BATCH = _validate.Tensor(convert=False)
 
 
 @_validate.declare_init(
@@ -146,11 +149,15 @@ class ToyModel(torch.nn.Module):
         self.W = torch.nn.Parameter(torch.empty(self.n_instances, self.d_hidden, self.n_features))
         self.b = torch.nn.Parameter(torch.zeros(self.n_instances, self.n_features))
 
+    @_validate.arguments(generator=_validate.Optional(_validate.Generator(), none="None (a fresh random seed)"))
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Xavier-normal weights (``std = √(2 / (fan_in + fan_out))``, as in the paper's notebook), zero biases.
 
         The draw is made on the CPU, so a seed gives the same initial weights on every device.
         """
+        self._reset_parameters(generator)
+
+    def _reset_parameters(self, generator) -> None:
         std = (2 / (self.n_features + self.d_hidden)) ** 0.5
         W = std * torch.randn(tuple(self.W.shape), generator=generator)  # (instances, hidden, features)
         with torch.no_grad():
@@ -168,30 +175,36 @@ class ToyModel(torch.nn.Module):
 
         Each entry is zero with probability 1 − feature_probability, else uniform on [0, 1].
         """
-        return self.data.sample(n_batch, generator).transpose(0, 1)
+        self.data._fits("n_batch", n_batch)
+        return self.data._draw(n_batch, generator, None, self.data._affine()).transpose(0, 1)
 
+    @_validate.arguments(x=_BATCH)
     def target(self, x: torch.Tensor) -> torch.Tensor:
-        """What the model should output for input x: x itself (an autoencoder)."""
-        return x
+        """What the model should output for input x of shape (batch, n_instances, n_features): x itself (an
+        autoencoder; `AbsoluteValueModel`: its absolute value)."""
+        self._check_batch("x", x)
+        return self._target(x)
 
-    # -- model ------------------------------------------------------------------------------------------------
+    @_validate.arguments(x=_BATCH)
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The hidden layer ``h = W x`` (``ReLU(W x)`` with a privileged basis): (batch, instances, d_hidden)."""
-        h = torch.einsum("bif,ihf->bih", x, self.W)
-        return torch.relu(h) if self.hidden_relu else h
+        self._check_batch("x", x, same_dtype=True)
+        return self._hidden(x)
 
+    @_validate.arguments(h=_BATCH)
     def readout(self, h: torch.Tensor) -> torch.Tensor:
-        """The output ``x' = act(Wᵀ h + b)`` from the hidden layer: (batch, instances, n_features)."""
-        out = torch.einsum("bih,ihf->bif", h, self.W) + self.b
-        return torch.relu(out) if self.activation == "relu" else out
+        """The output ``x' = act(Wᵀ h + b)`` from the hidden layer h of shape (batch, instances, d_hidden):
+        (batch, n_instances, n_features)."""
+        self._check_batch("h", h, same_dtype=True, width=self.d_hidden)
+        return self._readout(h)
 
+    @_validate.arguments(x=_BATCH)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct a batch: x of shape (batch, n_instances, n_features) → x' of the same shape."""
-        self._check_batch("x", x)
-        if x.dtype != self.W.dtype:  # else torch's "expected scalar type ..." from deep inside
-            raise ValueError(f"x must hold the model's dtype {self.W.dtype}, got {x.dtype}; pass x.to({self.W.dtype})")
-        return self.readout(self.hidden(x))
+        self._check_batch("x", x, same_dtype=True)
+        return self._readout(self._hidden(x))
 
+    @_validate.arguments(x=_BATCH, x_hat=_BATCH, per_instance=_validate.Flag())
     def loss(self, x: torch.Tensor, x_hat: torch.Tensor, per_instance: bool = False) -> torch.Tensor:
         """Importance-weighted squared error, averaged over batch and features, summed over instances.
 
@@ -201,8 +214,25 @@ class ToyModel(torch.nn.Module):
         self._check_batch("x_hat", x_hat)
         if x_hat.shape != x.shape:
             raise ValueError(f"x_hat must have x's shape {tuple(x.shape)}, got {tuple(x_hat.shape)}")
-        per = (self.importance * (self.target(x) - x_hat) ** 2).mean(dim=(0, 2))  # (instances,)
+        if x.shape[0] == 0:  # a mean over no samples is NaN
+            raise ValueError("x must hold at least one sample: shape (batch ≥ 1, n_instances, n_features)")
+        per = self._loss(x, x_hat)
         return per if per_instance else per.sum()
+
+    # the model's steps without the door checks (the training step calls these)
+    def _target(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.einsum("bif,ihf->bih", x, self.W)
+        return torch.relu(h) if self.hidden_relu else h
+
+    def _readout(self, h: torch.Tensor) -> torch.Tensor:
+        out = torch.einsum("bih,ihf->bif", h, self.W) + self.b
+        return torch.relu(out) if self.activation == "relu" else out
+
+    def _loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return (self.importance * (self._target(x) - x_hat) ** 2).mean(dim=(0, 2))  # (instances,)
 
     # -- training (superpose_lib.engine) -----------------------------------------------------------------------
     def batch_loss(self, X: torch.Tensor) -> torch.Tensor:
@@ -211,8 +241,8 @@ class ToyModel(torch.nn.Module):
         `loss` plus the hidden-layer penalty ``λ · mean_batch ‖h‖₁``; differentiable (the engine's autograd path).
         """
         x = X.transpose(0, 1)  # (batch, instances, features)
-        h = self.hidden(x)
-        loss = self.loss(x, self.readout(h), per_instance=True)
+        h = self._hidden(x)
+        loss = self._loss(x, self._readout(h))
         if self._hidden_l1_on:
             loss = loss + self.hidden_l1 * h.abs().sum(dim=2).mean(dim=0)
         return loss
@@ -251,13 +281,21 @@ class ToyModel(torch.nn.Module):
         dW.baddbmm_(e.transpose(1, 2), X)  # the encoder's share
         return loss, [dW, db]
 
-    def _check_batch(self, name: str, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.ndim != 3 or tuple(x.shape[1:]) != (self.n_instances, self.n_features):
+    def _check_batch(self, name: str, x: torch.Tensor, *, same_dtype: bool = False, width: int | None = None) -> None:
+        """A ValueError naming `name` unless x is a (batch, n_instances, width) tensor (width: n_features) of
+        floating-point numbers (of the model's dtype with `same_dtype`): else torch fails deep in an einsum."""
+        width = self.n_features if width is None else width
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or tuple(x.shape[1:]) != (self.n_instances, width):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            wanted = "n_features" if width == self.n_features and name != "h" else "d_hidden"
             raise ValueError(
-                f"{name} must be a tensor of shape (batch, n_instances, n_features) = "
-                f"(batch, {self.n_instances}, {self.n_features}), got {shape}; generate_batch makes one"
+                f"{name} must be a tensor of shape (batch, n_instances, {wanted}) = "
+                f"(batch, {self.n_instances}, {width}), got {shape}"
+                + ("; generate_batch makes one" if wanted == "n_features" else "")
             )
+        if same_dtype and x.dtype != self.W.dtype:  # else torch's "expected scalar type ..." from deep inside
+            raise ValueError(f"{name} must hold the model's dtype {self.W.dtype}, got {x.dtype}; "
+                             f"pass {name}.to({self.W.dtype})")  # fmt: skip
         if not x.is_floating_point():  # else torch's "Subtraction ... with a bool tensor" from deep inside
             raise ValueError(f"{name} must hold floating-point numbers, got {x.dtype}; pass {name}.float()")
 
@@ -318,8 +356,7 @@ class AbsoluteValueModel(ToyModel):
     def W(self) -> torch.Tensor:  # the device and shape anchor used by the shared code
         return self.W1
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Xavier-normal W₁ and W₂, zero bias."""
+    def _reset_parameters(self, generator) -> None:  # Xavier-normal W₁ and W₂, zero bias
         std = (2 / (self.n_features + self.d_hidden)) ** 0.5
         W1 = std * torch.randn(tuple(self.W1.shape), generator=generator)
         W2 = std * torch.randn(tuple(self.W2.shape), generator=generator)
@@ -328,16 +365,13 @@ class AbsoluteValueModel(ToyModel):
             self.W2.copy_(W2)
             self.b.zero_()
 
-    def target(self, x: torch.Tensor) -> torch.Tensor:
-        """The absolute value of each feature."""
+    def _target(self, x: torch.Tensor) -> torch.Tensor:  # the absolute value of each feature
         return x.abs()
 
-    def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """The neurons ``ReLU(W₁ x)``: (batch, instances, d_hidden)."""
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:  # the neurons ReLU(W₁ x): (batch, instances, d_hidden)
         return torch.relu(torch.einsum("bif,ihf->bih", x, self.W1))
 
-    def readout(self, h: torch.Tensor) -> torch.Tensor:
-        """The output ``y' = ReLU(W₂ h + b)``: (batch, instances, n_features)."""
+    def _readout(self, h: torch.Tensor) -> torch.Tensor:  # the output y' = ReLU(W₂ h + b)
         return torch.relu(torch.einsum("bih,ifh->bif", h, self.W2) + self.b)
 
     def batch_loss_and_grads(self, X: torch.Tensor):
