@@ -59,20 +59,24 @@ class WordVectors:
     @_validate.arguments(word=_validate.Text())
     def index(self, word: str) -> int:
         """Row of `word`; an UnknownWordError (a KeyError and a ValueError) names close spellings."""
+        return self._row("word", word)
+
+    def _row(self, name: str, word) -> int:
+        """Row of `word`, or an UnknownWordError naming the argument `name` it came from."""
         try:
             return self._rows[word]
         except (KeyError, TypeError):
             pass
         if not isinstance(word, str):
-            raise UnknownWordError(f"words are strings, got {type(word).__name__}: {word!r}")
+            raise UnknownWordError(f"{name} must be a string (words are strings), got {type(word).__name__}: {word!r}")
         hint = "; words are lowercase" if word.lower() in self._rows else ""
         close = difflib.get_close_matches(word.lower(), self.words[:10_000], n=3)
         if close:
             hint += "; did you mean " + ", ".join(repr(c) for c in close) + "?"
-        raise UnknownWordError(f"{word!r} is not in the vocabulary of {len(self.words):,} words{hint}")
+        raise UnknownWordError(f"{name} {word!r} is not in the vocabulary of {len(self.words):,} words{hint}")
 
     def __getitem__(self, word: str) -> torch.Tensor:
-        return self.vectors[self.index(word)]
+        return self.vectors[self._row("word", word)]
 
     @_validate.arguments(
         query=_validate.Either(_validate.Text(), _validate.Tensor(ndim=1)),
@@ -84,7 +88,7 @@ class WordVectors:
 
         Words in `exclude` are skipped. Returns (word, cosine) pairs, most similar first.
         """
-        vector = self[query] if isinstance(query, str) else query
+        vector = self.vectors[self._row("query", query)] if isinstance(query, str) else query
         if vector.shape != self.vectors.shape[1:] or not vector.abs().sum() > 0:
             raise ValueError(
                 f"query must be a word or a non-zero vector of length {self.vectors.shape[1]} (its cosines are "
@@ -92,7 +96,7 @@ class WordVectors:
             )
         cos = cosine_similarity(vector, self.vectors).clone()  # (n_words,)
         for word in exclude:
-            cos[self.index(word)] = -torch.inf
+            cos[self._row("exclude", word)] = -torch.inf
         top = torch.topk(cos, min(k, len(self.words) - len(exclude)))
         return [(self.words[i], round(float(c), 4)) for c, i in zip(top.values, top.indices, strict=True)]
 

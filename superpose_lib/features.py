@@ -203,6 +203,7 @@ class FixedDataset(torch.nn.Module):
     )
     def draw(cls, features: SparseFeatures, n_samples: int, *, seed=None, generator=None) -> FixedDataset:
         """`n_samples` samples of `features`, drawn once (seeded) and frozen."""
+        features._fits("n_samples", n_samples)
         gen = _validate.generator(seed, generator, device=features.probability.device)
         return cls(features.sample(n_samples, gen))
 

@@ -143,6 +143,7 @@ class SyntheticFeatures:
         gen = (
             self._generator if seed is None and generator is None else _validate.generator(seed, generator, self.device)
         )
+        self._codes._fits("n", n)
         # (n, features): each on with its probability, then uniform on [0, 1) (`sample` without its door checks)
         codes = self._codes._draw(n, gen, None, self._codes._affine())[0]
         x = codes @ self.features.T  # (n, d)
