@@ -201,3 +201,21 @@ def test_model_trains_on_cuda(data):
     model = digits.train_digits_mlp(data, epochs=2, seed=0, progress=False, device="cuda")
     assert model.W1.device.type == "cuda"
     assert digits.rotate_hidden(model, geometry.random_rotation(32, seed=0)).W1.device.type == "cuda"
+
+
+def test_the_layers_of_the_mlp_name_a_bad_batch():
+    """pre_activations, hidden and forward refuse NaN, another dtype and a wrong width by name; forward is the
+    readout of hidden."""
+    model = digits.DigitsMLP(d_hidden=8, seed=0)
+    x = torch.rand(5, 64, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(model(x), model.hidden(x) @ model.W2.T + model.b2)
+    assert torch.equal(model.hidden(x), torch.relu(model.pre_activations(x)))
+    nan = x.clone()
+    nan[0, 0] = math.nan
+    for method in (model.pre_activations, model.hidden, model.forward):
+        with pytest.raises(ValueError, match="x must be finite"):
+            method(nan)
+        with pytest.raises(ValueError, match="x must hold the model's dtype torch.float32, got torch.float64"):
+            method(x.double())
+        with pytest.raises(ValueError, match=r"x must be a tensor of shape \(batch, d_in\) = \(batch, 64\)"):
+            method(x[:, :10])

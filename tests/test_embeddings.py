@@ -87,3 +87,14 @@ def test_build_script_reproduces_the_shipped_file_byte_for_byte(tmp_path):
     digest = build_glove_subset.build(tmp_path / "subset.npz")
     shipped = (ROOT / "superpose_lib" / "data" / embeddings.GLOVE_FILE).read_bytes()
     assert digest == hashlib.sha256(shipped).hexdigest()
+
+
+def test_index_and_nearest_name_the_argument_of_an_unknown_word():
+    wv = WordVectors(("king", "queen"), torch.eye(2))
+    assert wv.index("queen") == 1
+    with pytest.raises(ValueError, match="word must be a string, got 3"):
+        wv.index(3)
+    with pytest.raises(UnknownWordError, match="query 'kingg' is not in the vocabulary.*'king'"):
+        wv.nearest("kingg")
+    with pytest.raises(UnknownWordError, match="exclude 'prince' is not in the vocabulary"):
+        wv.nearest("king", exclude=("prince",))

@@ -13,8 +13,8 @@ import torch
 import superpose_lib
 from superpose_lib import engine
 from superpose_lib.engine import Adam, fit, learning_rate, threads_for
-from superpose_lib.features import SparseFeatures
-from superpose_lib.sae import SAE
+from superpose_lib.features import FixedDataset, SparseFeatures
+from superpose_lib.sae import SAE, SyntheticFeatures, train_sae
 from superpose_lib.toy_models import AbsoluteValueModel, PrivilegedBasisModel, ToyModel, train
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -373,3 +373,58 @@ def test_fit_names_a_generator_on_another_device():
     model = ToyModel(5, 2, seed=0, device="cuda")
     with pytest.raises(ValueError, match="generator"):
         train(model, steps=2, generator=torch.Generator().manual_seed(0), progress=False)
+
+
+def _door_checks(monkeypatch, run) -> int:
+    """How many calls of declared functions and methods `run` makes (each binds its arguments once)."""
+    count = 0
+    bind = inspect.Signature.bind
+
+    def counted(self, *args, **kwargs):
+        nonlocal count
+        count += 1
+        return bind(self, *args, **kwargs)
+
+    monkeypatch.setattr(inspect.Signature, "bind", counted)
+    run()
+    monkeypatch.setattr(inspect.Signature, "bind", bind)
+    return count
+
+
+def _fixed(model):
+    return FixedDataset(model.generate_batch(64, generator=torch.Generator().manual_seed(1)).transpose(0, 1))
+
+
+@pytest.mark.parametrize(
+    "train_for",
+    [
+        lambda steps: train(ToyModel(5, 2, n_instances=2, seed=0), steps=steps, batch_size=16, seed=0, progress=False),
+        lambda steps: train(AbsoluteValueModel(4, 3, seed=0), steps=steps, batch_size=16, seed=0, progress=False,
+                            gradients="autograd"),
+        lambda steps: train(model := ToyModel(5, 2, seed=0), steps=steps, batch_size=16, seed=0, progress=False,
+                            data=_fixed(model)),
+        lambda steps: train_sae(SAE(4, 6, n_instances=2, seed=0), SyntheticFeatures(6, 4, seed=0).sample, steps=steps,
+                                batch_size=16, seed=0, progress=False),
+        lambda steps: train_sae(SAE(4, 6, seed=0), torch.randn(50, 4), steps=steps, batch_size=16, seed=0,
+                                progress=False, gradients="autograd"),
+    ],
+    ids=["toy, hand gradients", "absolute value, autograd", "toy, fixed dataset", "sae, synthetic", "sae, autograd"],
+)  # fmt: skip
+def test_a_training_step_passes_through_no_door_check(monkeypatch, train_for):
+    """The public methods that take a learner's data are declared (checked at every call), so the engine's step
+    calls only the undeclared protocol (`batch_loss`, `batch_loss_and_grads`, the sampler, Adam's `_step`): the
+    door checks a training run makes do not grow with its number of steps."""
+    assert _door_checks(monkeypatch, lambda: train_for(6)) == _door_checks(monkeypatch, lambda: train_for(3))
+
+
+def test_adam_step_names_gradients_that_do_not_match_the_parameters():
+    adam = Adam([torch.zeros(3), torch.zeros(2, 2)])
+    with pytest.raises(ValueError, match=r"grads must hold one gradient per parameter \(2\), got 1"):
+        adam.step([torch.zeros(3)], lr=0.1)
+    with pytest.raises(ValueError, match=r"grads\[1\] must be a tensor like its parameter, \(2, 2\)"):
+        adam.step([torch.zeros(3), torch.zeros(4)], lr=0.1)
+    with pytest.raises(ValueError, match="grads.* must be finite"):
+        adam.step([torch.zeros(3), torch.full((2, 2), math.nan)], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        adam.step([torch.zeros(3), torch.zeros(2, 2)], lr=-1.0)
+    assert adam.t == 0  # nothing moved

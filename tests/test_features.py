@@ -241,3 +241,23 @@ def test_best_of_seeds_trains_its_copies_on_the_models_own_distribution():
     assert _within(on.double().mean(dim=1), big.data.probability, N)
     history = train_best_of_seeds(model, 3, 30, 64, 1e-2, seed=0, progress=False)
     assert history.shape == (30, 2) and torch.isfinite(history).all()
+
+
+def test_sample_names_a_bad_size_generator_or_buffer():
+    features = SparseFeatures(4, 0.3, n_instances=2)
+    gen = torch.Generator().manual_seed(0)
+    out = torch.empty(2, 8, 4)
+    assert features.sample(8, gen, out=out) is out
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
+        features.sample(0)
+    with pytest.raises(ValueError, match="generator must be a torch.Generator, got int"):
+        features.sample(8, 0)
+    with pytest.raises(ValueError, match=r"out must be a contiguous torch.float32 tensor of shape \(2, 8, 4\)"):
+        features.sample(8, gen, out=torch.empty(2, 4, 8).transpose(1, 2))
+    with pytest.raises(ValueError, match="n is too large: the call would need about"):
+        features.sample(10**13)
+    data = FixedDataset(features.sample(10, gen))
+    with pytest.raises(ValueError, match="generator must be a torch.Generator"):
+        data.sample(3, "seed")
+    with pytest.raises(ValueError, match="n_samples is too large"):
+        FixedDataset.draw(features, 10**13)

@@ -1104,8 +1104,8 @@ def test_integers_beyond_int64_bools_and_devices_torch_lacks_are_refused_by_name
 
 
 def test_models_name_a_batch_of_another_dtype_or_shape_and_nearest_a_zero_query():
-    """Methods that take a learner's data (not declared: they run inside training loops) say what to pass
-    instead of torch's "expected m1 and m2 to have the same dtype" from deep inside."""
+    """Methods that take a learner's data check its dtype and shape against the model's right after their declared
+    checks, and say what to pass instead of torch's "expected m1 and m2 to have the same dtype" from deep inside."""
     toy, mlp, wv = _toy(), _mlp(), _wv()
     x = torch.rand(8, 2, 5, generator=_gen())
     for dtype in (torch.float64, torch.float16, torch.int64, torch.bool):

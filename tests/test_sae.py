@@ -354,3 +354,24 @@ def test_cuda_matches_the_cpu_start():
     history = train_sae(gpu, data.sample, steps=50, batch_size=64, lr=1e-2, seed=0, progress=False)
     assert history.shape == (50, 1) and torch.isfinite(history).all() and gpu.W_dec.device.type == "cuda"
     assert math.isfinite(evaluate_sae(gpu, data.sample(100), data)[0]["mmcs"])
+
+
+def test_the_doors_of_an_sae_refuse_nan_an_empty_loss_and_a_wrong_code_by_name():
+    """encode, decode, forward and loss refuse NaN in a batch; loss refuses an empty batch (its mean would be NaN);
+    forward is encode then decode."""
+    sae = SAE(4, 6, n_instances=2, seed=0)
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    x_hat, z = sae(x)
+    assert torch.equal(z, sae.encode(x)) and torch.equal(x_hat, sae.decode(z))
+    nan = x.clone()
+    nan[1, 2] = math.nan
+    for method in (sae.encode, sae.forward, sae.loss):
+        with pytest.raises(ValueError, match="x must be finite"):
+            method(nan)
+    with pytest.raises(ValueError, match="z must be finite"):
+        sae.decode(torch.full((2, 5, 6), math.nan))
+    with pytest.raises(ValueError, match=r"z must be a tensor of shape \(n_instances, batch, d_latent_max\)"):
+        sae.decode(z[0])
+    with pytest.raises(ValueError, match="x must not be empty"):
+        sae.loss(x[:0])
+    assert sae.encode(x[:0]).shape == (2, 0, 6)  # an empty batch has empty codes

@@ -1,5 +1,7 @@
 """The toy model of chapter 00 (Elhage et al. 2022): shapes, data, loss, and the pentagon it learns."""
 
+import math
+
 import pytest
 import torch
 
@@ -253,3 +255,42 @@ def test_best_of_seeds_scores_the_copies_of_an_instance_on_the_same_samples():
     losses = _copies_loss(big, model, 3, 5_000, torch.Generator().manual_seed(1))
     assert losses.shape == (2, 3) and (losses == losses[:, :1]).all()
     assert not torch.equal(losses[0], losses[1])
+
+
+@pytest.mark.parametrize("cls", [ToyModel, AbsoluteValueModel])
+def test_every_step_of_the_model_names_a_bad_batch(cls):
+    """hidden, readout, target, forward and loss refuse another dtype, a wrong shape, NaN and an empty loss by name
+    (hidden had no check: torch's einsum failed deep inside), and agree with each other on a good batch."""
+    model = cls(4, 3, n_instances=2, seed=0)
+    x = model.generate_batch(8, generator=torch.Generator().manual_seed(0))
+    h = model.hidden(x)
+    assert torch.equal(model.readout(h), model(x))
+    assert torch.equal(model.loss(x, model(x), per_instance=True).sum(), model.loss(x, model(x)))
+    with pytest.raises(ValueError, match=r"x must hold the model's dtype torch.float32, got torch.float64"):
+        model.hidden(x.double())
+    with pytest.raises(ValueError, match=r"x must be a tensor of shape \(batch, n_instances, n_features\) = "):
+        model.hidden(x[..., :3])
+    with pytest.raises(
+        ValueError, match=r"h must be a tensor of shape \(batch, n_instances, d_hidden\) = \(batch, 2, 3\), got"
+    ):
+        model.readout(x)
+    with pytest.raises(ValueError, match=r"x must be a tensor of shape"):
+        model.target(x[0])
+    nan = x.clone()
+    nan[0, 0, 0] = math.nan
+    for method, args in (("hidden", (nan,)), ("forward", (nan,)), ("target", (nan,)), ("loss", (nan, x))):
+        with pytest.raises(ValueError, match="x must be finite"):
+            getattr(model, method)(*args)
+    with pytest.raises(ValueError, match="x_hat must be finite"):
+        model.loss(x, nan)
+    with pytest.raises(ValueError, match="x must hold at least one sample"):
+        model.loss(x[:0], x[:0])
+
+
+def test_reset_parameters_is_seeded_and_names_a_bad_generator():
+    model = AbsoluteValueModel(4, 3, seed=0)
+    first = [p.clone() for p in model.parameters()]
+    model.reset_parameters(torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(first, model.parameters(), strict=True))
+    with pytest.raises(ValueError, match="generator must be a torch.Generator, got int"):
+        model.reset_parameters(0)
