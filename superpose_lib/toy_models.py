@@ -187,14 +187,15 @@ class ToyModel(torch.nn.Module):
 
     @_validate.arguments(x=_BATCH)
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """The hidden layer ``h = W x`` (``ReLU(W x)`` with a privileged basis): (batch, instances, d_hidden)."""
+        """The hidden layer ``h = W x`` (``ReLU(W x)`` with a privileged basis, ``ReLU(W₁ x)`` in
+        `AbsoluteValueModel`) for x of shape (batch, n_instances, n_features): (batch, n_instances, d_hidden)."""
         self._check_batch("x", x, same_dtype=True)
         return self._hidden(x)
 
     @_validate.arguments(h=_BATCH)
     def readout(self, h: torch.Tensor) -> torch.Tensor:
-        """The output ``x' = act(Wᵀ h + b)`` from the hidden layer h of shape (batch, instances, d_hidden):
-        (batch, n_instances, n_features)."""
+        """The output ``x' = act(Wᵀ h + b)`` (``ReLU(W₂ h + b)`` in `AbsoluteValueModel`) from the hidden layer h
+        of shape (batch, n_instances, d_hidden): (batch, n_instances, n_features)."""
         self._check_batch("h", h, same_dtype=True, width=self.d_hidden)
         return self._readout(h)
 
