@@ -279,7 +279,8 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     return Z
 
 
-@_validate.arguments(
+# ISTA's and FISTA's arguments, declared once
+_PROXIMAL = dict(
     **_SOLVER,
     max_iter=_validate.Int(0),
     tol=_TOL,
@@ -288,19 +289,11 @@ def _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return
     return_objective=_validate.Flag(),
     progress=_validate.Flag(),
 )
-def ista(
-    D,
-    X,
-    lam,
-    *,
-    max_iter=1000,
-    tol=1e-6,
-    nonnegative=False,
-    z0=None,
-    device=None,
-    return_objective=False,
-    progress=False,
-):
+
+
+@_validate.arguments(**_PROXIMAL)
+def ista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False,
+         progress=False):  # fmt: skip
     """Batched ISTA (iterative shrinkage-thresholding) for the Lasso.
 
     Minimises, for every signal x (a row of `X`) separately,
@@ -349,28 +342,9 @@ def ista(
     return _proximal_gradient(D, X, lam, max_iter, tol, nonnegative, z0, device, return_objective, False, progress)
 
 
-@_validate.arguments(
-    **_SOLVER,
-    max_iter=_validate.Int(0),
-    tol=_TOL,
-    nonnegative=_validate.Flag(),
-    z0=_validate.Optional(_validate.Tensor(ndim=(1, 2))),
-    return_objective=_validate.Flag(),
-    progress=_validate.Flag(),
-)
-def fista(
-    D,
-    X,
-    lam,
-    *,
-    max_iter=1000,
-    tol=1e-6,
-    nonnegative=False,
-    z0=None,
-    device=None,
-    return_objective=False,
-    progress=False,
-):
+@_validate.arguments(**_PROXIMAL)
+def fista(D, X, lam, *, max_iter=1000, tol=1e-6, nonnegative=False, z0=None, device=None, return_objective=False,
+          progress=False):  # fmt: skip
     """Batched FISTA: ISTA with Nesterov's momentum (Beck and Teboulle, 2009).
 
     Minimises, for every signal x (a row of `X`) separately, ``F(z) = ½‖x − D z‖² + λ‖z‖₁`` (λ = `lam`).
